@@ -1,0 +1,3 @@
+from ser_cli.cli import main
+
+main()

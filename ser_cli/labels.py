@@ -1,0 +1,51 @@
+"""The canonical emotion label set, shared by every corpus, model and command."""
+
+from __future__ import annotations
+
+# The 8 RAVDESS emotions, in RAVDESS code order (code 01 = neutral ... 08 = surprised).
+EMOTIONS: tuple[str, ...] = (
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+)
+
+# Spellings seen in corpora and user CSVs, mapped onto the canonical names.
+ALIASES: dict[str, str] = {
+    "neu": "neutral",
+    "neutral": "neutral",
+    "calm": "calm",
+    "hap": "happy",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "ang": "angry",
+    "anger": "angry",
+    "angry": "angry",
+    "fea": "fearful",
+    "fear": "fearful",
+    "fearful": "fearful",
+    "dis": "disgust",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "sur": "surprised",
+    "surprise": "surprised",
+    "surprised": "surprised",
+    "ps": "surprised",  # TESS "pleasant surprise"
+    "pleasant_surprise": "surprised",
+    "pleasant_surprised": "surprised",
+}
+
+# Shown in place of an emotion where a segment holds no speech.
+SILENCE = "silence"
+
+
+def canonical_label(name: str) -> str | None:
+    """Map a corpus or user spelling to a canonical emotion, or None when unknown."""
+    return ALIASES.get(name.strip().lower().replace(" ", "_").replace("-", "_"))
