@@ -1,0 +1,268 @@
+"""Turn a corpus into a manifest: parse names, validate audio, split, write, return.
+
+:func:`prepare_corpus` is the library behind ``ser prepare``. It writes
+``out_dir/manifest.csv`` (one row per usable clip, absolute paths) and ``out_dir/summary.json``
+atomically, so a rerun simply replaces them, and returns the same rows. Files it cannot use
+(a name outside the corpus convention, an unmapped emotion, audio that fails
+:func:`ser_cli.audio.load_audio`) are listed in ``rejected`` with a reason each; they never stop
+the run. Same corpus, options and seed give a byte-identical manifest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ser_cli import datasets
+from ser_cli.__version__ import __version__
+from ser_cli.atomic import write_json
+from ser_cli.datasets.base import ParsedClip, Rejected
+from ser_cli.errors import AudioError, DatasetError
+from ser_cli.labels import EMOTIONS
+from ser_cli.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, write_manifest
+from ser_cli.splits import (
+    RANDOM,
+    SPEAKER,
+    SPLIT_METHODS,
+    random_split,
+    speaker_folds,
+    speaker_split,
+)
+
+# Threads that decode and check audio at once: libsndfile and torch's resampler release the
+# GIL, and two keep a 2-core machine busy without starving it.
+VALIDATION_WORKERS = 2
+DURATION_DECIMALS = 3  # manifest durations in seconds, to the millisecond
+_EXAMPLE_REASONS = 3  # rejections quoted when no clip at all is usable
+
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, info), as in render.progress
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    """What ``prepare_corpus`` found, kept and wrote."""
+
+    dataset: str  # the corpus layout used, e.g. "ravdess" (detected when asked for "auto")
+    corpus_dir: Path  # absolute path of the corpus folder (or CSV file)
+    rows: list[dict]  # the manifest rows, sorted by path
+    rejected: list[Rejected]  # files left out, with a reason each, sorted by path
+    summary: dict  # what summary.json holds
+    manifest_path: Path
+    summary_path: Path
+    warnings: list[str]  # things the user should know (leaky split, emotions missing in a split)
+
+
+def prepare_corpus(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    dataset: str = datasets.AUTO,
+    split: str = SPEAKER,
+    test_speakers: Sequence[str] | None = None,
+    val_speakers: Sequence[str] | None = None,
+    folds: int = 0,
+    seed: int = 0,
+    on_progress: ProgressCallback | None = None,
+) -> PrepareResult:
+    """Validate the corpus at ``corpus_dir`` and write its manifest and summary to ``out_dir``.
+
+    Args:
+        dataset: a name from ``datasets.available_datasets()``, or "auto" to detect it.
+        split: "speaker" (speaker-disjoint, default) or "random" (clip-level, leaks speakers).
+        test_speakers, val_speakers: fix those splits' speakers (speaker split only).
+        folds: K >= 2 adds a speaker-disjoint "fold" column 0..K-1; 0 adds none.
+        seed: seeds the split and folds.
+        on_progress: called as (files validated, files to validate, file name).
+
+    Raises DatasetError (one line saying what to do) for a missing or empty corpus, an unknown
+    dataset or split, unknown speakers, too few speakers, or no usable clip.
+    """
+    _check_options(split, test_speakers, val_speakers, folds)
+    root = Path(corpus_dir).expanduser().absolute()
+    out_dir = Path(out_dir).expanduser().absolute()
+    if not root.exists():
+        raise DatasetError(f"{root}: corpus folder not found; check the path.")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DatasetError(f"{out_dir}: --out is a file; pass a folder for {MANIFEST_NAME}.")
+    auto = dataset.strip().lower() == datasets.AUTO
+    name = datasets.detect_dataset(root) if auto else dataset
+    parser = datasets.get_parser(name)
+
+    parsed = parser.parse(root)
+    if not parsed.clips and not parsed.rejected:
+        raise DatasetError(datasets.no_audio_message(root))
+    rows, bad_audio = _validate(parsed.clips, parser.name, on_progress)
+    rejected = sorted(parsed.rejected + bad_audio, key=lambda r: str(r.path))
+    if not rows:
+        raise DatasetError(_nothing_usable(root, parser.name, rejected))
+    rows.sort(key=lambda row: row["path"])
+
+    if split == SPEAKER:
+        assignment = speaker_split(
+            rows, test_speakers=test_speakers, val_speakers=val_speakers, seed=seed
+        )
+    else:
+        assignment = random_split(rows, seed=seed)
+    warnings = list(assignment.warnings)
+    for row, value in zip(rows, assignment.values, strict=True):
+        row["split"] = value
+    if folds:
+        fold_assignment = speaker_folds(rows, folds, seed=seed)
+        warnings += fold_assignment.warnings
+        for row, value in zip(rows, fold_assignment.values, strict=True):
+            row["fold"] = value
+
+    manifest_path = write_manifest(rows, out_dir / MANIFEST_NAME)
+    summary = _summary(
+        rows,
+        rejected,
+        dataset=parser.name,
+        root=root,
+        manifest_path=manifest_path,
+        options={"split": split, "seed": seed, "folds": folds},
+        ignored=parsed.ignored,
+        warnings=warnings,
+    )
+    summary_path = write_json(out_dir / SUMMARY_NAME, summary)
+    return PrepareResult(
+        dataset=parser.name,
+        corpus_dir=root,
+        rows=rows,
+        rejected=rejected,
+        summary=summary,
+        manifest_path=manifest_path,
+        summary_path=summary_path,
+        warnings=warnings,
+    )
+
+
+def _check_options(
+    split: str,
+    test_speakers: Sequence[str] | None,
+    val_speakers: Sequence[str] | None,
+    folds: int,
+) -> None:
+    """Fail on bad options before any file is read."""
+    if split not in SPLIT_METHODS:
+        raise DatasetError(f"unknown --split '{split}'; use one of: {', '.join(SPLIT_METHODS)}.")
+    if split == RANDOM and (test_speakers or val_speakers):
+        raise DatasetError(
+            "--test-speakers and --val-speakers apply to --split speaker only; drop them or "
+            "the --split random."
+        )
+    if folds < 0 or folds == 1:
+        raise DatasetError(f"--folds {folds}: ask for 2 or more folds, or 0 for none.")
+
+
+def _validate(
+    clips: Sequence[ParsedClip], corpus: str, on_progress: ProgressCallback | None
+) -> tuple[list[dict], list[Rejected]]:
+    """Manifest rows (without split) for clips whose audio loads, Rejected for the rest."""
+    rows: list[dict] = []
+    rejected: list[Rejected] = []
+    with ThreadPoolExecutor(max_workers=VALIDATION_WORKERS) as pool:
+        for done, (clip, checked) in enumerate(
+            zip(clips, pool.map(_check_audio, clips), strict=True), 1
+        ):
+            if isinstance(checked, Rejected):
+                rejected.append(checked)
+            else:
+                rows.append(_row(clip, corpus, *checked))
+            if on_progress is not None:
+                on_progress(done, len(clips), clip.path.name)
+    return rows, rejected
+
+
+def _check_audio(clip: ParsedClip) -> tuple[float, int, int] | Rejected:
+    """(duration in s, stored sample rate in Hz, channels) or why the audio is unusable."""
+    from ser_cli.audio import SAMPLE_RATE, audio_info, load_audio
+
+    try:
+        info = audio_info(clip.path)
+        samples = load_audio(clip.path)
+    except AudioError as exc:
+        # The message starts with the path; the report shows the path in its own column.
+        reason = str(exc).removeprefix(f"{clip.path}: ")
+        return Rejected(clip.path, reason)
+    # MP3 and some OGG headers give no length; the decoded (16 kHz) samples do.
+    duration = info.duration or len(samples) / SAMPLE_RATE
+    return duration, info.sample_rate, info.channels
+
+
+def _row(clip: ParsedClip, corpus: str, duration: float, sample_rate: int, channels: int) -> dict:
+    return {
+        **clip.fields,
+        "path": str(clip.path),
+        "label": clip.label,
+        "speaker": clip.speaker,
+        "gender": clip.gender,
+        "corpus": corpus,
+        "duration": round(duration, DURATION_DECIMALS),
+        "sample_rate": sample_rate,
+        "channels": channels,
+    }
+
+
+def _nothing_usable(root: Path, dataset: str, rejected: Sequence[Rejected]) -> str:
+    examples = "; ".join(f"{r.path.name}: {r.reason}" for r in rejected[:_EXAMPLE_REASONS])
+    return (
+        f"{root}: no usable clips: all {len(rejected)} audio files were rejected when read as "
+        f"'{dataset}' (e.g. {examples}). Check --dataset, or fix the files."
+    )
+
+
+def _summary(
+    rows: Sequence[dict],
+    rejected: Sequence[Rejected],
+    *,
+    dataset: str,
+    root: Path,
+    manifest_path: Path,
+    options: dict,
+    ignored: int,
+    warnings: Sequence[str],
+) -> dict:
+    """Counts per split, fold and emotion, the rejected files and the options, for summary.json."""
+    summary = {
+        "version": __version__,
+        "dataset": dataset,
+        "corpus_dir": str(root),
+        "manifest": str(manifest_path),
+        **options,
+        "clips": len(rows),
+        "speakers": sorted({row["speaker"] for row in rows}),
+        "duration_s": round(sum(row["duration"] for row in rows), DURATION_DECIMALS),
+        "emotions": _label_counts(rows),
+        "splits": {
+            split: _group_summary([row for row in rows if row["split"] == split])
+            for split in SPLITS
+        },
+    }
+    if options["folds"]:
+        summary["fold_counts"] = {
+            str(fold): _group_summary([row for row in rows if row["fold"] == fold])
+            for fold in range(options["folds"])
+        }
+    summary["rejected"] = [{"path": str(r.path), "reason": r.reason} for r in rejected]
+    summary["ignored_non_audio_files"] = ignored
+    summary["warnings"] = list(warnings)
+    return summary
+
+
+def _group_summary(rows: Sequence[dict]) -> dict:
+    """Clips, speakers (with their genders) and clips per emotion of one split or fold."""
+    genders = {row["speaker"]: row["gender"] for row in rows}
+    return {
+        "clips": len(rows),
+        "speakers": sorted(genders),
+        "genders": dict(sorted(Counter(g or "unknown" for g in genders.values()).items())),
+        "emotions": _label_counts(rows),
+    }
+
+
+def _label_counts(rows: Sequence[dict]) -> dict[str, int]:
+    counts = Counter(row["label"] for row in rows)
+    return {label: counts[label] for label in EMOTIONS if counts[label]}
