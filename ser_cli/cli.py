@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -66,7 +65,7 @@ def _root(
     """Speech emotion recognition from the command line."""
 
 
-def _split_list(text: Optional[str]) -> Optional[list[str]]:
+def _split_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
     return [item.strip() for item in text.split(",") if item.strip()]
@@ -99,8 +98,8 @@ def prepare(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for manifest.csv and summary.json."),
     dataset: str = typer.Option("auto", "--dataset", "-d", help="Corpus layout, or 'auto' to detect it."),
     split: str = typer.Option("speaker", "--split", help="'speaker' (disjoint, default) or 'random' (leaks speakers)."),
-    test_speakers: Optional[str] = typer.Option(None, "--test-speakers", help="Comma list of test speakers."),
-    val_speakers: Optional[str] = typer.Option(None, "--val-speakers", help="Comma list of validation speakers."),
+    test_speakers: str | None = typer.Option(None, "--test-speakers", help="Comma list of test speakers."),
+    val_speakers: str | None = typer.Option(None, "--val-speakers", help="Comma list of validation speakers."),
     folds: int = typer.Option(0, "--folds", min=0, help="Add a speaker-disjoint 'fold' column with K folds."),
     seed: int = typer.Option(0, "--seed", help="Seed for the split: same inputs and seed, same manifest."),
 ) -> None:
@@ -125,6 +124,159 @@ def prepare(
     for warning in result.warnings:
         _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     console.print(prepare_report(result))
+
+
+@app.command()
+@handles_errors
+def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List the registered models with their sizes and what they read."""
+    from ser_cli.registry_info import describe_models
+
+    rows = describe_models()
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from ser_cli.render.metrics import models_table
+
+    _console().print(models_table(rows))
+
+
+@app.command()
+@handles_errors
+def train(
+    model: str = typer.Option(None, "--model", "-m", help="Registered model name (see `ser models`)."),
+    data: Path = typer.Option(..., "--data", help="manifest.csv from `ser prepare` (or its folder)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder for checkpoints, config and history."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML run config (see examples/configs)."),
+    overrides: list[str] | None = typer.Option(None, "--set", help="Override a setting, e.g. --set train.lr=1e-3."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Shortcut for --set train.epochs=N."),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | mps."),
+    seed: int | None = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
+    cv: int = typer.Option(0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."),
+) -> None:
+    """Train a model on a manifest (or cross-validate it with --cv K)."""
+    from ser_cli.config import load_run_config
+    from ser_cli.manifest import read_manifest
+    from ser_cli.render.progress import progress_bar
+
+    sets = list(overrides or [])
+    sets += [f"train.epochs={epochs}"] if epochs else []
+    sets += [f"train.device={device}"] if device else []
+    sets += [f"train.seed={seed}"] if seed is not None else []
+    cfg = load_run_config(config, sets, model=model)
+    rows = read_manifest(data)
+    console = _console()
+    if cv:
+        from ser_cli.crossval import ensure_folds, run_cv
+        from ser_cli.render.metrics import cv_table
+
+        rows = ensure_folds(rows, cv, seed=cfg.train.seed)
+        stack = []
+
+        def on_fold(fold, i, n):
+            if stack:
+                stack.pop().__exit__(None, None, None)
+            bar = progress_bar(f"fold {i + 1}/{n}")
+            stack.append(bar)
+            return bar.__enter__()
+
+        try:
+            result = run_cv(rows, cfg, out, on_fold=on_fold)
+        finally:
+            if stack:
+                stack.pop().__exit__(None, None, None)
+        console.print(cv_table(result))
+        console.print(f"report: {out / 'cv.json'}")
+        return
+    from ser_cli.training import train_run
+
+    with progress_bar(f"training {cfg.model}") as on_progress:
+        result = train_run(rows, cfg, out, resume=resume, on_progress=on_progress)
+    summary = f"trained {cfg.model} for {result.epochs_run} epoch(s) in {result.seconds / 60:.1f} min -> {out}"
+    if result.best_metrics:
+        m = result.best_metrics
+        summary += f"\nbest validation: accuracy {m['accuracy']:.1%}, UAR {m['uar']:.1%}, macro-F1 {m['macro_f1']:.1%}"
+    console.print(summary)
+
+
+@app.command(name="eval")
+@handles_errors
+def evaluate(
+    model: list[str] | None = typer.Option(None, "--model", "-m", help="Run folder(s) or 'default'; repeat to compare."),
+    data: Path = typer.Option(..., "--data", help="manifest.csv from `ser prepare` (or its folder)."),
+    split: str = typer.Option("test", "--split", help="Which split to score: train, val, test or all."),
+    adapt: bool = typer.Option(True, "--adapt/--no-adapt", help="Normalise each speaker by their own unlabelled clips."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for report.json and confusion PNGs (default: the run folder)."),
+) -> None:
+    """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
+    from ser_cli.evaluation import evaluate_models
+    from ser_cli.manifest import read_manifest
+
+    rows = read_manifest(data)
+    reports, written = evaluate_models(model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data)
+    if as_json:
+        import json
+
+        payload = reports[next(iter(reports))] if len(reports) == 1 else reports
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    from ser_cli.render.metrics import eval_report
+
+    console = _console()
+    console.print(eval_report(reports))
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@handles_errors
+def predict(
+    paths: list[str] = typer.Argument(..., help="Audio files, folders (recursive) or globs."),
+    model: str = typer.Option("default", "--model", "-m", help="Run folder, or 'default' for the bundled model."),
+    top_k: int | None = typer.Option(None, "--top-k", min=1, help="Show only the K most likely emotions."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json | csv."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the json/csv result to this file."),
+    window: float = typer.Option(3.0, "--window", help="Seconds per segment for recordings longer than this."),
+    hop: float = typer.Option(1.5, "--hop", help="Seconds between segment starts."),
+    adapt: str = typer.Option("none", "--adapt", help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder)."),
+) -> None:
+    """Emotion probabilities for audio files, folders and long recordings."""
+    from ser_cli.inference import expand_inputs, load_predictor, predict_files
+    from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
+    from ser_cli.render.progress import progress_bar
+
+    if fmt not in ("table", "json", "csv"):
+        _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
+    files, missing = expand_inputs(paths)
+    for item in missing:
+        _console(stderr=True).print(f"[red]✗[/] {item}: no such file, folder or matching glob")
+    if not files:
+        _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
+    predictor = load_predictor(model)
+    if len(files) > 1:
+        with progress_bar("predicting", transient=True) as on_progress:
+            results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt, on_progress=on_progress)
+    else:
+        results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt)
+    if fmt == "table":
+        _console().print(prediction_view(results, top_k))
+    else:
+        text = predictions_json(results, top_k) if fmt == "json" else predictions_csv(results, predictor.labels)
+        if output:
+            from ser_cli.atomic import write_text
+
+            write_text(output, text if text.endswith("\n") else text + "\n")
+            _console(stderr=True).print(f"wrote {output}")
+        else:
+            typer.echo(text)
+    failed = sum(1 for r in results if r.error) + len(missing)
+    if failed:
+        _console(stderr=True).print(f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above).")
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -1,0 +1,147 @@
+"""Measure the numbers the README reports, with the commands a user would run.
+
+    python benchmarks/run.py startup      # `ser --help` wall time
+    python benchmarks/run.py prepare      # `ser prepare` on the shared RAVDESS 16 kHz clips
+    python benchmarks/run.py cv [MODEL..] # 5-fold speaker-disjoint CV per model (slow)
+    python benchmarks/run.py predict      # `ser predict` cold vs `python -c "import torch"`
+    python benchmarks/run.py all          # everything above
+
+Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DATA = ROOT.parent / "shared" / "data" / "ravdess-speech-16k"
+SER = [sys.executable, "-m", "ser_cli"]
+BIN_SER = str(Path(sys.executable).with_name("ser"))
+
+# Per-model settings for the CV table: the defaults, except fewer epochs where a model's time
+# per fold would pass 10 minutes on 2 cores. Each is passed as --set to `ser train --cv 5`.
+CV_MODELS: dict[str, list[str]] = {
+    "classic": [],
+    "enhanced": [],
+    "base": ["train.epochs=20"],
+    "simplified": ["train.epochs=20"],
+    "ultimate": ["train.epochs=20"],
+}
+
+
+def _wall(cmd: list[str], repeat: int = 5) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _save(name: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"measured": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), **data}
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    print(json.dumps(data, indent=2))
+
+
+def startup() -> None:
+    times = _wall([BIN_SER, "--help"], repeat=7)
+    _save("startup", {"command": "ser --help", "best_s": min(times), "median_s": statistics.median(times)})
+
+
+def manifest_dir() -> Path:
+    out = ROOT / "bench-out" / "ravdess"
+    if not (out / "manifest.csv").exists():
+        subprocess.run([BIN_SER, "prepare", str(DATA), "--out", str(out), "--folds", "5"], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def prepare() -> None:
+    out = Path(tempfile.mkdtemp())
+    times = _wall([BIN_SER, "prepare", str(DATA), "--out", str(out), "--folds", "5"], repeat=3)
+    manifest = (out / "manifest.csv").read_text().splitlines()
+    shutil.rmtree(out)
+    _save("prepare", {"command": f"ser prepare {DATA} --out DIR --folds 5", "clips": len(manifest) - 1, "best_s": min(times), "median_s": statistics.median(times)})
+
+
+def cv(models: list[str]) -> None:
+    manifest = manifest_dir() / "manifest.csv"
+    for model in models or list(CV_MODELS):
+        out = ROOT / "bench-out" / f"cv-{model}"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [BIN_SER, "train", "--model", model, "--data", str(manifest), "--out", str(out), "--cv", "5"]
+        for item in CV_MODELS.get(model, []):
+            cmd += ["--set", item]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        report = json.loads((out / "cv.json").read_text())
+        report["command"] = " ".join(["ser", *cmd[1:]]).replace(str(ROOT) + "/", "")
+        report["wall_s"] = time.perf_counter() - start
+        _save(f"cv-{model}", report)
+    write_results_md()
+
+
+def predict() -> None:
+    clip = sorted((ROOT / "examples").glob("*.wav"))[0]
+    torch_times = _wall([sys.executable, "-c", "import torch"], repeat=5)
+    predict_times = _wall([BIN_SER, "predict", str(clip)], repeat=5)
+    ratio = statistics.median(predict_times) / statistics.median(torch_times)
+    _save(
+        "predict",
+        {
+            "command": f"ser predict {clip.relative_to(ROOT)}",
+            "import_torch_median_s": statistics.median(torch_times),
+            "predict_median_s": statistics.median(predict_times),
+            "ratio": ratio,
+        },
+    )
+
+
+def write_results_md() -> None:
+    lines = [
+        "# Measured results",
+        "",
+        "Speaker-disjoint 5-fold cross-validation on `../shared/data/ravdess-speech-16k` (20 actors, 1,200 clips,",
+        "4 unseen actors per fold, 2 male + 2 female), 2 CPU cores. WA = weighted accuracy, UAR = unweighted",
+        "average recall. 'adapted': each test speaker normalised by their own unlabelled clips (speaker known, as",
+        "with `ser eval` or `ser predict --adapt`); 'no adapt': training-set statistics only.",
+        "",
+        "| model | WA (adapted) | UAR | macro-F1 | WA (no adapt) | min per fold | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("cv-*.json")):
+        r = json.loads(path.read_text())
+        s = r["summary"]
+
+        def ms(key: str) -> str:
+            return f"{s[key]['mean']:.1%} ± {s[key]['std']:.1%}"
+
+        lines.append(
+            f"| {r['model']} | {ms('metrics.accuracy')} | {ms('metrics.uar')} | {ms('metrics.macro_f1')} | "
+            f"{ms('metrics_no_adapt.accuracy')} | {s['seconds_per_fold']['mean'] / 60:.1f} (max {s['seconds_per_fold']['max'] / 60:.1f}) | `{r['command']}` |"
+        )
+    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if what in ("startup", "all"):
+        startup()
+    if what in ("prepare", "all"):
+        prepare()
+    if what in ("predict", "all"):
+        predict()
+    if what == "cv":
+        cv(sys.argv[2:])
+    if what == "table":
+        write_results_md()

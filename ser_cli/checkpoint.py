@@ -1,0 +1,135 @@
+"""Self-describing checkpoints: weights in safetensors, everything else in a JSON sidecar.
+
+A run folder holds ``best`` and ``last`` (``<tag>.safetensors`` + ``<tag>.json``), the
+optimizer state for resuming (``last.optim.safetensors``), ``config.yaml`` and
+``history.jsonl``. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ser_cli.atomic import atomic_path, write_json
+from ser_cli.errors import ModelError
+
+FORMAT = "ser-checkpoint"  # marks a sidecar as ours; anything else is a foreign file
+FORMAT_VERSION = 1
+NORM_MEAN = "normalization.mean"  # global feature statistics travel with the weights
+NORM_STD = "normalization.std"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model, ready for inference."""
+
+    model: object  # torch.nn.Module in eval mode
+    meta: dict  # the sidecar
+    labels: tuple[str, ...]
+    feature_config: object  # FeatureConfig
+    global_stats: object  # normalization.Stats
+    path: Path
+
+    @property
+    def normalization(self) -> str:
+        return self.meta["train_config"]["normalization"]
+
+
+def save_checkpoint(run_dir: Path, tag: str, model, meta: dict, global_stats, optimizer=None) -> Path:
+    """Write ``<tag>.safetensors`` and ``<tag>.json`` atomically (weights first, sidecar last)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ser_cli.__version__ import __version__
+
+    run_dir = Path(run_dir)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors[NORM_MEAN] = torch.as_tensor(global_stats.mean)
+    tensors[NORM_STD] = torch.as_tensor(global_stats.std)
+    weights = run_dir / f"{tag}.safetensors"
+    with atomic_path(weights) as tmp:
+        save_file(tensors, str(tmp))
+    if optimizer is not None:
+        with atomic_path(run_dir / f"{tag}.optim.safetensors") as tmp:
+            save_file(_flatten_optimizer(optimizer), str(tmp))
+    sidecar = {"format": FORMAT, "format_version": FORMAT_VERSION, "ser_version": __version__, **meta}
+    write_json(run_dir / f"{tag}.json", sidecar)
+    return weights
+
+
+def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
+    """The JSON sidecar of a checkpoint, checked to be one of ours."""
+    path = Path(run_dir) / f"{tag}.json"
+    if not path.exists():
+        raise ModelError(f"{run_dir}: no checkpoint '{tag}' here (expected {path.name}); is this a `ser train` run folder?")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ModelError(f"{path}: checkpoint sidecar is not valid JSON; the file is corrupt.") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelError(f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder.")
+    for key in ("model", "model_config", "feature_config", "labels", "train_config"):
+        if key not in meta:
+            raise ModelError(f"{path}: checkpoint sidecar lacks '{key}'; the file is corrupt or from another tool.")
+    return meta
+
+
+def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu") -> Checkpoint:
+    """Rebuild the model from its sidecar and load its safetensors weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ser_cli.features import FeatureConfig
+    from ser_cli.models import build_model, model_config
+    from ser_cli.normalization import Stats
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ModelError(f"{run_dir}: model folder not found; give a `ser train` run folder or 'default'.")
+    meta = read_sidecar(run_dir, tag)
+    weights = run_dir / f"{tag}.safetensors"
+    try:
+        tensors = load_file(str(weights), device=device)
+    except (FileNotFoundError, SafetensorError, OSError) as exc:
+        raise ModelError(f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt.") from None
+    try:
+        global_stats = Stats(tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy())
+        cfg = model_config(meta["model"], meta["model_config"])
+        model = build_model(meta["model"], cfg)
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, RuntimeError) as exc:
+        raise ModelError(f"{weights}: weights do not match the sidecar's model ({str(exc).splitlines()[0]}).") from None
+    model.to(device).eval()
+    return Checkpoint(
+        model=model,
+        meta=meta,
+        labels=tuple(meta["labels"]),
+        feature_config=FeatureConfig.from_dict(meta["feature_config"]),
+        global_stats=global_stats,
+        path=run_dir,
+    )
+
+
+def _flatten_optimizer(optimizer) -> dict:
+    import torch
+
+    flat = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            flat[f"{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    return flat
+
+
+def restore_optimizer(optimizer, path: Path) -> None:
+    """Load state written by save_checkpoint(optimizer=...) into ``optimizer``."""
+    from safetensors.torch import load_file
+
+    flat = load_file(str(path))
+    state_dict = optimizer.state_dict()
+    state: dict = {}
+    for key, value in flat.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)

@@ -1,0 +1,105 @@
+"""Speaker-disjoint K-fold cross-validation over a manifest's ``fold`` column.
+
+For fold k, clips of fold k are the test set and every other fold trains (no validation
+split: the run uses its full schedule, so no test speaker ever influences model selection).
+Test speakers are normalised with their own unlabelled statistics when the model uses
+speaker normalisation, exactly as ``ser eval`` and ``ser predict --adapt`` do for a user.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ser_cli.atomic import write_json
+from ser_cli.config import RunConfig
+from ser_cli.errors import ManifestError
+
+CV_REPORT = "cv.json"
+SUMMARY_KEYS = ("accuracy", "uar", "macro_f1")
+
+
+@dataclass
+class CVResult:
+    folds: list[dict]  # per fold: test speakers, metrics (adapted and global), seconds
+    summary: dict  # mean and std of each metric across folds
+    out_dir: Path
+    extra: dict = field(default_factory=dict)
+
+
+def fold_ids(rows: list[dict]) -> list[str]:
+    if not rows or "fold" not in rows[0] or any(r.get("fold", "") == "" for r in rows):
+        raise ManifestError("the manifest has no 'fold' column; create folds with `ser prepare ... --folds K`.")
+    return sorted({r["fold"] for r in rows}, key=lambda f: int(f) if f.isdigit() else f)
+
+
+def run_cv(
+    rows: list[dict],
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    folds: list[str] | None = None,
+    on_fold: Callable[[str, int, int], Callable | None] | None = None,
+    cache_root=None,
+) -> CVResult:
+    """Train and test once per fold; returns and writes ``out_dir/cv.json``.
+
+    ``on_fold(fold, i, n)`` may return a progress callback for that fold's training.
+    """
+    from ser_cli.checkpoint import load_checkpoint
+    from ser_cli.evaluation import evaluate_rows
+    from ser_cli.training import train_run
+
+    out_dir = Path(out_dir)
+    all_folds = fold_ids(rows)
+    chosen = folds or all_folds
+    results = []
+    for i, fold in enumerate(chosen):
+        fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
+        progress = on_fold(fold, i, len(chosen)) if on_fold else None
+        started = time.time()
+        train_run(fold_rows, cfg, out_dir / f"fold{fold}", on_progress=progress, cache_root=cache_root)
+        seconds = time.time() - started
+        ckpt = load_checkpoint(out_dir / f"fold{fold}", "best")
+        test_rows = [r for r in fold_rows if r["split"] == "test"]
+        adapted = evaluate_rows(ckpt, test_rows, adapt=True, cache_root=cache_root)
+        unadapted = evaluate_rows(ckpt, test_rows, adapt=False, cache_root=cache_root)
+        results.append(
+            {
+                "fold": fold,
+                "test_speakers": sorted({r["speaker"] for r in test_rows}),
+                "seconds": round(seconds, 1),
+                "metrics": {k: adapted[k] for k in SUMMARY_KEYS},
+                "metrics_no_adapt": {k: unadapted[k] for k in SUMMARY_KEYS},
+                "confusion": adapted["confusion"],
+            }
+        )
+        write_json(out_dir / CV_REPORT, _report(cfg, results, all_folds))
+    report = _report(cfg, results, all_folds)
+    return CVResult(results, report["summary"], out_dir)
+
+
+def _report(cfg: RunConfig, results: list[dict], all_folds: list[str]) -> dict:
+    summary = {}
+    for group in ("metrics", "metrics_no_adapt"):
+        for key in SUMMARY_KEYS:
+            values = [r[group][key] for r in results]
+            summary[f"{group}.{key}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    summary["seconds_per_fold"] = {"mean": float(np.mean([r["seconds"] for r in results])), "max": max(r["seconds"] for r in results)}
+    return {"model": cfg.model, "folds_total": len(all_folds), "folds_run": len(results), "config": cfg.to_dict(), "folds": results, "summary": summary}
+
+
+def ensure_folds(rows: list[dict], k: int, seed: int = 0) -> list[dict]:
+    """Rows with a speaker-disjoint ``fold`` column of ``k`` folds: the manifest's own when it
+    has exactly ``k``, otherwise assigned here (gender-balanced, as ``ser prepare --folds``)."""
+    from ser_cli.splits import speaker_folds
+
+    existing = {r.get("fold", "") for r in rows}
+    if "" not in existing and len(existing) == k:
+        return rows
+    assignment = speaker_folds([{**r, "gender": r.get("gender", "")} for r in rows], k, seed=seed)
+    return [{**r, "fold": str(v)} for r, v in zip(rows, assignment.values, strict=False)]

@@ -1,0 +1,85 @@
+"""The model registry: a plain dict of names, plus helpers to list and build them.
+
+Every model maps (batch, time, features) frames and a (batch, time) validity mask to
+(batch, classes) logits — the ``ssl`` head takes (batch, layers, time, dims) instead — so one
+trainer, one evaluator and one predictor serve them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ser_cli.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the registry knows about a model before importing torch."""
+
+    module: str  # ser_cli.models submodule holding the classes
+    model_class: str
+    config_class: str
+    summary: str  # one line for `ser models`
+    features: str  # feature kind it reads: logmel | ssl
+    fitter: str = "gradient"  # "gradient" (the torch trainer) or "sklearn" (closed-form fit)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "base": ModelSpec("cnn", "BaseCNNRNN", "BaseConfig", "2-D CNN front end + bidirectional GRU", "logmel"),
+    "enhanced": ModelSpec(
+        "cnn", "EnhancedCNN", "EnhancedConfig", "deeper residual 2-D CNN + attentive statistics pooling", "logmel"
+    ),
+    "ultimate": ModelSpec(
+        "transformer", "UltimateTransformer", "UltimateConfig", "conv subsampler + 6-layer transformer + attentive pooling", "logmel"
+    ),
+    "simplified": ModelSpec(
+        "transformer", "SimplifiedTransformer", "SimplifiedConfig", "4 transformer layers, 8 heads, 256 dims, batch norm, residual", "logmel"
+    ),
+    "ssl": ModelSpec(
+        "ssl_head", "SSLHead", "SSLHeadConfig", "pretrained speech encoder (frozen) + weighted layer sum + attentive pooling", "ssl"
+    ),
+    "classic": ModelSpec(
+        "classic", "ClassicLinear", "ClassicConfig", "utterance statistics + logistic regression (scikit-learn)", "logmel", "sklearn"
+    ),
+}
+
+
+def available_models() -> list[str]:
+    return list(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ModelError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+def _classes(name: str):
+    import importlib
+
+    spec = get_spec(name)
+    module = importlib.import_module(f"ser_cli.models.{spec.module}")
+    return getattr(module, spec.model_class), getattr(module, spec.config_class)
+
+
+def model_config(name: str, options: dict | None = None, **dims):
+    """The model's config dataclass: its defaults, then ``options``, then the data's ``dims``."""
+    _, config_cls = _classes(name)
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    merged = {**(options or {}), **dims}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ModelError(f"model '{name}' has no option(s) {', '.join(unknown)}; it has: {', '.join(sorted(known))}.")
+    merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
+    return config_cls(**merged)
+
+
+def build_model(name: str, config):
+    """Instantiate a registered model from its config dataclass."""
+    model_cls, _ = _classes(name)
+    return model_cls(config)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,76 @@
+"""Convolutional models over (time, mel) spectrogram frames.
+
+``base``: a 2-D CNN front end and a bidirectional GRU, mean-pooled.
+``enhanced``: a deeper residual 2-D CNN with attentive statistics pooling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ser_cli.models.layers import AttentivePooling, ConvBlock2d, downsample_mask, masked_mean
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    n_features: int = 64  # input feature dims (mel bands)
+    n_classes: int = 8
+    channels: tuple[int, ...] = (16, 32, 64)  # conv block widths; each halves freq and time
+    rnn_hidden: int = 96  # GRU units per direction
+    dropout: float = 0.3
+
+
+class BaseCNNRNN(nn.Module):
+    """CNN front end + bidirectional GRU. (batch, time, feats), mask -> (batch, classes)."""
+
+    def __init__(self, cfg: BaseConfig):
+        super().__init__()
+        self.cfg = cfg
+        blocks, in_ch = [], 1
+        for ch in cfg.channels:
+            blocks.append(ConvBlock2d(in_ch, ch, dropout=0.1))
+            in_ch = ch
+        self.cnn = nn.Sequential(*blocks)
+        self.factor = 2 ** len(cfg.channels)
+        freq_out = cfg.n_features // self.factor
+        self.rnn = nn.GRU(in_ch * freq_out, cfg.rnn_hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.rnn_hidden, cfg.n_classes))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        b, c, f, t = h.shape
+        h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)
+        h, _ = self.rnn(h)
+        return self.head(masked_mean(h, downsample_mask(mask, self.factor, t)))
+
+
+@dataclass(frozen=True)
+class EnhancedConfig:
+    n_features: int = 64
+    n_classes: int = 8
+    channels: tuple[int, ...] = (16, 32, 64, 128)  # residual conv block widths
+    dropout: float = 0.3
+
+
+class EnhancedCNN(nn.Module):
+    """Residual 2-D CNN + attentive statistics pooling. (batch, time, feats), mask -> (batch, classes)."""
+
+    def __init__(self, cfg: EnhancedConfig):
+        super().__init__()
+        self.cfg = cfg
+        blocks, in_ch = [], 1
+        for i, ch in enumerate(cfg.channels):
+            blocks.append(ConvBlock2d(in_ch, ch, dropout=0.1 if i < len(cfg.channels) - 1 else 0.2))
+            in_ch = ch
+        self.cnn = nn.Sequential(*blocks)
+        self.factor = 2 ** len(cfg.channels)
+        self.pool = AttentivePooling(in_ch)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * in_ch, cfg.n_classes))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
+        return self.head(self.pool(h, downsample_mask(mask, self.factor, h.shape[1])))

@@ -1,0 +1,44 @@
+"""The head that sits on a pretrained speech encoder (wav2vec 2.0, HuBERT, WavLM, ...).
+
+With a frozen encoder the cached hidden states of every layer come in as
+(batch, layers, time, dims); a learned softmax-weighted sum mixes the layers, a small
+projection and attentive pooling summarise time, and a linear layer classifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ser_cli.models.layers import AttentivePooling
+
+
+@dataclass(frozen=True)
+class SSLHeadConfig:
+    n_features: int = 768  # encoder hidden size
+    n_layers: int = 13  # hidden-state layers the encoder returns (embeddings + each block)
+    n_classes: int = 8
+    dims: int = 256  # projection width
+    dropout: float = 0.2
+
+
+class SSLHead(nn.Module):
+    """Weighted layer sum + projection + attentive pooling. (B, L, T, D), mask (B, T) -> (B, C)."""
+
+    def __init__(self, cfg: SSLHeadConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.layer_logits = nn.Parameter(torch.zeros(cfg.n_layers))
+        self.project = nn.Sequential(nn.LayerNorm(cfg.n_features), nn.Linear(cfg.n_features, cfg.dims), nn.GELU(), nn.Dropout(cfg.dropout))
+        self.pool = AttentivePooling(cfg.dims)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.dims, cfg.n_classes))
+
+    def layer_weights(self) -> torch.Tensor:
+        """The softmax weight of each encoder layer, shape (layers,)."""
+        return torch.softmax(self.layer_logits, dim=0)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mixed = torch.einsum("l,bltd->btd", self.layer_weights(), x.float())
+        return self.head(self.pool(self.project(mixed), mask))

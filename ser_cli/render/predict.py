@@ -1,0 +1,74 @@
+"""How `ser predict` shows results: probability bars, timelines, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+BAR_WIDTH = 30  # characters of a full (100 %) bar
+
+
+def probability_bars(probabilities: dict[str, float], top_k: int | None = None) -> Table:
+    """One row per emotion, highest first: name, bar, percentage."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    table.add_column(justify="right")
+    ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[: top_k or None]
+    for i, (label, p) in enumerate(ranked):
+        filled = int(round(p * BAR_WIDTH))
+        bar = Text("█" * filled, style="green" if i == 0 else "cyan") + Text("·" * (BAR_WIDTH - filled), style="dim")
+        table.add_row(label, bar, f"{p:6.1%}")
+    return table
+
+
+def prediction_view(results: list, top_k: int | None = None) -> Group:
+    parts = []
+    for r in results:
+        if r.error:
+            parts.append(Text.assemble(("✗ ", "red"), (r.path, "bold"), f": {r.error}"))
+            continue
+        head = Text.assemble(("● ", "green"), (r.path, "bold"), "  →  ", (str(r.label), "bold green"))
+        parts.append(head)
+        if r.probabilities:
+            parts.append(probability_bars(r.probabilities, top_k))
+        if r.segments:
+            timeline = Table(title="timeline", title_justify="left", show_edge=False)
+            for col in ("start", "end", "emotion", "confidence"):
+                timeline.add_column(col, justify="right" if col != "emotion" else "left")
+            for s in r.segments:
+                conf = f"{max(s.probabilities.values()):.0%}" if s.probabilities else ""
+                timeline.add_row(f"{s.start:.1f}s", f"{s.end:.1f}s", s.label if s.probabilities else f"[dim]{s.label}[/]", conf)
+            parts.append(timeline)
+        parts.append(Text(""))
+    return Group(*parts)
+
+
+def predictions_json(results: list, top_k: int | None = None) -> str:
+    return json.dumps([_trim(r.to_dict(), top_k) for r in results], indent=2)
+
+
+def predictions_csv(results: list, labels: tuple[str, ...]) -> str:
+    """One row per file (and per segment of long files): path, start, end, label, probabilities."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["path", "start", "end", "label", *labels, "error"])
+    for r in results:
+        probs = r.probabilities or {}
+        writer.writerow([r.path, "", "", r.label or "", *(probs.get(lb, "") for lb in labels), r.error or ""])
+        for s in r.segments:
+            sp = s.probabilities or {}
+            writer.writerow([r.path, f"{s.start:.3f}", f"{s.end:.3f}", s.label, *(sp.get(lb, "") for lb in labels), ""])
+    return buf.getvalue()
+
+
+def _trim(item: dict, top_k: int | None) -> dict:
+    if top_k and item.get("probabilities"):
+        ranked = sorted(item["probabilities"].items(), key=lambda kv: -kv[1])[:top_k]
+        item["top"] = [{"label": k, "probability": v} for k, v in ranked]
+    return item

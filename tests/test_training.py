@@ -1,0 +1,208 @@
+"""The trainer, the registry models, checkpoints, resume, cross-validation and eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic_runs import quick_config, write_corpus
+from typer.testing import CliRunner
+
+from ser_cli.checkpoint import load_checkpoint, read_sidecar
+from ser_cli.cli import app
+from ser_cli.errors import ConfigError, ManifestError, ModelError
+from ser_cli.evaluation import evaluate_rows
+from ser_cli.manifest import write_manifest
+from ser_cli.models import available_models, get_spec
+from ser_cli.training import train_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[list[dict], Path]:
+    root = tmp_path_factory.mktemp("synthetic")
+    rows = write_corpus(root / "audio")
+    manifest = write_manifest(rows, root / "manifest.csv")
+    return rows, manifest
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["classic", "base", "enhanced", "ultimate", "simplified"])
+def test_each_model_learns_the_synthetic_task(model, corpus, cache, tmp_path):
+    rows, _ = corpus
+    epochs = {"classic": 1, "base": 8, "enhanced": 8, "ultimate": 10, "simplified": 10}[model]
+    result = train_run(rows, quick_config(model, epochs=epochs), tmp_path / model, cache_root=cache)
+    ckpt = load_checkpoint(tmp_path / model)
+    test = evaluate_rows(ckpt, [r for r in rows if r["split"] == "test"], cache_root=cache)
+    chance = 1 / 8
+    assert result.best_metrics["uar"] > 3 * chance, result.history
+    assert test["accuracy"] > 3 * chance
+    assert len(test["confusion"]) == 8 and sum(map(sum, test["confusion"])) == test["n"]
+
+
+def test_registry_lists_every_model_and_rejects_unknown():
+    assert {"base", "enhanced", "ultimate", "simplified", "ssl", "classic"} <= set(available_models())
+    with pytest.raises(ModelError, match="choose one of: base, enhanced"):
+        get_spec("nope")
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(corpus, cache, tmp_path):
+    rows, _ = corpus
+    train_run(rows, quick_config("enhanced", epochs=1), tmp_path / "run", cache_root=cache)
+    test_rows = [r for r in rows if r["split"] == "test"]
+    a = evaluate_rows(load_checkpoint(tmp_path / "run"), test_rows, cache_root=cache)
+    b = evaluate_rows(load_checkpoint(tmp_path / "run"), test_rows, cache_root=cache)
+    assert a["confusion"] == b["confusion"]
+    meta = read_sidecar(tmp_path / "run")
+    assert meta["model"] == "enhanced" and meta["labels"][0] == "neutral"
+    assert meta["feature_config"]["n_mels"] == 64 and "ser_version" in meta
+    assert (tmp_path / "run" / "config.yaml").exists()
+    assert (tmp_path / "run" / "last.optim.safetensors").exists()
+
+
+def test_resume_continues_to_the_same_weights_as_an_uninterrupted_run(corpus, cache, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    rows, _ = corpus
+    full = quick_config("base", epochs=2)
+    train_run(rows, full, tmp_path / "straight", cache_root=cache)
+    train_run(rows, quick_config("base", epochs=1), tmp_path / "resumed", cache_root=cache)
+    train_run(rows, full, tmp_path / "resumed", resume=True, cache_root=cache)
+    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    history = [json.loads(line) for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_interrupt_saves_last_and_resume_is_offered(corpus, cache, tmp_path, monkeypatch):
+    import ser_cli.training as training
+
+    rows, _ = corpus
+    calls = {"n": 0}
+    real = training.train_batch
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_batch", interrupting)
+    with pytest.raises(training.TrainingInterrupted, match="--resume"):
+        train_run(rows, quick_config("base", epochs=3), tmp_path / "run", cache_root=cache)
+    assert (tmp_path / "run" / "last.safetensors").exists()
+    monkeypatch.setattr(training, "train_batch", real)
+    result = train_run(rows, quick_config("base", epochs=3), tmp_path / "run", resume=True, cache_root=cache)
+    assert result.epochs_run == 3
+
+
+def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):
+    rows, _ = corpus
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train_run(rows, quick_config("classic"), tmp_path / "empty", resume=True, cache_root=cache)
+    train_run(rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train_run(rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
+
+
+def test_empty_train_split_is_a_clear_error(corpus, cache, tmp_path):
+    rows, _ = corpus
+    with pytest.raises(ManifestError, match="'train' split is empty"):
+        train_run([{**r, "split": "test"} for r in rows], quick_config("classic"), tmp_path / "x", cache_root=cache)
+
+
+def test_labels_the_model_does_not_know_are_rejected(corpus, cache, tmp_path):
+    rows, _ = corpus
+    train_rows = [r for r in rows if r["label"] != "surprised"]
+    train_run(train_rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
+    ckpt = load_checkpoint(tmp_path / "run")
+    with pytest.raises(ManifestError, match="does not know"):
+        evaluate_rows(ckpt, [r for r in rows if r["split"] == "test"], cache_root=cache)
+
+
+def test_corrupt_and_foreign_checkpoints_fail_clearly(corpus, cache, tmp_path):
+    rows, _ = corpus
+    train_run(rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
+    (tmp_path / "run" / "best.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="corrupt"):
+        load_checkpoint(tmp_path / "run")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "best.json").write_text(json.dumps({"hello": "world"}))
+    with pytest.raises(ModelError, match="not a ser checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(ModelError, match="no checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def test_feature_config_mismatch_with_checkpoint_is_detected(corpus, cache, tmp_path):
+    rows, _ = corpus
+    train_run(rows, quick_config("enhanced", epochs=1), tmp_path / "run", cache_root=cache)
+    sidecar = tmp_path / "run" / "best.json"
+    meta = json.loads(sidecar.read_text())
+    meta["feature_config"]["n_mels"] = 40  # the weights were trained on 64 bands
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="feature"):
+        load_checkpoint(tmp_path / "run")
+
+
+def test_cross_validation_is_speaker_disjoint_and_reports_mean(corpus, cache, tmp_path):
+    from ser_cli.crossval import ensure_folds, run_cv
+
+    rows, _ = corpus
+    folded = ensure_folds(rows, 3)
+    for fold in {r["fold"] for r in folded}:
+        inside = {r["speaker"] for r in folded if r["fold"] == fold}
+        outside = {r["speaker"] for r in folded if r["fold"] != fold}
+        assert not inside & outside
+    result = run_cv(folded, quick_config("classic"), tmp_path / "cv", cache_root=cache)
+    assert len(result.folds) == 3
+    report = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    accs = [f["metrics"]["accuracy"] for f in report["folds"]]
+    assert report["summary"]["metrics.accuracy"]["mean"] == pytest.approx(np.mean(accs))
+    assert report["summary"]["metrics.accuracy"]["mean"] > 0.4
+
+
+def test_cli_train_eval_and_models(corpus, tmp_path):
+    _, manifest = corpus
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--model", "classic", "--data", str(manifest), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "best validation" in result.output
+    result = runner.invoke(app, ["eval", "--model", str(out), "--data", str(manifest), "--json", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {"accuracy", "uar", "macro_f1", "per_class", "confusion"} <= set(report)
+    assert (tmp_path / "ev" / "confusion-test.png").stat().st_size > 1000
+    assert (tmp_path / "ev" / "report-test.json").exists()
+    result = runner.invoke(app, ["eval", "--model", str(out), "--model", str(out), "--data", str(manifest)])
+    assert result.exit_code == 0, result.output
+    assert "UAR" in result.output and "confusion" in result.output
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "simplified" in result.output and "ssl" in result.output
+
+
+def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
+    _, manifest = corpus
+    result = runner.invoke(app, ["train", "--model", "nope", "--data", str(manifest), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "unknown model 'nope'" in result.output
+    result = runner.invoke(app, ["train", "--model", "classic", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "manifest not found" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label\nx.wav,happy\n")
+    result = runner.invoke(app, ["eval", "--model", "x", "--data", str(bad)])
+    assert result.exit_code == 1 and "lacks column(s) speaker, split" in result.output
+    result = runner.invoke(app, ["eval", "--model", str(tmp_path), "--data", str(manifest), "--split", "holdout"])
+    assert result.exit_code == 1 and "'holdout' split is empty" in result.output
+    result = runner.invoke(app, ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"])
+    assert result.exit_code == 1 and "unknown setting" in result.output
