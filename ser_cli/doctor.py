@@ -8,19 +8,19 @@ package's own metadata, so pyproject.toml stays the one place they are written.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import importlib.util
 import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
 from ser_cli import paths
+from ser_cli.quiet import quiet_c_stderr
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 STATUSES = (PASS, WARN, FAIL)
@@ -294,7 +294,7 @@ def _probe_microphone() -> Outcome:
         import pyaudio
     except (ImportError, OSError):  # OSError: the PortAudio shared library is missing
         return warned("PyAudio not installed (only `ser listen` needs it)", MIC_FIX)
-    with _quiet_stderr():  # PortAudio prints ALSA/JACK chatter while it scans devices
+    with quiet_c_stderr():  # PortAudio prints ALSA/JACK chatter while it scans devices
         audio = pyaudio.PyAudio()
         try:
             devices = [audio.get_device_info_by_index(i) for i in range(audio.get_device_count())]
@@ -307,23 +307,6 @@ def _probe_microphone() -> Outcome:
             "connect a microphone for `ser listen`; predict on files needs none",
         )
     return passed(f"{len(inputs)} input device(s): {', '.join(inputs)}")
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C libraries that write to file descriptor 2 directly."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no real stderr (embedded interpreters): nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 # --- models and caches ---------------------------------------------------------------------

@@ -88,9 +88,9 @@ def _import_pyaudio():
 
 def _open_portaudio(pyaudio_module):
     """A PyAudio instance, with PortAudio's ALSA/JACK chatter on stderr silenced."""
-    from ser_cli.doctor import _quiet_stderr
+    from ser_cli.quiet import quiet_c_stderr
 
-    with _quiet_stderr():
+    with quiet_c_stderr():
         try:
             return pyaudio_module.PyAudio()
         except OSError as exc:

@@ -38,7 +38,7 @@ def write_corpus(root: Path, emotions=EMOTIONS, duration: float = 1.0) -> list[d
 
 
 def quick_config(model: str, epochs: int = 4, **train):
-    sets = [f"train.epochs={epochs}", "train.batch_size=16", "train.crop_frames=80", "train.lr=0.003"]
+    sets = [f"train.epochs={epochs}", "train.batch_size=8", "train.crop_frames=80", "train.lr=0.003"]
     sets += [f"train.{k}={v}" for k, v in train.items()]
     cfg = load_run_config(None, sets, model=model)
     from dataclasses import replace
