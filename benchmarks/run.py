@@ -4,6 +4,7 @@
     python benchmarks/run.py prepare      # `ser prepare` on the shared RAVDESS 16 kHz clips
     python benchmarks/run.py cv [MODEL..] # 5-fold speaker-disjoint CV per model (slow)
     python benchmarks/run.py predict      # `ser predict` cold vs `python -c "import torch"`
+    python benchmarks/run.py listen       # `ser listen` processing time per hop (RTF)
     python benchmarks/run.py all          # everything above
 
 Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
@@ -19,7 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ser_cli.crossval import mean_std  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -108,6 +113,22 @@ def predict() -> None:
     )
 
 
+def listen() -> None:
+    """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
+    import numpy as np
+
+    from ser_cli.audio import load_audio, write_audio
+
+    pause = np.zeros(16_000, dtype=np.float32)
+    clips = [load_audio(p) for p in sorted((ROOT / "examples").glob("*.wav"))]
+    stream = np.concatenate([part for clip in clips for part in (clip, pause)])
+    wav = Path(tempfile.mkdtemp()) / "examples-with-pauses.wav"
+    write_audio(wav, stream)
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "listen_rtf.py"), "--model", "default", "--loops", "3", str(wav)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    _save("listen", {"command": "python benchmarks/listen_rtf.py --model default --loops 3 EXAMPLES_WITH_PAUSES.wav", "output": out.strip().splitlines()})
+
+
 def write_results_md() -> None:
     lines = [
         "# Measured results",
@@ -123,10 +144,7 @@ def write_results_md() -> None:
     for path in sorted(RESULTS.glob("cv-*.json")):
         r = json.loads(path.read_text())
         s = r["summary"]
-
-        def ms(key: str) -> str:
-            return f"{s[key]['mean']:.1%} ± {s[key]['std']:.1%}"
-
+        ms = partial(mean_std, s)
         lines.append(
             f"| {r['model']} | {ms('metrics.accuracy')} | {ms('metrics.uar')} | {ms('metrics.macro_f1')} | "
             f"{ms('metrics_no_adapt.accuracy')} | {s['seconds_per_fold']['mean'] / 60:.1f} (max {s['seconds_per_fold']['max'] / 60:.1f}) | `{r['command']}` |"
@@ -142,6 +160,8 @@ if __name__ == "__main__":
         prepare()
     if what in ("predict", "all"):
         predict()
+    if what in ("listen", "all"):
+        listen()
     if what == "cv":
         cv(sys.argv[2:])
     if what == "table":

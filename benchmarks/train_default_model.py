@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,10 +59,9 @@ def write_card() -> None:
     cv_path = ROOT / "benchmarks" / "results" / "cv-enhanced.json"
     if cv_path.exists():
         cv = json.loads(cv_path.read_text())
-        s = cv["summary"]
+        from ser_cli.crossval import mean_std
 
-        def ms(key: str) -> str:
-            return f"{s[key]['mean']:.1%} ± {s[key]['std']:.1%}"
+        ms = partial(mean_std, cv["summary"])
 
         accuracy = (
             f"Speaker-independent 5-fold cross-validation of this exact recipe on the same 20 actors "

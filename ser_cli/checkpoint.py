@@ -93,6 +93,13 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
         tensors = load_file(str(weights), device=device)
     except (FileNotFoundError, SafetensorError, OSError) as exc:
         raise ModelError(f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt.") from None
+    feature_config = FeatureConfig.from_dict(meta["feature_config"])
+    expected = meta["model_config"].get("n_features")
+    if feature_config.dims is not None and expected is not None and feature_config.dims != expected:
+        raise ModelError(
+            f"{run_dir}: the feature configuration ({feature_config.kind}, {feature_config.dims} dims) does not match "
+            f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
+        )
     try:
         global_stats = Stats(tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy())
         cfg = model_config(meta["model"], meta["model_config"])
@@ -105,7 +112,7 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
         model=model,
         meta=meta,
         labels=tuple(meta["labels"]),
-        feature_config=FeatureConfig.from_dict(meta["feature_config"]),
+        feature_config=feature_config,
         global_stats=global_stats,
         path=run_dir,
     )

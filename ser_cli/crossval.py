@@ -103,3 +103,8 @@ def ensure_folds(rows: list[dict], k: int, seed: int = 0) -> list[dict]:
         return rows
     assignment = speaker_folds([{**r, "gender": r.get("gender", "")} for r in rows], k, seed=seed)
     return [{**r, "fold": str(v)} for r, v in zip(rows, assignment.values, strict=False)]
+
+
+def mean_std(summary: dict, key: str) -> str:
+    """'61.2% ± 3.4%' for one metric of a CV summary."""
+    return f"{summary[key]['mean']:.1%} ± {summary[key]['std']:.1%}"

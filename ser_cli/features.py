@@ -50,6 +50,11 @@ class FeatureConfig:
             raise ConfigError("feature kind 'ssl' needs ssl_model (a Hugging Face id or a local folder).")
 
     @property
+    def dims(self) -> int | None:
+        """Feature dimensions per frame (None for ssl: the encoder decides)."""
+        return {"logmel": self.n_mels, "mfcc": self.n_mfcc}.get(self.kind)
+
+    @property
     def frames_per_second(self) -> float:
         return SAMPLE_RATE / self.hop_length
 

@@ -120,8 +120,6 @@ def train_run(
     spec = get_spec(cfg.model)
     if spec.features != ("ssl" if cfg.features.kind == "ssl" else "logmel"):
         raise ConfigError(f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'.")
-    if spec.features == "logmel" and cfg.features.kind == "mfcc":
-        pass
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
@@ -185,7 +183,9 @@ def train_run(
     try:
         for epoch in range(start_epoch, tc.epochs):
             model.train()
-            rng = np.random.default_rng([tc.seed, epoch])  # per-epoch seed: resuming replays exactly
+            # Per-epoch seeds (data order, augmentation, dropout): a resumed run replays exactly.
+            rng = np.random.default_rng([tc.seed, epoch])
+            torch.manual_seed(tc.seed * 10_000 + epoch)
             order = rng.permutation(len(train))
             running, seen = 0.0, 0
             for b in range(steps_per_epoch):

@@ -68,42 +68,37 @@ def test_checkpoint_round_trip_gives_identical_predictions(corpus, cache, tmp_pa
     assert (tmp_path / "run" / "last.optim.safetensors").exists()
 
 
-def test_resume_continues_to_the_same_weights_as_an_uninterrupted_run(corpus, cache, tmp_path):
+def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(corpus, cache, tmp_path, monkeypatch):
     import torch
     from safetensors.torch import load_file
 
-    rows, _ = corpus
-    full = quick_config("base", epochs=2)
-    train_run(rows, full, tmp_path / "straight", cache_root=cache)
-    train_run(rows, quick_config("base", epochs=1), tmp_path / "resumed", cache_root=cache)
-    train_run(rows, full, tmp_path / "resumed", resume=True, cache_root=cache)
-    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
-    b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
-    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
-    history = [json.loads(line) for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
-    assert [h["epoch"] for h in history] == [1, 2]
-
-
-def test_interrupt_saves_last_and_resume_is_offered(corpus, cache, tmp_path, monkeypatch):
     import ser_cli.training as training
 
     rows, _ = corpus
+    cfg = quick_config("enhanced", epochs=2)
+    train_run(rows, cfg, tmp_path / "straight", cache_root=cache)
+
+    steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
     calls = {"n": 0}
     real = training.train_batch
 
-    def interrupting(*args, **kwargs):
+    def interrupting(*args, **kwargs):  # Ctrl-C as the second epoch starts
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == steps_per_epoch + 1:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(training, "train_batch", interrupting)
     with pytest.raises(training.TrainingInterrupted, match="--resume"):
-        train_run(rows, quick_config("base", epochs=3), tmp_path / "run", cache_root=cache)
-    assert (tmp_path / "run" / "last.safetensors").exists()
+        train_run(rows, cfg, tmp_path / "resumed", cache_root=cache)
     monkeypatch.setattr(training, "train_batch", real)
-    result = train_run(rows, quick_config("base", epochs=3), tmp_path / "run", resume=True, cache_root=cache)
-    assert result.epochs_run == 3
+    result = train_run(rows, cfg, tmp_path / "resumed", resume=True, cache_root=cache)
+    assert result.epochs_run == 2
+    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    history = [json.loads(line) for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
 
 
 def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):

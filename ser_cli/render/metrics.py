@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.console import Group
 from rich.table import Table
 
@@ -62,10 +64,10 @@ def cv_table(result) -> Table:
             str(fold["fold"]), ",".join(fold["test_speakers"]), f"{m['accuracy']:.1%}", f"{m['uar']:.1%}", f"{m['macro_f1']:.1%}",
             f"{g['accuracy']:.1%}", f"{fold['seconds'] / 60:.1f}",
         )
-    s = result.summary
+    from ser_cli.crossval import mean_std
 
-    def ms(key: str) -> str:
-        return f"{s[key]['mean']:.1%} ± {s[key]['std']:.1%}"
+    s = result.summary
+    ms = partial(mean_std, s)
 
     table.add_row(
         "[bold]mean[/]", "", ms("metrics.accuracy"), ms("metrics.uar"), ms("metrics.macro_f1"), ms("metrics_no_adapt.accuracy"),
