@@ -31,7 +31,9 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 1) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    from rich.markup import escape
+
+    _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -104,6 +106,8 @@ def prepare(
     seed: int = typer.Option(0, "--seed", help="Seed for the split: same inputs and seed, same manifest."),
 ) -> None:
     """Validate a corpus and write a manifest with speaker-disjoint splits."""
+    from rich.markup import escape
+
     from ser_cli.prepare import prepare_corpus
     from ser_cli.render.prepare import prepare_report
     from ser_cli.render.progress import progress_bar
@@ -122,7 +126,7 @@ def prepare(
         )
     console = _console()
     for warning in result.warnings:
-        _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(prepare_report(result))
 
 
@@ -245,6 +249,8 @@ def predict(
     adapt: str = typer.Option("none", "--adapt", help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder)."),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
+    from rich.markup import escape
+
     from ser_cli.inference import expand_inputs, load_predictor, predict_files
     from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
     from ser_cli.render.progress import progress_bar
@@ -253,7 +259,7 @@ def predict(
         _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
     files, missing = expand_inputs(paths)
     for item in missing:
-        _console(stderr=True).print(f"[red]✗[/] {item}: no such file, folder or matching glob")
+        _console(stderr=True).print(f"[red]✗[/] {escape(item)}: no such file, folder or matching glob")
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
     predictor = load_predictor(model)

@@ -650,3 +650,20 @@ def test_live_display_in_a_real_terminal(tmp_path, run_dir, predictor, speech):
         assert "stopped by Ctrl-C" in text, text
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_install_hint_keeps_its_brackets_in_the_error_line(monkeypatch):
+    """Rich would eat "[mic]" as markup; the hint must reach the user verbatim."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pyaudio(name, *args, **kwargs):
+        if name == "pyaudio":
+            raise ImportError("No module named 'pyaudio'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyaudio)
+    result = CliRunner().invoke(app, ["listen", "--list-devices"])
+    assert result.exit_code != 0
+    assert "ser-cli[mic]" in result.output

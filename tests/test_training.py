@@ -201,3 +201,12 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
     assert result.exit_code == 1 and "'holdout' split is empty" in result.output
     result = runner.invoke(app, ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"])
     assert result.exit_code == 1 and "unknown setting" in result.output
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.yaml")))
+def test_example_configs_load(path):
+    from ser_cli.config import load_run_config
+    from ser_cli.models import get_spec
+
+    cfg = load_run_config(path)
+    assert get_spec(cfg.model).features == ("ssl" if cfg.features.kind == "ssl" else "logmel")
