@@ -81,7 +81,7 @@ def prepare_corpus(
     dataset or split, unknown speakers, too few speakers, or no usable clip.
     """
     _check_options(split, test_speakers, val_speakers, folds)
-    root = Path(corpus_dir).expanduser().absolute()
+    root = Path(corpus_dir).expanduser().resolve()
     out_dir = Path(out_dir).expanduser().absolute()
     if not root.exists():
         raise DatasetError(f"{root}: corpus folder not found; check the path.")
