@@ -33,7 +33,7 @@ def synth_clip(
     index = EMOTIONS.index(emotion)
     rng = np.random.default_rng([seed, index, speaker])
     t = np.arange(int(round(duration * sample_rate))) / sample_rate
-    f0 = _F0[index] * (1.0 + 0.04 * (speaker % 5 - 2)) * (1.0 + 0.01 * rng.standard_normal())
+    f0 = _F0[index] * (1.0 + 0.015 * (speaker % 5 - 2)) * (1.0 + 0.01 * rng.standard_normal())
     phase = 2 * np.pi * f0 * t
     voiced = sum(np.sin(k * phase) / k for k in range(1, 5))
     envelope = 0.5 * (1.0 + np.sin(2 * np.pi * _RATE[index] * t + rng.uniform(0, np.pi)))

@@ -38,7 +38,7 @@ def cache(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("model", ["classic", "base", "enhanced", "ultimate", "simplified"])
 def test_each_model_learns_the_synthetic_task(model, corpus, cache, tmp_path):
     rows, _ = corpus
-    epochs = {"classic": 1, "base": 6, "enhanced": 20, "ultimate": 8, "simplified": 8}[model]
+    epochs = {"classic": 1, "base": 15, "enhanced": 30, "ultimate": 15, "simplified": 15}[model]
     result = train_run(rows, quick_config(model, epochs=epochs), tmp_path / model, cache_root=cache)
     ckpt = load_checkpoint(tmp_path / model)
     test = evaluate_rows(ckpt, [r for r in rows if r["split"] == "test"], cache_root=cache)
