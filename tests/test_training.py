@@ -210,3 +210,17 @@ def test_example_configs_load(path):
 
     cfg = load_run_config(path)
     assert get_spec(cfg.model).features == ("ssl" if cfg.features.kind == "ssl" else "logmel")
+
+
+@pytest.mark.parametrize("freq_pool", ["mean", "flatten"])
+def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
+    import torch
+
+    from ser_cli.models import build_model, model_config
+
+    model = build_model("enhanced", model_config("enhanced", {"freq_pool": freq_pool}, n_classes=5))
+    x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
+    mask[0, 40:] = False
+    assert model(x, mask).shape == (3, 5)
+    with pytest.raises(ValueError, match="freq_pool"):
+        build_model("enhanced", model_config("enhanced", {"freq_pool": "max"}))

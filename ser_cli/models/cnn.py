@@ -53,6 +53,9 @@ class EnhancedConfig:
     n_classes: int = 8
     channels: tuple[int, ...] = (16, 32, 64, 128)  # residual conv block widths
     dropout: float = 0.3
+    # How the remaining frequency axis is summarised before pooling over time: "mean"
+    # (measured default) or "flatten" (keeps where in frequency energy sits: pitch, formants).
+    freq_pool: str = "mean"
 
 
 class EnhancedCNN(nn.Module):
@@ -67,10 +70,16 @@ class EnhancedCNN(nn.Module):
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
         self.factor = 2 ** len(cfg.channels)
-        self.pool = AttentivePooling(in_ch)
-        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * in_ch, cfg.n_classes))
+        if cfg.freq_pool not in ("mean", "flatten"):
+            raise ValueError(f"freq_pool must be 'mean' or 'flatten', not {cfg.freq_pool!r}")
+        dims = in_ch * (cfg.n_features // self.factor if cfg.freq_pool == "flatten" else 1)
+        self.pool = AttentivePooling(dims)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * dims, cfg.n_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
-        h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
+        if self.cfg.freq_pool == "flatten":
+            h = h.flatten(1, 2).transpose(1, 2)  # (B, T', C * F')
+        else:
+            h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
         return self.head(self.pool(h, downsample_mask(mask, self.factor, h.shape[1])))
