@@ -8,7 +8,6 @@ without speech are reported as silence instead of being classified.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,10 +224,10 @@ def expand_inputs(items: list[str]) -> tuple[list[Path], list[str]]:
                 found += matches
             else:
                 missing.append(item)
-    seen: dict = defaultdict(int)
+    seen: set[Path] = set()
     unique = []
-    for p in found:
-        if seen[p.resolve()] == 0:
+    for p in found:  # a file named twice (as itself and through its folder) is predicted once
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
             unique.append(p)
-        seen[p.resolve()] += 1
     return unique, missing
