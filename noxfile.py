@@ -23,7 +23,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting check."""
     session.install("ruff>=0.5")
-    session.run("ruff", "check", "ser_cli", "tests", "benchmarks", "examples", "noxfile.py")
+    paths = ("ser_cli", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session

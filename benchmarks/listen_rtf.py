@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE, load_audio
-from ser_cli.inference import load_predictor
-from ser_cli.listen import FileSource, ListenOptions, iter_updates
+from ser_cli.audio.io import SAMPLE_RATE, load_audio
+from ser_cli.inference.predictor import load_predictor
+from ser_cli.listen.sources import FileSource
+from ser_cli.listen.stream import ListenOptions, iter_updates
 
 REPEATS = 20  # timing runs per stage in the breakdown
 

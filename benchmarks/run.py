@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ser_cli.crossval import mean_std  # noqa: E402
+from ser_cli.training.crossval import mean_std  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -62,13 +62,20 @@ def _save(name: str, data: dict) -> None:
 
 def startup() -> None:
     times = _wall([BIN_SER, "--help"], repeat=7)
-    _save("startup", {"command": "ser --help", "best_s": min(times), "median_s": statistics.median(times)})
+    _save(
+        "startup",
+        {"command": "ser --help", "best_s": min(times), "median_s": statistics.median(times)},
+    )
 
 
 def manifest_dir() -> Path:
     out = ROOT / "bench-out" / "ravdess"
     if not (out / "manifest.csv").exists():
-        subprocess.run([BIN_SER, "prepare", str(DATA), "--out", str(out), "--folds", "5"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [BIN_SER, "prepare", str(DATA), "--out", str(out), "--folds", "5"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return out
 
 
@@ -77,7 +84,15 @@ def prepare() -> None:
     times = _wall([BIN_SER, "prepare", str(DATA), "--out", str(out), "--folds", "5"], repeat=3)
     manifest = (out / "manifest.csv").read_text().splitlines()
     shutil.rmtree(out)
-    _save("prepare", {"command": f"ser prepare {DATA} --out DIR --folds 5", "clips": len(manifest) - 1, "best_s": min(times), "median_s": statistics.median(times)})
+    _save(
+        "prepare",
+        {
+            "command": f"ser prepare {DATA} --out DIR --folds 5",
+            "clips": len(manifest) - 1,
+            "best_s": min(times),
+            "median_s": statistics.median(times),
+        },
+    )
 
 
 def cv(models: list[str]) -> None:
@@ -85,7 +100,18 @@ def cv(models: list[str]) -> None:
     for model in models or list(CV_MODELS):
         out = ROOT / "bench-out" / f"cv-{model}"
         shutil.rmtree(out, ignore_errors=True)
-        cmd = [BIN_SER, "train", "--model", model, "--data", str(manifest), "--out", str(out), "--cv", "5"]
+        cmd = [
+            BIN_SER,
+            "train",
+            "--model",
+            model,
+            "--data",
+            str(manifest),
+            "--out",
+            str(out),
+            "--cv",
+            "5",
+        ]
         for item in CV_MODELS.get(model, []):
             cmd += ["--set", item]
         start = time.perf_counter()
@@ -117,16 +143,30 @@ def listen() -> None:
     """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
     import numpy as np
 
-    from ser_cli.audio import load_audio, write_audio
+    from ser_cli.audio.io import load_audio, write_audio
 
     pause = np.zeros(16_000, dtype=np.float32)
     clips = [load_audio(p) for p in sorted((ROOT / "examples").glob("*.wav"))]
     stream = np.concatenate([part for clip in clips for part in (clip, pause)])
     wav = Path(tempfile.mkdtemp()) / "examples-with-pauses.wav"
     write_audio(wav, stream)
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "listen_rtf.py"), "--model", "default", "--loops", "3", str(wav)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "listen_rtf.py"),
+        "--model",
+        "default",
+        "--loops",
+        "3",
+        str(wav),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    _save("listen", {"command": "python benchmarks/listen_rtf.py --model default --loops 3 EXAMPLES_WITH_PAUSES.wav", "output": out.strip().splitlines()})
+    _save(
+        "listen",
+        {
+            "command": "python benchmarks/listen_rtf.py --model default --loops 3 EXAMPLES_WITH_PAUSES.wav",
+            "output": out.strip().splitlines(),
+        },
+    )
 
 
 def write_results_md() -> None:

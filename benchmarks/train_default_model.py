@@ -26,9 +26,13 @@ TARGET = ROOT / "ser_cli" / "assets" / "default_model"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ravdess-speech-16k"))
+    parser.add_argument(
+        "--data", default=str(ROOT.parent / "shared" / "data" / "ravdess-speech-16k")
+    )
     parser.add_argument("--work", default=str(ROOT / "bench-out" / "default-model"))
-    parser.add_argument("--card-only", action="store_true", help="Only rewrite MODEL.md from the measured results.")
+    parser.add_argument(
+        "--card-only", action="store_true", help="Only rewrite MODEL.md from the measured results."
+    )
     args = parser.parse_args()
     if args.card_only:
         write_card()
@@ -45,7 +49,19 @@ def main() -> None:
         writer.writerows(rows)
     run = work / "run"
     shutil.rmtree(run, ignore_errors=True)
-    subprocess.run([SER, "train", "--model", "enhanced", "--data", str(work / "manifest-all.csv"), "--out", str(run)], check=True)
+    subprocess.run(
+        [
+            SER,
+            "train",
+            "--model",
+            "enhanced",
+            "--data",
+            str(work / "manifest-all.csv"),
+            "--out",
+            str(run),
+        ],
+        check=True,
+    )
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in ("best.safetensors", "best.json", "config.yaml"):
         shutil.copy2(run / name, TARGET / name)
@@ -59,7 +75,7 @@ def write_card() -> None:
     cv_path = ROOT / "benchmarks" / "results" / "cv-enhanced.json"
     if cv_path.exists():
         cv = json.loads(cv_path.read_text())
-        from ser_cli.crossval import mean_std
+        from ser_cli.training.crossval import mean_std
 
         ms = partial(mean_std, cv["summary"])
 
@@ -75,10 +91,10 @@ def write_card() -> None:
     speakers = ", ".join(meta.get("train_speakers", []))
     card = f"""# ser default model
 
-- **Architecture:** `{meta['model']}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta['model_config'])}`.
-- **Input:** 16 kHz mono audio -> 64-band log-mel, 10 ms hop (`{json.dumps(meta['feature_config'])}`).
-- **Labels:** {", ".join(meta['labels'])}.
-- **Training data:** RAVDESS speech, audio-only, actors {speakers} (1,200 clips, 16 kHz), every clip used for training; the default `ser train` recipe ({meta['train_config']['epochs']} epochs). Rebuild with `python benchmarks/train_default_model.py`.
+- **Architecture:** `{meta["model"]}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta["model_config"])}`.
+- **Input:** 16 kHz mono audio -> 64-band log-mel, 10 ms hop (`{json.dumps(meta["feature_config"])}`).
+- **Labels:** {", ".join(meta["labels"])}.
+- **Training data:** RAVDESS speech, audio-only, actors {speakers} (1,200 clips, 16 kHz), every clip used for training; the default `ser train` recipe ({meta["train_config"]["epochs"]} epochs). Rebuild with `python benchmarks/train_default_model.py`.
 - **Normalisation:** per speaker when the speaker is known (`ser predict --adapt all|folder`, `ser eval`, `ser listen` adapts to the stream); training-set statistics otherwise.
 
 ## Accuracy

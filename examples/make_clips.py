@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE, resample, write_audio
+from ser_cli.audio.io import SAMPLE_RATE, resample, write_audio
 
 VOICE = b"en-us"  # eSpeak NG voice name
 HEADROOM = 0.9  # fixed gain for every clip: loudness differences come from eSpeak's volume

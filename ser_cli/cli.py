@@ -61,7 +61,11 @@ def _version_callback(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Show the version and exit."
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Show the version and exit.",
     ),
 ) -> None:
     """Speech emotion recognition from the command line."""
@@ -96,19 +100,33 @@ def doctor(
 @app.command()
 @handles_errors
 def prepare(
-    corpus_dir: Path = typer.Argument(..., help="Corpus folder (or a CSV of path,label[,speaker])."),
+    corpus_dir: Path = typer.Argument(
+        ..., help="Corpus folder (or a CSV of path,label[,speaker])."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for manifest.csv and summary.json."),
-    dataset: str = typer.Option("auto", "--dataset", "-d", help="Corpus layout, or 'auto' to detect it."),
-    split: str = typer.Option("speaker", "--split", help="'speaker' (disjoint, default) or 'random' (leaks speakers)."),
-    test_speakers: str | None = typer.Option(None, "--test-speakers", help="Comma list of test speakers."),
-    val_speakers: str | None = typer.Option(None, "--val-speakers", help="Comma list of validation speakers."),
-    folds: int = typer.Option(0, "--folds", min=0, help="Add a speaker-disjoint 'fold' column with K folds."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the split: same inputs and seed, same manifest."),
+    dataset: str = typer.Option(
+        "auto", "--dataset", "-d", help="Corpus layout, or 'auto' to detect it."
+    ),
+    split: str = typer.Option(
+        "speaker", "--split", help="'speaker' (disjoint, default) or 'random' (leaks speakers)."
+    ),
+    test_speakers: str | None = typer.Option(
+        None, "--test-speakers", help="Comma list of test speakers."
+    ),
+    val_speakers: str | None = typer.Option(
+        None, "--val-speakers", help="Comma list of validation speakers."
+    ),
+    folds: int = typer.Option(
+        0, "--folds", min=0, help="Add a speaker-disjoint 'fold' column with K folds."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed for the split: same inputs and seed, same manifest."
+    ),
 ) -> None:
     """Validate a corpus and write a manifest with speaker-disjoint splits."""
     from rich.markup import escape
 
-    from ser_cli.prepare import prepare_corpus
+    from ser_cli.data.prepare import prepare_corpus
     from ser_cli.render.prepare import prepare_report
     from ser_cli.render.progress import progress_bar
 
@@ -134,7 +152,7 @@ def prepare(
 @handles_errors
 def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """List the registered models with their sizes and what they read."""
-    from ser_cli.registry_info import describe_models
+    from ser_cli.models.registry_info import describe_models
 
     rows = describe_models()
     if as_json:
@@ -150,20 +168,34 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print as JSON."))
 @app.command()
 @handles_errors
 def train(
-    model: str = typer.Option(None, "--model", "-m", help="Registered model name (see `ser models`)."),
-    data: Path = typer.Option(..., "--data", help="manifest.csv from `ser prepare` (or its folder)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder for checkpoints, config and history."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML run config (see examples/configs)."),
-    overrides: list[str] | None = typer.Option(None, "--set", help="Override a setting, e.g. --set train.lr=1e-3."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, help="Shortcut for --set train.epochs=N."),
+    model: str = typer.Option(
+        None, "--model", "-m", help="Registered model name (see `ser models`)."
+    ),
+    data: Path = typer.Option(
+        ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder for checkpoints, config and history."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML run config (see examples/configs)."
+    ),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="Override a setting, e.g. --set train.lr=1e-3."
+    ),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Shortcut for --set train.epochs=N."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | mps."),
     seed: int | None = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    cv: int = typer.Option(0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."),
+    cv: int = typer.Option(
+        0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."
+    ),
 ) -> None:
     """Train a model on a manifest (or cross-validate it with --cv K)."""
     from ser_cli.config import load_run_config
-    from ser_cli.manifest import read_manifest
+    from ser_cli.data.manifest import read_manifest
     from ser_cli.render.progress import progress_bar
 
     sets = list(overrides or [])
@@ -174,8 +206,8 @@ def train(
     rows = read_manifest(data)
     console = _console()
     if cv:
-        from ser_cli.crossval import ensure_folds, run_cv
         from ser_cli.render.metrics import cv_table
+        from ser_cli.training.crossval import ensure_folds, run_cv
 
         rows = ensure_folds(rows, cv, seed=cfg.train.seed)
         stack = []
@@ -195,7 +227,7 @@ def train(
         console.print(cv_table(result))
         console.print(f"report: {out / 'cv.json'}")
         return
-    from ser_cli.training import train_run
+    from ser_cli.training.trainer import train_run
 
     with progress_bar(f"training {cfg.model}") as on_progress:
         result = train_run(rows, cfg, out, resume=resume, on_progress=on_progress)
@@ -209,19 +241,34 @@ def train(
 @app.command(name="eval")
 @handles_errors
 def evaluate(
-    model: list[str] | None = typer.Option(None, "--model", "-m", help="Run folder(s) or 'default'; repeat to compare."),
-    data: Path = typer.Option(..., "--data", help="manifest.csv from `ser prepare` (or its folder)."),
-    split: str = typer.Option("test", "--split", help="Which split to score: train, val, test or all."),
-    adapt: bool = typer.Option(True, "--adapt/--no-adapt", help="Normalise each speaker by their own unlabelled clips."),
+    model: list[str] | None = typer.Option(
+        None, "--model", "-m", help="Run folder(s) or 'default'; repeat to compare."
+    ),
+    data: Path = typer.Option(
+        ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
+    ),
+    split: str = typer.Option(
+        "test", "--split", help="Which split to score: train, val, test or all."
+    ),
+    adapt: bool = typer.Option(
+        True, "--adapt/--no-adapt", help="Normalise each speaker by their own unlabelled clips."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for report.json and confusion PNGs (default: the run folder)."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Folder for report.json and confusion PNGs (default: the run folder).",
+    ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
-    from ser_cli.evaluation import evaluate_models
-    from ser_cli.manifest import read_manifest
+    from ser_cli.data.manifest import read_manifest
+    from ser_cli.inference.evaluate import evaluate_models
 
     rows = read_manifest(data)
-    reports, written = evaluate_models(model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data)
+    reports, written = evaluate_models(
+        model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data
+    )
     if as_json:
         import json
 
@@ -240,18 +287,30 @@ def evaluate(
 @handles_errors
 def predict(
     paths: list[str] = typer.Argument(..., help="Audio files, folders (recursive) or globs."),
-    model: str = typer.Option("default", "--model", "-m", help="Run folder, or 'default' for the bundled model."),
-    top_k: int | None = typer.Option(None, "--top-k", min=1, help="Show only the K most likely emotions."),
+    model: str = typer.Option(
+        "default", "--model", "-m", help="Run folder, or 'default' for the bundled model."
+    ),
+    top_k: int | None = typer.Option(
+        None, "--top-k", min=1, help="Show only the K most likely emotions."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json | csv."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the json/csv result to this file."),
-    window: float = typer.Option(3.0, "--window", help="Seconds per segment for recordings longer than this."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the json/csv result to this file."
+    ),
+    window: float = typer.Option(
+        3.0, "--window", help="Seconds per segment for recordings longer than this."
+    ),
     hop: float = typer.Option(1.5, "--hop", help="Seconds between segment starts."),
-    adapt: str = typer.Option("none", "--adapt", help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder)."),
+    adapt: str = typer.Option(
+        "none",
+        "--adapt",
+        help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder).",
+    ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
     from rich.markup import escape
 
-    from ser_cli.inference import expand_inputs, load_predictor, predict_files
+    from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
     from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
     from ser_cli.render.progress import progress_bar
 
@@ -259,19 +318,27 @@ def predict(
         _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
     files, missing = expand_inputs(paths)
     for item in missing:
-        _console(stderr=True).print(f"[red]✗[/] {escape(item)}: no such file, folder or matching glob")
+        _console(stderr=True).print(
+            f"[red]✗[/] {escape(item)}: no such file, folder or matching glob"
+        )
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
     predictor = load_predictor(model)
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
-            results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt, on_progress=on_progress)
+            results = predict_files(
+                predictor, files, window=window, hop=hop, adapt=adapt, on_progress=on_progress
+            )
     else:
         results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt)
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:
-        text = predictions_json(results, top_k) if fmt == "json" else predictions_csv(results, predictor.labels)
+        text = (
+            predictions_json(results, top_k)
+            if fmt == "json"
+            else predictions_csv(results, predictor.labels)
+        )
         if output:
             from ser_cli.atomic import write_text
 
@@ -281,7 +348,9 @@ def predict(
             typer.echo(text)
     failed = sum(1 for r in results if r.error) + len(missing)
     if failed:
-        _console(stderr=True).print(f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above).")
+        _console(stderr=True).print(
+            f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above)."
+        )
         raise typer.Exit(1)
 
 
@@ -321,14 +390,9 @@ def listen(
     ),
 ) -> None:
     """Live emotion from the microphone (or a file played at real-time pace); Ctrl-C stops."""
-    from ser_cli.listen import (
-        MIC_BLOCK,
-        FileSource,
-        ListenOptions,
-        PyAudioSource,
-        list_input_devices,
-        run_listen,
-    )
+    from ser_cli.listen.session import run_listen
+    from ser_cli.listen.sources import MIC_BLOCK, FileSource, PyAudioSource, list_input_devices
+    from ser_cli.listen.stream import ListenOptions
     from ser_cli.render import listen as view
 
     console = _console()
@@ -345,7 +409,7 @@ def listen(
         else PyAudioSource(device_index, block=min(MIC_BLOCK, options.hop))
     )
     try:
-        from ser_cli.inference import load_predictor
+        from ser_cli.inference.predictor import load_predictor
 
         predictor = load_predictor(model)
     except BaseException:

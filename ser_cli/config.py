@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ser_cli.errors import ConfigError
-from ser_cli.features import FeatureConfig
+from ser_cli.features.extract import FeatureConfig
 
 NORMALIZATIONS = ("speaker", "global")
 
@@ -26,7 +26,9 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (10.0, 35.0)  # noise signal-to-noise ratio range, dB
     speed_prob: float = 0.5  # chance of a speed change (frames resampled in time)
     speed_range: tuple[float, float] = (0.9, 1.1)  # speed factors
-    pitch_prob: float = 0.0  # chance of a pitch shift (mel axis shifted); off: pitch carries emotion
+    pitch_prob: float = (
+        0.0  # chance of a pitch shift (mel axis shifted); off: pitch carries emotion
+    )
     pitch_bands: int = 2  # largest shift in mel bands (~ a semitone or two at 64 bands)
     freq_masks: int = 2  # SpecAugment frequency masks per clip
     freq_mask_width: int = 8  # widest frequency mask, in bands
@@ -83,12 +85,16 @@ def _build(cls, data: dict, where: str):
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(where + '.' + k if where else k for k in unknown)}.")
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(where + '.' + k if where else k for k in unknown)}."
+        )
     kwargs = {}
     for name, value in data.items():
         default = getattr(cls(), name) if name != "features" else None
         if dataclasses.is_dataclass(default) or name in ("features", "augment", "train"):
-            sub_cls = {"features": FeatureConfig, "augment": AugmentConfig, "train": TrainConfig}[name]
+            sub_cls = {"features": FeatureConfig, "augment": AugmentConfig, "train": TrainConfig}[
+                name
+            ]
             kwargs[name] = _build(sub_cls, value, f"{where}.{name}".strip("."))
         elif isinstance(default, tuple) and isinstance(value, list):
             kwargs[name] = tuple(value)
@@ -109,12 +115,16 @@ def parse_override(text: str) -> tuple[list[str], object]:
     import yaml
 
     if "=" not in text:
-        raise ConfigError(f"override '{text}' must look like section.key=value (e.g. train.epochs=5).")
+        raise ConfigError(
+            f"override '{text}' must look like section.key=value (e.g. train.epochs=5)."
+        )
     key, raw = text.split("=", 1)
     return key.strip().split("."), yaml.safe_load(raw)
 
 
-def load_run_config(path: str | Path | None = None, overrides: list[str] = (), model: str | None = None) -> RunConfig:
+def load_run_config(
+    path: str | Path | None = None, overrides: list[str] = (), model: str | None = None
+) -> RunConfig:
     """Defaults, then the YAML file, then ``--model``, then key=value overrides."""
     import yaml
 

@@ -235,7 +235,7 @@ def _probe_resample() -> Outcome:
     import torch
     import torchaudio.functional as F
 
-    from ser_cli.audio import SAMPLE_RATE
+    from ser_cli.audio.io import SAMPLE_RATE
 
     frames = int(PROBE_SECONDS * SAMPLE_RATE)
     out = F.resample(torch.zeros(1, frames), SAMPLE_RATE, PROBE_RATE)
@@ -255,7 +255,7 @@ def _probe_formats() -> Outcome:
     import numpy as np
     import soundfile as sf
 
-    from ser_cli.audio import SAMPLE_RATE
+    from ser_cli.audio.io import SAMPLE_RATE
 
     clip = np.zeros(int(PROBE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     working, broken = [], []

@@ -26,7 +26,15 @@ def save_confusion_png(report: dict, path: str | Path, title: str = "") -> Path:
     ax.set_ylabel("true")
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                int(counts[i, j]),
+                ha="center",
+                va="center",
+                color="white" if rates[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
     ax.set_title(title or f"accuracy {report['accuracy']:.1%}, UAR {report['uar']:.1%}")
     fig.tight_layout()
     path = Path(path)

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_cli.audio import SAMPLE_RATE, write_audio
+from ser_cli.audio.io import SAMPLE_RATE, write_audio
+from ser_cli.audio.synthetic import synth_clip
 from ser_cli.labels import EMOTIONS
 from ser_cli.paths import HOME_ENV
-from ser_cli.synthetic import synth_clip
 
 CLIP_SECONDS = 0.5  # long enough to pass audio.MIN_DURATION, short enough to be fast
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_cli.audio import write_audio
+from ser_cli.audio.io import write_audio
+from ser_cli.audio.synthetic import synth_clip
 from ser_cli.config import load_run_config
 from ser_cli.labels import EMOTIONS
-from ser_cli.synthetic import synth_clip
 
 SPEAKERS = 6  # 0-3 train, 4 val, 5 test
 REPEATS = 2
@@ -30,17 +30,35 @@ def write_corpus(root: Path, emotions=EMOTIONS, duration: float = 1.0) -> list[d
         for _e, emotion in enumerate(emotions):
             for rep in range(REPEATS):
                 name = f"03-01-{EMOTIONS.index(emotion) + 1:02d}-01-01-{rep + 1:02d}-{speaker + 1:02d}.wav"
-                path = write_audio(root / f"Actor_{speaker + 1:02d}" / name, synth_clip(emotion, speaker, duration=duration, seed=rep))
+                path = write_audio(
+                    root / f"Actor_{speaker + 1:02d}" / name,
+                    synth_clip(emotion, speaker, duration=duration, seed=rep),
+                )
                 rows.append(
-                    {"path": str(path), "label": emotion, "speaker": f"{speaker + 1:02d}", "split": SPLIT_OF_SPEAKER[speaker], "gender": "male" if speaker % 2 == 0 else "female"}
+                    {
+                        "path": str(path),
+                        "label": emotion,
+                        "speaker": f"{speaker + 1:02d}",
+                        "split": SPLIT_OF_SPEAKER[speaker],
+                        "gender": "male" if speaker % 2 == 0 else "female",
+                    }
                 )
     return rows
 
 
 def quick_config(model: str, epochs: int = 4, **train):
-    sets = [f"train.epochs={epochs}", "train.batch_size=8", "train.crop_frames=80", "train.lr=0.003"]
+    sets = [
+        f"train.epochs={epochs}",
+        "train.batch_size=8",
+        "train.crop_frames=80",
+        "train.lr=0.003",
+    ]
     # Lighter augmentation than the real recipe: 64 clips and a few epochs leave no room for it.
-    sets += ["train.augment.time_mask_width=5", "train.augment.freq_mask_width=4", "train.augment.speed_prob=0.2"]
+    sets += [
+        "train.augment.time_mask_width=5",
+        "train.augment.freq_mask_width=4",
+        "train.augment.speed_prob=0.2",
+    ]
     sets += [f"train.{k}={v}" for k, v in train.items()]
     cfg = load_run_config(None, sets, model=model)
     from dataclasses import replace

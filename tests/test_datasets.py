@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ser_cli import datasets
-from ser_cli.datasets import cremad, csvlist, emodb, folders, ravdess, savee, tess
-from ser_cli.datasets.base import FEMALE, MALE, UNKNOWN_SPEAKER, Mismatch
+from ser_cli.data import corpora as datasets
+from ser_cli.data.corpora import cremad, csvlist, emodb, folders, ravdess, savee, tess
+from ser_cli.data.corpora.base import FEMALE, MALE, UNKNOWN_SPEAKER, Mismatch
 from ser_cli.errors import DatasetError
 from ser_cli.labels import EMOTIONS
 

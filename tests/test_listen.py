@@ -22,25 +22,27 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ser_cli.audio import SAMPLE_RATE, load_audio, write_audio
+from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
+from ser_cli.audio.vad import CHUNK
 from ser_cli.cli import app
 from ser_cli.errors import DeviceError, SerError
+from ser_cli.features.normalization import Stats
 from ser_cli.labels import SILENCE
-from ser_cli.listen import (
+from ser_cli.listen.session import run_listen
+from ser_cli.listen.sources import (
     PYAUDIO_MISSING,
     FileSource,
     InputDevice,
-    ListenOptions,
     PyAudioSource,
+    list_input_devices,
+)
+from ser_cli.listen.stream import (
+    ListenOptions,
     StreamProcessor,
     decay_to_flat,
     iter_updates,
-    list_input_devices,
-    run_listen,
     smooth,
 )
-from ser_cli.normalization import Stats
-from ser_cli.vad import CHUNK
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SPEECH_CLIP = EXAMPLES / "calm_low_slow.wav"  # eSpeak NG speech, about 2.3 s
@@ -57,9 +59,9 @@ TERM_COLS, TERM_ROWS = 100, 30  # tmux window for the live-display test
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory) -> Path:
     """A real 'classic' run folder trained on 16 synthetic clips, speaker normalisation on."""
+    from ser_cli.audio.synthetic import synth_clip
     from ser_cli.config import load_run_config
-    from ser_cli.synthetic import synth_clip
-    from ser_cli.training import train_run
+    from ser_cli.training.trainer import train_run
 
     root = tmp_path_factory.mktemp("listen_model")
     rows = []
@@ -84,7 +86,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(run_dir):
-    from ser_cli.inference import load_predictor
+    from ser_cli.inference.predictor import load_predictor
 
     return load_predictor(str(run_dir))
 
@@ -262,7 +264,7 @@ def test_file_source_blocks_rebuild_the_file(speech, tmp_path):
 
 
 def test_file_source_resamples_without_block_edges(speech, tmp_path):
-    from ser_cli.audio import resample
+    from ser_cli.audio.io import resample
 
     path = write_audio(tmp_path / "speech44k.wav", resample(speech, SAMPLE_RATE, 44100), 44100)
     streamed = np.concatenate(list(FileSource(path, speed=0)))

@@ -12,13 +12,13 @@ import pytest
 from synthetic_runs import quick_config, write_corpus
 from typer.testing import CliRunner
 
-from ser_cli.audio import SAMPLE_RATE, write_audio
+from ser_cli.audio.io import SAMPLE_RATE, write_audio
+from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
-from ser_cli.inference import expand_inputs, load_predictor, predict_files
+from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
 from ser_cli.labels import EMOTIONS, SILENCE
 from ser_cli.paths import bundled_model_dir
-from ser_cli.synthetic import synth_clip
-from ser_cli.training import train_run
+from ser_cli.training.trainer import train_run
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -49,16 +49,25 @@ def test_table_output_shows_bars_and_top_k(run_dir, tmp_path):
     result = runner.invoke(app, ["predict", str(clip), "--model", str(run_dir), "--top-k", "2"])
     assert result.exit_code == 0, result.output
     assert "█" in result.output and "%" in result.output
-    shown = [label for label in EMOTIONS if f" {label} " in result.output or result.output.count(label) > 0]
+    shown = [
+        label
+        for label in EMOTIONS
+        if f" {label} " in result.output or result.output.count(label) > 0
+    ]
     assert len(shown) >= 2
 
 
 def test_csv_to_file_folders_and_globs(run_dir, tmp_path):
     folder = tmp_path / "clips"
     for i, emotion in enumerate(("happy", "calm", "fearful")):
-        write_audio(folder / ("sub" if i else "") / f"{emotion}.flac", synth_clip(emotion, 2, duration=1.0))
+        write_audio(
+            folder / ("sub" if i else "") / f"{emotion}.flac", synth_clip(emotion, 2, duration=1.0)
+        )
     out = tmp_path / "out.csv"
-    result = runner.invoke(app, ["predict", str(folder), "--model", str(run_dir), "--format", "csv", "--output", str(out)])
+    result = runner.invoke(
+        app,
+        ["predict", str(folder), "--model", str(run_dir), "--format", "csv", "--output", str(out)],
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 3 and set(rows[0]) >= {"path", "label", *EMOTIONS}
@@ -73,7 +82,7 @@ def test_predictions_are_deterministic(run_dir, tmp_path):
 
 
 def test_long_recording_becomes_a_timeline_with_silence(run_dir, tmp_path):
-    from ser_cli.audio import load_audio
+    from ser_cli.audio.io import load_audio
 
     # Real speech would be better; the VAD needs voice-like audio, so use an example clip.
     speech = load_audio(sorted(EXAMPLES.glob("*.wav"))[0])
@@ -97,7 +106,19 @@ def test_bad_file_is_reported_others_still_predicted(run_dir, tmp_path):
     good = write_audio(tmp_path / "good.wav", synth_clip("happy", 1, duration=1.0))
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all")
-    result = runner.invoke(app, ["predict", str(good), str(bad), str(tmp_path / "missing.wav"), "--model", str(run_dir), "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(good),
+            str(bad),
+            str(tmp_path / "missing.wav"),
+            "--model",
+            str(run_dir),
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 1
     items = json.loads(result.stdout)
     assert items[0]["label"] in EMOTIONS and "error" in items[1]
@@ -123,7 +144,7 @@ def test_unknown_model_and_format_fail_clearly(tmp_path):
 def test_bundled_model_sidecar_matches_its_weights():
     from safetensors import safe_open
 
-    from ser_cli.checkpoint import load_checkpoint, read_sidecar
+    from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
 
     folder = bundled_model_dir()
     meta = read_sidecar(folder)

@@ -12,11 +12,11 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from ser_cli.cli import app
+from ser_cli.data.manifest import MANIFEST_NAME, STANDARD_COLUMNS, SUMMARY_NAME, read_manifest
+from ser_cli.data.prepare import prepare_corpus
+from ser_cli.data.splits import RANDOM_SPLIT_WARNING
 from ser_cli.errors import DatasetError
 from ser_cli.labels import EMOTIONS
-from ser_cli.manifest import MANIFEST_NAME, STANDARD_COLUMNS, SUMMARY_NAME, read_manifest
-from ser_cli.prepare import prepare_corpus
-from ser_cli.splits import RANDOM_SPLIT_WARNING
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REAL_16K = SHARED_DATA / "ravdess-speech-16k"

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ser_cli.errors import DatasetError
-from ser_cli.labels import EMOTIONS
-from ser_cli.splits import (
+from ser_cli.data.splits import (
     RANDOM_SPLIT_WARNING,
     random_split,
     speaker_folds,
     speaker_split,
 )
+from ser_cli.errors import DatasetError
+from ser_cli.labels import EMOTIONS
 
 SPLITS = ("train", "val", "test")
 

@@ -10,13 +10,13 @@ import pytest
 from synthetic_runs import quick_config, write_corpus
 from typer.testing import CliRunner
 
-from ser_cli.checkpoint import load_checkpoint, read_sidecar
 from ser_cli.cli import app
+from ser_cli.data.manifest import write_manifest
 from ser_cli.errors import ConfigError, ManifestError, ModelError
-from ser_cli.evaluation import evaluate_rows
-from ser_cli.manifest import write_manifest
+from ser_cli.inference.evaluate import evaluate_rows
 from ser_cli.models import available_models, get_spec
-from ser_cli.training import train_run
+from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
+from ser_cli.training.trainer import train_run
 
 runner = CliRunner()
 
@@ -49,7 +49,9 @@ def test_each_model_learns_the_synthetic_task(model, corpus, cache, tmp_path):
 
 
 def test_registry_lists_every_model_and_rejects_unknown():
-    assert {"base", "enhanced", "ultimate", "simplified", "ssl", "classic"} <= set(available_models())
+    assert {"base", "enhanced", "ultimate", "simplified", "ssl", "classic"} <= set(
+        available_models()
+    )
     with pytest.raises(ModelError, match="choose one of: base, enhanced"):
         get_spec("nope")
 
@@ -68,11 +70,13 @@ def test_checkpoint_round_trip_gives_identical_predictions(corpus, cache, tmp_pa
     assert (tmp_path / "run" / "last.optim.safetensors").exists()
 
 
-def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(corpus, cache, tmp_path, monkeypatch):
+def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
+    corpus, cache, tmp_path, monkeypatch
+):
     import torch
     from safetensors.torch import load_file
 
-    import ser_cli.training as training
+    import ser_cli.training.trainer as training
 
     rows, _ = corpus
     cfg = quick_config("enhanced", epochs=2)
@@ -97,7 +101,10 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(corpu
     a = load_file(str(tmp_path / "straight" / "last.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
-    history = [json.loads(line) for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()]
+    history = [
+        json.loads(line)
+        for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()
+    ]
     assert [h["epoch"] for h in history] == [1, 2]
 
 
@@ -113,7 +120,12 @@ def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):
 def test_empty_train_split_is_a_clear_error(corpus, cache, tmp_path):
     rows, _ = corpus
     with pytest.raises(ManifestError, match="'train' split is empty"):
-        train_run([{**r, "split": "test"} for r in rows], quick_config("classic"), tmp_path / "x", cache_root=cache)
+        train_run(
+            [{**r, "split": "test"} for r in rows],
+            quick_config("classic"),
+            tmp_path / "x",
+            cache_root=cache,
+        )
 
 
 def test_labels_the_model_does_not_know_are_rejected(corpus, cache, tmp_path):
@@ -152,7 +164,7 @@ def test_feature_config_mismatch_with_checkpoint_is_detected(corpus, cache, tmp_
 
 
 def test_cross_validation_is_speaker_disjoint_and_reports_mean(corpus, cache, tmp_path):
-    from ser_cli.crossval import ensure_folds, run_cv
+    from ser_cli.training.crossval import ensure_folds, run_cv
 
     rows, _ = corpus
     folded = ensure_folds(rows, 3)
@@ -171,16 +183,32 @@ def test_cross_validation_is_speaker_disjoint_and_reports_mean(corpus, cache, tm
 def test_cli_train_eval_and_models(corpus, tmp_path):
     _, manifest = corpus
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "--model", "classic", "--data", str(manifest), "--out", str(out)])
+    result = runner.invoke(
+        app, ["train", "--model", "classic", "--data", str(manifest), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "best validation" in result.output
-    result = runner.invoke(app, ["eval", "--model", str(out), "--data", str(manifest), "--json", "--out", str(tmp_path / "ev")])
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(out),
+            "--data",
+            str(manifest),
+            "--json",
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"accuracy", "uar", "macro_f1", "per_class", "confusion"} <= set(report)
     assert (tmp_path / "ev" / "confusion-test.png").stat().st_size > 1000
     assert (tmp_path / "ev" / "report-test.json").exists()
-    result = runner.invoke(app, ["eval", "--model", str(out), "--model", str(out), "--data", str(manifest)])
+    result = runner.invoke(
+        app, ["eval", "--model", str(out), "--model", str(out), "--data", str(manifest)]
+    )
     assert result.exit_code == 0, result.output
     assert "UAR" in result.output and "confusion" in result.output
     result = runner.invoke(app, ["models"])
@@ -189,21 +217,41 @@ def test_cli_train_eval_and_models(corpus, tmp_path):
 
 def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
     _, manifest = corpus
-    result = runner.invoke(app, ["train", "--model", "nope", "--data", str(manifest), "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app, ["train", "--model", "nope", "--data", str(manifest), "--out", str(tmp_path / "r")]
+    )
     assert result.exit_code == 1 and "unknown model 'nope'" in result.output
-    result = runner.invoke(app, ["train", "--model", "classic", "--data", str(tmp_path / "none.csv"), "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--model",
+            "classic",
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert result.exit_code == 1 and "manifest not found" in result.output
     bad = tmp_path / "bad.csv"
     bad.write_text("path,label\nx.wav,happy\n")
     result = runner.invoke(app, ["eval", "--model", "x", "--data", str(bad)])
     assert result.exit_code == 1 and "lacks column(s) speaker, split" in result.output
-    result = runner.invoke(app, ["eval", "--model", str(tmp_path), "--data", str(manifest), "--split", "holdout"])
+    result = runner.invoke(
+        app, ["eval", "--model", str(tmp_path), "--data", str(manifest), "--split", "holdout"]
+    )
     assert result.exit_code == 1 and "'holdout' split is empty" in result.output
-    result = runner.invoke(app, ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"])
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"],
+    )
     assert result.exit_code == 1 and "unknown setting" in result.output
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.yaml"))
+)
 def test_example_configs_load(path):
     from ser_cli.config import load_run_config
     from ser_cli.models import get_spec

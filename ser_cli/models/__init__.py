@@ -26,21 +26,44 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "base": ModelSpec("cnn", "BaseCNNRNN", "BaseConfig", "2-D CNN front end + bidirectional GRU", "logmel"),
+    "base": ModelSpec(
+        "cnn", "BaseCNNRNN", "BaseConfig", "2-D CNN front end + bidirectional GRU", "logmel"
+    ),
     "enhanced": ModelSpec(
-        "cnn", "EnhancedCNN", "EnhancedConfig", "deeper residual 2-D CNN + attentive statistics pooling", "logmel"
+        "cnn",
+        "EnhancedCNN",
+        "EnhancedConfig",
+        "deeper residual 2-D CNN + attentive statistics pooling",
+        "logmel",
     ),
     "ultimate": ModelSpec(
-        "transformer", "UltimateTransformer", "UltimateConfig", "conv subsampler + 6-layer transformer + attentive pooling", "logmel"
+        "transformer",
+        "UltimateTransformer",
+        "UltimateConfig",
+        "conv subsampler + 6-layer transformer + attentive pooling",
+        "logmel",
     ),
     "simplified": ModelSpec(
-        "transformer", "SimplifiedTransformer", "SimplifiedConfig", "4 transformer layers, 8 heads, 256 dims, batch norm, residual", "logmel"
+        "transformer",
+        "SimplifiedTransformer",
+        "SimplifiedConfig",
+        "4 transformer layers, 8 heads, 256 dims, batch norm, residual",
+        "logmel",
     ),
     "ssl": ModelSpec(
-        "ssl_head", "SSLHead", "SSLHeadConfig", "pretrained speech encoder (frozen) + weighted layer sum + attentive pooling", "ssl"
+        "ssl_head",
+        "SSLHead",
+        "SSLHeadConfig",
+        "pretrained speech encoder (frozen) + weighted layer sum + attentive pooling",
+        "ssl",
     ),
     "classic": ModelSpec(
-        "classic", "ClassicLinear", "ClassicConfig", "utterance statistics + logistic regression (scikit-learn)", "logmel", "sklearn"
+        "classic",
+        "ClassicLinear",
+        "ClassicConfig",
+        "utterance statistics + logistic regression (scikit-learn)",
+        "logmel",
+        "sklearn",
     ),
 }
 
@@ -70,7 +93,9 @@ def model_config(name: str, options: dict | None = None, **dims):
     merged = {**(options or {}), **dims}
     unknown = sorted(set(merged) - known)
     if unknown:
-        raise ModelError(f"model '{name}' has no option(s) {', '.join(unknown)}; it has: {', '.join(sorted(known))}.")
+        raise ModelError(
+            f"model '{name}' has no option(s) {', '.join(unknown)}; it has: {', '.join(sorted(known))}."
+        )
     merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
     return config_cls(**merged)
 

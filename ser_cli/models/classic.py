@@ -54,7 +54,13 @@ class ClassicLinear(nn.Module):
         return self.linear((utterance_stats(x, mask) - self.mean) / self.scale)
 
 
-def fit_classic(model: ClassicLinear, stats: torch.Tensor, labels: torch.Tensor, class_weight: dict, seed: int = 0) -> None:
+def fit_classic(
+    model: ClassicLinear,
+    stats: torch.Tensor,
+    labels: torch.Tensor,
+    class_weight: dict,
+    seed: int = 0,
+) -> None:
     """Fit the scaler and logistic regression with scikit-learn and copy them into ``model``.
 
     Args:
@@ -65,7 +71,9 @@ def fit_classic(model: ClassicLinear, stats: torch.Tensor, labels: torch.Tensor,
 
     X = stats.double().numpy()
     scaler = StandardScaler().fit(X)
-    clf = LogisticRegression(C=model.cfg.C, max_iter=2000, class_weight=class_weight, random_state=seed)
+    clf = LogisticRegression(
+        C=model.cfg.C, max_iter=2000, class_weight=class_weight, random_state=seed
+    )
     clf.fit(scaler.transform(X), labels.numpy())
     n_classes = model.cfg.n_classes
     weight = torch.zeros(n_classes, X.shape[1])

@@ -37,7 +37,9 @@ class BaseCNNRNN(nn.Module):
         self.factor = 2 ** len(cfg.channels)
         freq_out = cfg.n_features // self.factor
         self.rnn = nn.GRU(in_ch * freq_out, cfg.rnn_hidden, batch_first=True, bidirectional=True)
-        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.rnn_hidden, cfg.n_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.rnn_hidden, cfg.n_classes)
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')

@@ -31,7 +31,12 @@ class SSLHead(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.layer_logits = nn.Parameter(torch.zeros(cfg.n_layers))
-        self.project = nn.Sequential(nn.LayerNorm(cfg.n_features), nn.Linear(cfg.n_features, cfg.dims), nn.GELU(), nn.Dropout(cfg.dropout))
+        self.project = nn.Sequential(
+            nn.LayerNorm(cfg.n_features),
+            nn.Linear(cfg.n_features, cfg.dims),
+            nn.GELU(),
+            nn.Dropout(cfg.dropout),
+        )
         self.pool = AttentivePooling(cfg.dims)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * cfg.dims, cfg.n_classes))
 

@@ -61,7 +61,13 @@ class UltimateTransformer(nn.Module):
         self.subsample = ConvSubsampler(cfg.n_features, cfg.dims)
         self.positions = SinusoidalPositions(cfg.dims)
         layer = nn.TransformerEncoderLayer(
-            cfg.dims, cfg.heads, cfg.ff_mult * cfg.dims, cfg.dropout, activation="gelu", batch_first=True, norm_first=True
+            cfg.dims,
+            cfg.heads,
+            cfg.ff_mult * cfg.dims,
+            cfg.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.dims)
@@ -93,7 +99,9 @@ class SimplifiedTransformer(nn.Module):
         self.cfg = cfg
         self.subsample = ConvSubsampler(cfg.n_features, cfg.dims)
         self.positions = SinusoidalPositions(cfg.dims)
-        layer = nn.TransformerEncoderLayer(cfg.dims, cfg.heads, 2 * cfg.dims, cfg.dropout, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            cfg.dims, cfg.heads, 2 * cfg.dims, cfg.dropout, batch_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.head = nn.Sequential(
             nn.BatchNorm1d(cfg.dims), nn.Dropout(cfg.dropout), nn.Linear(cfg.dims, cfg.n_classes)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ser_cli.labels import SILENCE
-from ser_cli.listen import InputDevice, ListenSummary, Update
+from ser_cli.listen.session import ListenSummary
+from ser_cli.listen.sources import InputDevice
+from ser_cli.listen.stream import Update
 
 BAR_WIDTH = 32  # characters per probability bar
 SPEECH_STYLE, SILENCE_STYLE = "bold green", "dim"

@@ -14,10 +14,16 @@ def comparison_table(reports: dict[str, dict]) -> Table:
     table.add_column("metric")
     for name in reports:
         table.add_column(name, justify="right")
-    for key, label in (("accuracy", "weighted accuracy"), ("uar", "UAR (unweighted avg recall)"), ("macro_f1", "macro-F1")):
+    for key, label in (
+        ("accuracy", "weighted accuracy"),
+        ("uar", "UAR (unweighted avg recall)"),
+        ("macro_f1", "macro-F1"),
+    ):
         table.add_row(label, *(f"{r[key]:.1%}" for r in reports.values()))
     table.add_row("clips", *(str(r["n"]) for r in reports.values()))
-    table.add_row("speaker-adapted", *("yes" if r.get("adapted") else "no" for r in reports.values()))
+    table.add_row(
+        "speaker-adapted", *("yes" if r.get("adapted") else "no" for r in reports.values())
+    )
     return table
 
 
@@ -28,7 +34,13 @@ def per_class_table(report: dict, title: str = "") -> Table:
     for label, row in report["per_class"].items():
         if row["support"] == 0:
             continue
-        table.add_row(label, f"{row['precision']:.2f}", f"{row['recall']:.2f}", f"{row['f1']:.2f}", str(row["support"]))
+        table.add_row(
+            label,
+            f"{row['precision']:.2f}",
+            f"{row['recall']:.2f}",
+            f"{row['f1']:.2f}",
+            str(row["support"]),
+        )
     return table
 
 
@@ -41,7 +53,13 @@ def confusion_table(report: dict, title: str = "") -> Table:
     for label, row in zip(labels, report["confusion"], strict=False):
         if sum(row) == 0:
             continue
-        table.add_row(label, *(f"[bold]{v}[/]" if i == labels.index(label) else (str(v) if v else "[dim]0[/]") for i, v in enumerate(row)))
+        table.add_row(
+            label,
+            *(
+                f"[bold]{v}[/]" if i == labels.index(label) else (str(v) if v else "[dim]0[/]")
+                for i, v in enumerate(row)
+            ),
+        )
     return table
 
 
@@ -49,28 +67,51 @@ def eval_report(reports: dict[str, dict]) -> Group:
     parts = [comparison_table(reports)]
     for name, report in reports.items():
         suffix = f" — {name}" if len(reports) > 1 else ""
-        parts += [per_class_table(report, f"per class{suffix}"), confusion_table(report, f"confusion{suffix} (rows: true, columns: predicted)")]
+        parts += [
+            per_class_table(report, f"per class{suffix}"),
+            confusion_table(report, f"confusion{suffix} (rows: true, columns: predicted)"),
+        ]
     return Group(*parts)
 
 
 def cv_table(result) -> Table:
     """Per-fold and mean ± std metrics of a cross-validation run."""
-    table = Table(title=f"speaker-disjoint cross-validation: {result.out_dir}", title_justify="left")
-    for col in ("fold", "test speakers", "accuracy", "UAR", "macro-F1", "accuracy (no adapt)", "minutes"):
+    table = Table(
+        title=f"speaker-disjoint cross-validation: {result.out_dir}", title_justify="left"
+    )
+    for col in (
+        "fold",
+        "test speakers",
+        "accuracy",
+        "UAR",
+        "macro-F1",
+        "accuracy (no adapt)",
+        "minutes",
+    ):
         table.add_column(col, justify="left" if col in ("fold", "test speakers") else "right")
     for fold in result.folds:
         m, g = fold["metrics"], fold["metrics_no_adapt"]
         table.add_row(
-            str(fold["fold"]), ",".join(fold["test_speakers"]), f"{m['accuracy']:.1%}", f"{m['uar']:.1%}", f"{m['macro_f1']:.1%}",
-            f"{g['accuracy']:.1%}", f"{fold['seconds'] / 60:.1f}",
+            str(fold["fold"]),
+            ",".join(fold["test_speakers"]),
+            f"{m['accuracy']:.1%}",
+            f"{m['uar']:.1%}",
+            f"{m['macro_f1']:.1%}",
+            f"{g['accuracy']:.1%}",
+            f"{fold['seconds'] / 60:.1f}",
         )
-    from ser_cli.crossval import mean_std
+    from ser_cli.training.crossval import mean_std
 
     s = result.summary
     ms = partial(mean_std, s)
 
     table.add_row(
-        "[bold]mean[/]", "", ms("metrics.accuracy"), ms("metrics.uar"), ms("metrics.macro_f1"), ms("metrics_no_adapt.accuracy"),
+        "[bold]mean[/]",
+        "",
+        ms("metrics.accuracy"),
+        ms("metrics.uar"),
+        ms("metrics.macro_f1"),
+        ms("metrics_no_adapt.accuracy"),
         f"{s['seconds_per_fold']['mean'] / 60:.1f}",
     )
     return table
@@ -81,5 +122,10 @@ def models_table(rows: list[dict]) -> Table:
     for col in ("name", "parameters", "reads", "what it is"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
     for row in rows:
-        table.add_row(row["name"], f"{row['parameters']:,}" if row["parameters"] else "-", row["features"], row["summary"])
+        table.add_row(
+            row["name"],
+            f"{row['parameters']:,}" if row["parameters"] else "-",
+            row["features"],
+            row["summary"],
+        )
     return table

@@ -22,7 +22,9 @@ def probability_bars(probabilities: dict[str, float], top_k: int | None = None) 
     ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[: top_k or None]
     for i, (label, p) in enumerate(ranked):
         filled = int(round(p * BAR_WIDTH))
-        bar = Text("█" * filled, style="green" if i == 0 else "cyan") + Text("·" * (BAR_WIDTH - filled), style="dim")
+        bar = Text("█" * filled, style="green" if i == 0 else "cyan") + Text(
+            "·" * (BAR_WIDTH - filled), style="dim"
+        )
         table.add_row(label, bar, f"{p:6.1%}")
     return table
 
@@ -33,7 +35,9 @@ def prediction_view(results: list, top_k: int | None = None) -> Group:
         if r.error:
             parts.append(Text.assemble(("✗ ", "red"), (r.path, "bold"), f": {r.error}"))
             continue
-        head = Text.assemble(("● ", "green"), (r.path, "bold"), "  →  ", (str(r.label), "bold green"))
+        head = Text.assemble(
+            ("● ", "green"), (r.path, "bold"), "  →  ", (str(r.label), "bold green")
+        )
         parts.append(head)
         if r.probabilities:
             parts.append(probability_bars(r.probabilities, top_k))
@@ -43,7 +47,12 @@ def prediction_view(results: list, top_k: int | None = None) -> Group:
                 timeline.add_column(col, justify="right" if col != "emotion" else "left")
             for s in r.segments:
                 conf = f"{max(s.probabilities.values()):.0%}" if s.probabilities else ""
-                timeline.add_row(f"{s.start:.1f}s", f"{s.end:.1f}s", s.label if s.probabilities else f"[dim]{s.label}[/]", conf)
+                timeline.add_row(
+                    f"{s.start:.1f}s",
+                    f"{s.end:.1f}s",
+                    s.label if s.probabilities else f"[dim]{s.label}[/]",
+                    conf,
+                )
             parts.append(timeline)
         parts.append(Text(""))
     return Group(*parts)
@@ -60,10 +69,21 @@ def predictions_csv(results: list, labels: tuple[str, ...]) -> str:
     writer.writerow(["path", "start", "end", "label", *labels, "error"])
     for r in results:
         probs = r.probabilities or {}
-        writer.writerow([r.path, "", "", r.label or "", *(probs.get(lb, "") for lb in labels), r.error or ""])
+        writer.writerow(
+            [r.path, "", "", r.label or "", *(probs.get(lb, "") for lb in labels), r.error or ""]
+        )
         for s in r.segments:
             sp = s.probabilities or {}
-            writer.writerow([r.path, f"{s.start:.3f}", f"{s.end:.3f}", s.label, *(sp.get(lb, "") for lb in labels), ""])
+            writer.writerow(
+                [
+                    r.path,
+                    f"{s.start:.3f}",
+                    f"{s.end:.3f}",
+                    s.label,
+                    *(sp.get(lb, "") for lb in labels),
+                    "",
+                ]
+            )
     return buf.getvalue()
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ser_cli.data.manifest import SPLITS
+from ser_cli.data.prepare import PrepareResult
 from ser_cli.labels import EMOTIONS
-from ser_cli.manifest import SPLITS
-from ser_cli.prepare import PrepareResult
 
 MAX_REJECTED_SHOWN = 50  # rows of the rejected table; summary.json lists them all
 SECONDS_PER_HOUR = 3600

@@ -16,9 +16,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ser_cli.data.manifest import SPLITS
 from ser_cli.errors import DatasetError
 from ser_cli.labels import EMOTIONS
-from ser_cli.manifest import SPLITS
 
 TRAIN, VAL, TEST = SPLITS
 SPEAKER, RANDOM = "speaker", "random"  # the split methods

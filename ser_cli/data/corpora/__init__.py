@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_cli.datasets import cremad, csvlist, emodb, folders, ravdess, savee, tess
-from ser_cli.datasets.base import ParsedClip, ParseResult, Rejected, walk
+from ser_cli.data.corpora import cremad, csvlist, emodb, folders, ravdess, savee, tess
+from ser_cli.data.corpora.base import ParsedClip, ParseResult, Rejected, walk
 from ser_cli.errors import DatasetError
 
 AUTO = "auto"  # --dataset value that asks for detection
@@ -98,7 +98,7 @@ def detect_dataset(root: str | Path) -> str:
 
 def no_audio_message(root: Path) -> str:
     """The error line for a corpus folder with no audio files in it."""
-    from ser_cli.audio import AUDIO_SUFFIXES
+    from ser_cli.audio.io import AUDIO_SUFFIXES
 
     return (
         f"{root}: no audio files found (looked for {', '.join(AUDIO_SUFFIXES)}); "

@@ -103,7 +103,9 @@ def resample(samples: np.ndarray, orig_rate: int, new_rate: int = SAMPLE_RATE) -
     import torch
     import torchaudio.functional as AF
 
-    out = AF.resample(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), orig_rate, new_rate)
+    out = AF.resample(
+        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), orig_rate, new_rate
+    )
     return out.numpy()
 
 
@@ -136,7 +138,9 @@ def _read(info: AudioInfo, start: int, stop: int | None) -> np.ndarray:
     return data
 
 
-def _finish(info: AudioInfo, data: np.ndarray, *, min_duration: float, check_silence: bool) -> np.ndarray:
+def _finish(
+    info: AudioInfo, data: np.ndarray, *, min_duration: float, check_silence: bool
+) -> np.ndarray:
     path = info.path
     if data.size == 0 and min_duration > 0:
         raise AudioError(f"{path}: the file holds no audio (zero length).")
@@ -149,7 +153,9 @@ def _finish(info: AudioInfo, data: np.ndarray, *, min_duration: float, check_sil
             f"{path}: too short ({duration:.3f} s); clips need at least {min_duration:g} s of audio."
         )
     if check_silence and (mono.size == 0 or float(np.max(np.abs(mono))) < SILENCE_PEAK):
-        raise AudioError(f"{path}: the audio is silent (peak below {SILENCE_PEAK:g}); nothing to classify.")
+        raise AudioError(
+            f"{path}: the audio is silent (peak below {SILENCE_PEAK:g}); nothing to classify."
+        )
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.checkpoint import restore_optimizer, save_checkpoint
-from ser_cli.clips import ClipSet, clip_stats, eval_batches, load_clips, train_batch
 from ser_cli.config import RunConfig, save_run_config
 from ser_cli.errors import ConfigError, ManifestError, SerError
+from ser_cli.features.clips import ClipSet, clip_stats, eval_batches, load_clips, train_batch
+from ser_cli.features.normalization import Stats, frame_stats
 from ser_cli.labels import EMOTIONS
-from ser_cli.normalization import Stats, frame_stats
+from ser_cli.models.checkpoint import restore_optimizer, save_checkpoint
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
@@ -54,9 +54,13 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         return "cuda" if cuda else "mps" if mps else "cpu"
     if name == "cuda" and not cuda:
-        raise DeviceError("--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto.")
+        raise DeviceError(
+            "--device cuda: no CUDA GPU is visible to torch; use --device cpu or auto."
+        )
     if name == "mps" and not mps:
-        raise DeviceError("--device mps: Apple MPS is not available here; use --device cpu or auto.")
+        raise DeviceError(
+            "--device mps: Apple MPS is not available here; use --device cpu or auto."
+        )
     if name not in ("cpu", "cuda", "mps"):
         raise DeviceError(f"unknown device '{name}'; choose auto, cpu, cuda or mps.")
     return name
@@ -65,7 +69,9 @@ def resolve_device(name: str) -> str:
 def labels_for(rows: list[dict]) -> tuple[str, ...]:
     """The canonical labels present in the data, in canonical order (foreign labels last)."""
     present = {r["label"] for r in rows}
-    return tuple(label for label in EMOTIONS if label in present) + tuple(sorted(present - set(EMOTIONS)))
+    return tuple(label for label in EMOTIONS if label in present) + tuple(
+        sorted(present - set(EMOTIONS))
+    )
 
 
 def lr_at(step: int, total: int, peak: float, warmup_frac: float) -> float:
@@ -80,11 +86,15 @@ def lr_at(step: int, total: int, peak: float, warmup_frac: float) -> float:
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Inverse-frequency weights (mean 1 over present classes) for weighted cross-entropy."""
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    weights = np.where(counts > 0, counts.sum() / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
+    weights = np.where(
+        counts > 0, counts.sum() / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0
+    )
     return weights.astype(np.float32)
 
 
-def predict_probabilities(model, clips: ClipSet, stats: list[Stats], device: str, batch_size: int, max_frames: int) -> np.ndarray:
+def predict_probabilities(
+    model, clips: ClipSet, stats: list[Stats], device: str, batch_size: int, max_frames: int
+) -> np.ndarray:
     """Softmax probabilities for every clip, shape (clips, classes)."""
     import torch
 
@@ -112,25 +122,33 @@ def train_run(
     """Train ``cfg.model`` on the manifest rows' train split; see the module docstring."""
     import torch
 
-    from ser_cli.evaluation import compute_metrics
+    from ser_cli.inference.evaluate import compute_metrics
     from ser_cli.models import build_model, get_spec, model_config
 
     run_dir = Path(run_dir)
     tc = cfg.train
     spec = get_spec(cfg.model)
     if spec.features != ("ssl" if cfg.features.kind == "ssl" else "logmel"):
-        raise ConfigError(f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'.")
+        raise ConfigError(
+            f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
+        )
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
-        raise ManifestError("the manifest's 'train' split is empty; rerun `ser prepare` or check the split column.")
+        raise ManifestError(
+            "the manifest's 'train' split is empty; rerun `ser prepare` or check the split column."
+        )
     labels = labels_for(train_rows)
     if len(labels) < 2:
-        raise ManifestError(f"the train split has only {len(labels)} emotion(s); at least 2 are needed to train.")
+        raise ManifestError(
+            f"the train split has only {len(labels)} emotion(s); at least 2 are needed to train."
+        )
     if resume and not (run_dir / "last.json").exists():
         raise ConfigError(f"{run_dir}: nothing to resume (no last.json); start without --resume.")
     if not resume and (run_dir / "last.json").exists():
-        raise ConfigError(f"{run_dir}: already holds a run; use --resume to continue it or choose another --out.")
+        raise ConfigError(
+            f"{run_dir}: already holds a run; use --resume to continue it or choose another --out."
+        )
 
     device = resolve_device(tc.device)
     if tc.num_threads:
@@ -138,7 +156,9 @@ def train_run(
     torch.manual_seed(tc.seed)
     started = time.time()
 
-    train = load_clips(train_rows, cfg.features, labels, cache_root=cache_root, on_progress=on_progress)
+    train = load_clips(
+        train_rows, cfg.features, labels, cache_root=cache_root, on_progress=on_progress
+    )
     val = load_clips(val_rows, cfg.features, labels, cache_root=cache_root) if val_rows else None
     global_stats = frame_stats(train.features)
     train_stats = clip_stats(train, tc.normalization, global_stats)
@@ -146,7 +166,9 @@ def train_run(
 
     dims = train.features[0].shape[-1]
     extra = {"n_layers": train.features[0].shape[0]} if spec.features == "ssl" else {}
-    mcfg = model_config(cfg.model, cfg.model_options, n_features=dims, n_classes=len(labels), **extra)
+    mcfg = model_config(
+        cfg.model, cfg.model_options, n_features=dims, n_classes=len(labels), **extra
+    )
     model = build_model(cfg.model, mcfg).to(device)
     meta = {
         "model": cfg.model,
@@ -162,11 +184,15 @@ def train_run(
     def evaluate(epoch: int) -> dict:
         if val is None:
             return {}
-        probs = predict_probabilities(model, val, val_stats, device, tc.batch_size, tc.max_eval_frames)
+        probs = predict_probabilities(
+            model, val, val_stats, device, tc.batch_size, tc.max_eval_frames
+        )
         return compute_metrics(val.labels, probs.argmax(1), labels)
 
     if spec.fitter == "sklearn":
-        return _fit_closed_form(model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started)
+        return _fit_closed_form(
+            model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started
+        )
 
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
     criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
@@ -193,13 +219,23 @@ def train_run(
                 if len(index) < 2:  # batch norm needs two examples
                     continue
                 x, mask, y = train_batch(
-                    train, index, train_stats, tc.crop_frames, tc.augment if spec.features == "logmel" else None, rng,
-                    global_stats, tc.global_norm_prob if tc.normalization == "speaker" else 0.0,
+                    train,
+                    index,
+                    train_stats,
+                    tc.crop_frames,
+                    tc.augment if spec.features == "logmel" else None,
+                    rng,
+                    global_stats,
+                    tc.global_norm_prob if tc.normalization == "speaker" else 0.0,
                 )
                 for group in optimizer.param_groups:
-                    group["lr"] = lr_at(epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac)
+                    group["lr"] = lr_at(
+                        epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
+                    )
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = model(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
+                    logits = model(
+                        torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+                    )
                 loss = criterion(logits.float(), torch.from_numpy(y).to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -208,10 +244,20 @@ def train_run(
                 running += loss.item() * len(index)
                 seen += len(index)
                 if on_progress:
-                    on_progress(epoch * steps_per_epoch + b + 1, total_steps, f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}")
+                    on_progress(
+                        epoch * steps_per_epoch + b + 1,
+                        total_steps,
+                        f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
+                    )
             metrics = evaluate(epoch)
-            record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
-            record.update({f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")})
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": running / max(seen, 1),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+            record.update(
+                {f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")}
+            )
             history.append(record)
             _append_history(run_dir, record)
             improved = not metrics or metrics["uar"] > best_uar
@@ -221,21 +267,45 @@ def train_run(
                 stale += 1
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
             if improved:
-                save_checkpoint(run_dir, "best", model, {**meta, "metrics": metrics, **state}, global_stats)
-            save_checkpoint(run_dir, "last", model, {**meta, "metrics": metrics, **state}, global_stats, optimizer)
+                save_checkpoint(
+                    run_dir, "best", model, {**meta, "metrics": metrics, **state}, global_stats
+                )
+            save_checkpoint(
+                run_dir,
+                "last",
+                model,
+                {**meta, "metrics": metrics, **state},
+                global_stats,
+                optimizer,
+            )
             if on_progress and metrics:
-                on_progress((epoch + 1) * steps_per_epoch, total_steps, f"epoch {epoch + 1} val uar {metrics['uar']:.3f} (best {best_uar:.3f})")
+                on_progress(
+                    (epoch + 1) * steps_per_epoch,
+                    total_steps,
+                    f"epoch {epoch + 1} val uar {metrics['uar']:.3f} (best {best_uar:.3f})",
+                )
             if metrics and stale >= tc.patience:
                 break
     except KeyboardInterrupt:
-        save_checkpoint(run_dir, "last", model, {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}}, global_stats, optimizer)
-        raise TrainingInterrupted(f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume.") from None
+        save_checkpoint(
+            run_dir,
+            "last",
+            model,
+            {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
+            global_stats,
+            optimizer,
+        )
+        raise TrainingInterrupted(
+            f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume."
+        ) from None
 
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
 
-def _fit_closed_form(model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started) -> TrainResult:
+def _fit_closed_form(
+    model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started
+) -> TrainResult:
     """Fit a scikit-learn-backed model (the classic baseline) in one pass."""
     import torch
 
@@ -248,9 +318,18 @@ def _fit_closed_form(model, train, train_stats, labels, tc, meta, global_stats, 
     for index, s in stats_rows:
         feats[torch.as_tensor(index)] = s
     weights = class_weights(train.labels, len(labels))
-    fit_classic(model, feats, torch.as_tensor(train.labels), {i: float(w) for i, w in enumerate(weights) if w > 0}, tc.seed)
+    fit_classic(
+        model,
+        feats,
+        torch.as_tensor(train.labels),
+        {i: float(w) for i, w in enumerate(weights) if w > 0},
+        tc.seed,
+    )
     metrics = evaluate(0)
-    record = {"epoch": 1, **{f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")}}
+    record = {
+        "epoch": 1,
+        **{f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")},
+    }
     _append_history(run_dir, record)
     state = {"epoch": 1, "best_uar": metrics.get("uar", -1.0), "stale": 0, "metrics": metrics}
     for tag in ("best", "last"):
@@ -261,7 +340,7 @@ def _fit_closed_form(model, train, train_stats, labels, tc, meta, global_stats, 
 def _restore(run_dir: Path, model, optimizer, device: str):
     from safetensors.torch import load_file
 
-    from ser_cli.checkpoint import NORM_MEAN, NORM_STD, read_sidecar
+    from ser_cli.models.checkpoint import NORM_MEAN, NORM_STD, read_sidecar
 
     meta = read_sidecar(run_dir, "last")
     tensors = load_file(str(run_dir / "last.safetensors"), device=device)
@@ -273,7 +352,9 @@ def _restore(run_dir: Path, model, optimizer, device: str):
     history = []
     history_path = run_dir / HISTORY_NAME
     if history_path.exists():
-        history = [json.loads(line) for line in history_path.read_text().splitlines() if line.strip()]
+        history = [
+            json.loads(line) for line in history_path.read_text().splitlines() if line.strip()
+        ]
         history = history[: meta["epoch"]]
         history_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     return meta["epoch"], meta.get("best_uar", -1.0), meta.get("stale", 0), history

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.datasets.base import Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import Mismatch, ParsedClip, ParseResult, lookup, parse_tree
 
 NAME = "cremad"
 DESCRIPTION = "CREMA-D: 1001_DFA_ANG_XX.wav"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE
+from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.errors import ModelError
 
 _LOADED: dict[str, tuple] = {}
@@ -39,7 +39,9 @@ def load_encoder(name_or_path: str, device: str = "cpu"):
     return _LOADED[key]
 
 
-def encode_all_layers(samples: np.ndarray, name_or_path: str, *, max_seconds: float = 8.0, device: str = "cpu") -> np.ndarray:
+def encode_all_layers(
+    samples: np.ndarray, name_or_path: str, *, max_seconds: float = 8.0, device: str = "cpu"
+) -> np.ndarray:
     """Hidden states of every layer for 16 kHz audio.
 
     Args:

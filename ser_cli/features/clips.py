@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser_cli.augment import augment_logmel
 from ser_cli.config import AugmentConfig
 from ser_cli.errors import ManifestError
-from ser_cli.features import FeatureCache, FeatureConfig
-from ser_cli.normalization import Stats, group_stats
+from ser_cli.features.extract import FeatureCache, FeatureConfig
+from ser_cli.features.normalization import Stats, group_stats
+from ser_cli.training.augment import augment_logmel
 
 
 @dataclass
@@ -29,7 +29,10 @@ class ClipSet:
     def subset(self, index) -> ClipSet:
         index = list(index)
         return ClipSet(
-            [self.features[i] for i in index], self.labels[index], [self.groups[i] for i in index], [self.paths[i] for i in index]
+            [self.features[i] for i in index],
+            self.labels[index],
+            [self.groups[i] for i in index],
+            [self.paths[i] for i in index],
         )
 
 
@@ -62,7 +65,9 @@ def load_clips(
     )
 
 
-def clip_stats(clips: ClipSet, normalization: str, global_stats: Stats, adapt: bool = True) -> list[Stats]:
+def clip_stats(
+    clips: ClipSet, normalization: str, global_stats: Stats, adapt: bool = True
+) -> list[Stats]:
     """The normalisation statistics each clip uses: its speaker's when adapting, else global."""
     if normalization == "speaker" and adapt:
         per_group = group_stats(clips.features, clips.groups)
@@ -111,7 +116,9 @@ def train_batch(
     return x, mask, clips.labels[index]
 
 
-def eval_batches(clips: ClipSet, stats: list[Stats], batch_size: int, max_frames: int) -> Iterator[tuple]:
+def eval_batches(
+    clips: ClipSet, stats: list[Stats], batch_size: int, max_frames: int
+) -> Iterator[tuple]:
     """Whole clips (centre-cut to ``max_frames``), normalised, in order. Yields (x, mask, index)."""
     order = np.argsort([f.shape[-2] for f in clips.features])  # similar lengths pad less
     for start in range(0, len(order), batch_size):

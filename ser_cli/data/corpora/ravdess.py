@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.datasets.base import (
+from ser_cli.data.corpora.base import (
     FEMALE,
     MALE,
     Mismatch,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE, audio_info, load_audio, read_window
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
+from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.labels import SILENCE
-from ser_cli.normalization import Stats, group_stats
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
 WINDOW = 3.0  # seconds: long recordings are classified in windows of this length
@@ -32,11 +32,15 @@ def resolve_model_dir(name: str | Path | None) -> Path:
     if name is None or str(name) == DEFAULT_MODEL:
         path = bundled_model_dir()
         if not (path / "best.json").exists():
-            raise ModelError("the bundled default model is missing from this install; reinstall ser-cli or pass --model RUN_DIR.")
+            raise ModelError(
+                "the bundled default model is missing from this install; reinstall ser-cli or pass --model RUN_DIR."
+            )
         return path
     path = Path(name).expanduser()
     if not path.exists():
-        raise ModelError(f"model '{name}' not found: give a `ser train` run folder or '{DEFAULT_MODEL}'.")
+        raise ModelError(
+            f"model '{name}' not found: give a `ser train` run folder or '{DEFAULT_MODEL}'."
+        )
     return path
 
 
@@ -58,10 +62,20 @@ class FilePrediction:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        out = {"path": self.path, "label": self.label, "probabilities": self.probabilities, "duration": round(self.duration, 3)}
+        out = {
+            "path": self.path,
+            "label": self.label,
+            "probabilities": self.probabilities,
+            "duration": round(self.duration, 3),
+        }
         if self.segments:
             out["segments"] = [
-                {"start": round(s.start, 3), "end": round(s.end, 3), "label": s.label, "probabilities": s.probabilities}
+                {
+                    "start": round(s.start, 3),
+                    "end": round(s.end, 3),
+                    "label": s.label,
+                    "probabilities": s.probabilities,
+                }
                 for s in self.segments
             ]
         if self.error:
@@ -82,7 +96,7 @@ class Predictor:
 
     @property
     def vad(self):
-        from ser_cli.vad import VoiceActivity
+        from ser_cli.audio.vad import VoiceActivity
 
         if self._vad is None:
             self._vad = VoiceActivity()
@@ -90,7 +104,7 @@ class Predictor:
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
-        from ser_cli.features import compute_features
+        from ser_cli.features.extract import compute_features
 
         return compute_features(samples, self.feature_config)
 
@@ -121,11 +135,15 @@ class Predictor:
         return self.checkpoint.normalization == "speaker"
 
 
-def load_predictor(name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu") -> Predictor:
+def load_predictor(
+    name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
+) -> Predictor:
     """Load the bundled model ('default') or a run folder's best checkpoint."""
-    from ser_cli.checkpoint import load_checkpoint
+    from ser_cli.models.checkpoint import load_checkpoint
 
-    return Predictor(load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device)
+    return Predictor(
+        load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device
+    )
 
 
 def predict_files(
@@ -148,7 +166,11 @@ def predict_files(
         raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
     if hop <= 0 or window <= 0:
         raise SerError("--window and --hop must be positive numbers of seconds.")
-    speaker_stats = _speaker_stats(predictor, paths, adapt) if adapt != "none" and predictor.uses_speaker_stats() else {}
+    speaker_stats = (
+        _speaker_stats(predictor, paths, adapt)
+        if adapt != "none" and predictor.uses_speaker_stats()
+        else {}
+    )
     results = []
     for done, path in enumerate(paths, start=1):
         try:
@@ -178,12 +200,19 @@ def _speaker_stats(predictor: Predictor, paths: list[Path], adapt: str) -> dict[
     return group_stats(feats, groups) if feats else {}
 
 
-def _predict_one(predictor: Predictor, path: Path, window: float, hop: float, stats: Stats | None) -> FilePrediction:
+def _predict_one(
+    predictor: Predictor, path: Path, window: float, hop: float, stats: Stats | None
+) -> FilePrediction:
     info = audio_info(path)
     if info.duration <= window or info.frames <= 0:
         samples = load_audio(path)
         probs = predictor.predict_samples(samples, stats)
-        return FilePrediction(str(path), predictor.labels[int(probs.argmax())], predictor.as_dict(probs), len(samples) / SAMPLE_RATE)
+        return FilePrediction(
+            str(path),
+            predictor.labels[int(probs.argmax())],
+            predictor.as_dict(probs),
+            len(samples) / SAMPLE_RATE,
+        )
     segments, speech_probs = [], []
     start = 0.0
     while start < info.duration:
@@ -194,32 +223,44 @@ def _predict_one(predictor: Predictor, path: Path, window: float, hop: float, st
         if predictor.vad.is_speech(samples):
             probs = predictor.predict_samples(samples, stats)
             speech_probs.append(probs)
-            segments.append(Segment(start, end, predictor.labels[int(probs.argmax())], predictor.as_dict(probs)))
+            segments.append(
+                Segment(start, end, predictor.labels[int(probs.argmax())], predictor.as_dict(probs))
+            )
         else:
             segments.append(Segment(start, end, SILENCE, None))
         start += hop
     if not speech_probs:
         return FilePrediction(str(path), SILENCE, None, info.duration, segments)
     mean = np.mean(speech_probs, axis=0)
-    return FilePrediction(str(path), predictor.labels[int(mean.argmax())], predictor.as_dict(mean), info.duration, segments)
+    return FilePrediction(
+        str(path),
+        predictor.labels[int(mean.argmax())],
+        predictor.as_dict(mean),
+        info.duration,
+        segments,
+    )
 
 
 def expand_inputs(items: list[str]) -> tuple[list[Path], list[str]]:
     """Files, folders (recursive) and globs -> (audio files in order, inputs that matched nothing)."""
     import glob
 
-    from ser_cli.audio import AUDIO_SUFFIXES
+    from ser_cli.audio.io import AUDIO_SUFFIXES
 
     found: list[Path] = []
     missing: list[str] = []
     for item in items:
         path = Path(item).expanduser()
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
+            )
         elif path.exists():
             found.append(path)
         else:
-            matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True) if Path(m).is_file())
+            matches = sorted(
+                Path(m) for m in glob.glob(str(path), recursive=True) if Path(m).is_file()
+            )
             if matches:
                 found += matches
             else:

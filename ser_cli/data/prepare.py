@@ -4,7 +4,7 @@
 ``out_dir/manifest.csv`` (one row per usable clip, absolute paths) and ``out_dir/summary.json``
 atomically, so a rerun simply replaces them, and returns the same rows. Files it cannot use
 (a name outside the corpus convention, an unmapped emotion, audio that fails
-:func:`ser_cli.audio.load_audio`) are listed in ``rejected`` with a reason each; they never stop
+:func:`ser_cli.audio.io.load_audio`) are listed in ``rejected`` with a reason each; they never stop
 the run. Same corpus, options and seed give a byte-identical manifest.
 """
 
@@ -16,14 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_cli import datasets
 from ser_cli.__version__ import __version__
 from ser_cli.atomic import write_json
-from ser_cli.datasets.base import ParsedClip, Rejected
-from ser_cli.errors import AudioError, DatasetError
-from ser_cli.labels import EMOTIONS
-from ser_cli.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, write_manifest
-from ser_cli.splits import (
+from ser_cli.data import corpora as datasets
+from ser_cli.data.corpora.base import ParsedClip, Rejected
+from ser_cli.data.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, write_manifest
+from ser_cli.data.splits import (
     RANDOM,
     SPEAKER,
     SPLIT_METHODS,
@@ -31,6 +29,8 @@ from ser_cli.splits import (
     speaker_folds,
     speaker_split,
 )
+from ser_cli.errors import AudioError, DatasetError
+from ser_cli.labels import EMOTIONS
 
 # Threads that decode and check audio at once: libsndfile and torch's resampler release the
 # GIL, and two keep a 2-core machine busy without starving it.
@@ -178,7 +178,7 @@ def _validate(
 
 def _check_audio(clip: ParsedClip) -> tuple[float, int, int] | Rejected:
     """(duration in s, stored sample rate in Hz, channels) or why the audio is unusable."""
-    from ser_cli.audio import SAMPLE_RATE, audio_info, load_audio
+    from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio
 
     try:
         info = audio_info(clip.path)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.datasets.base import FEMALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import FEMALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
 
 NAME = "tess"
 DESCRIPTION = "TESS: OAF_back_angry.wav / YAF_..."

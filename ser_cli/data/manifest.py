@@ -48,7 +48,9 @@ def write_manifest(rows: list[dict], target: str | Path) -> Path:
     return write_text(target, buf.getvalue())
 
 
-def read_manifest(path: str | Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> list[dict[str, str]]:
+def read_manifest(
+    path: str | Path, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> list[dict[str, str]]:
     """Read a manifest CSV (or a folder holding manifest.csv) into a list of row dicts.
 
     Raises ManifestError when the file is missing, empty or lacks a required column.
@@ -57,7 +59,9 @@ def read_manifest(path: str | Path, required: tuple[str, ...] = REQUIRED_COLUMNS
     if path.is_dir():
         path = path / MANIFEST_NAME
     if not path.exists():
-        raise ManifestError(f"{path}: manifest not found; create one with `ser prepare CORPUS_DIR --out DIR`.")
+        raise ManifestError(
+            f"{path}: manifest not found; create one with `ser prepare CORPUS_DIR --out DIR`."
+        )
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -76,7 +80,9 @@ def read_manifest(path: str | Path, required: tuple[str, ...] = REQUIRED_COLUMNS
     return rows
 
 
-def select_split(rows: list[dict[str, str]], split: str, source: str | Path = "manifest") -> list[dict[str, str]]:
+def select_split(
+    rows: list[dict[str, str]], split: str, source: str | Path = "manifest"
+) -> list[dict[str, str]]:
     """Rows of one split; raises ManifestError when that split is empty."""
     chosen = [r for r in rows if r.get("split") == split]
     if not chosen:

@@ -33,7 +33,9 @@ class CVResult:
 
 def fold_ids(rows: list[dict]) -> list[str]:
     if not rows or "fold" not in rows[0] or any(r.get("fold", "") == "" for r in rows):
-        raise ManifestError("the manifest has no 'fold' column; create folds with `ser prepare ... --folds K`.")
+        raise ManifestError(
+            "the manifest has no 'fold' column; create folds with `ser prepare ... --folds K`."
+        )
     return sorted({r["fold"] for r in rows}, key=lambda f: int(f) if f.isdigit() else f)
 
 
@@ -50,9 +52,9 @@ def run_cv(
 
     ``on_fold(fold, i, n)`` may return a progress callback for that fold's training.
     """
-    from ser_cli.checkpoint import load_checkpoint
-    from ser_cli.evaluation import evaluate_rows
-    from ser_cli.training import train_run
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.training.trainer import train_run
 
     out_dir = Path(out_dir)
     all_folds = fold_ids(rows)
@@ -62,7 +64,9 @@ def run_cv(
         fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
         progress = on_fold(fold, i, len(chosen)) if on_fold else None
         started = time.time()
-        train_run(fold_rows, cfg, out_dir / f"fold{fold}", on_progress=progress, cache_root=cache_root)
+        train_run(
+            fold_rows, cfg, out_dir / f"fold{fold}", on_progress=progress, cache_root=cache_root
+        )
         seconds = time.time() - started
         ckpt = load_checkpoint(out_dir / f"fold{fold}", "best")
         test_rows = [r for r in fold_rows if r["split"] == "test"]
@@ -88,15 +92,28 @@ def _report(cfg: RunConfig, results: list[dict], all_folds: list[str]) -> dict:
     for group in ("metrics", "metrics_no_adapt"):
         for key in SUMMARY_KEYS:
             values = [r[group][key] for r in results]
-            summary[f"{group}.{key}"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-    summary["seconds_per_fold"] = {"mean": float(np.mean([r["seconds"] for r in results])), "max": max(r["seconds"] for r in results)}
-    return {"model": cfg.model, "folds_total": len(all_folds), "folds_run": len(results), "config": cfg.to_dict(), "folds": results, "summary": summary}
+            summary[f"{group}.{key}"] = {
+                "mean": float(np.mean(values)),
+                "std": float(np.std(values)),
+            }
+    summary["seconds_per_fold"] = {
+        "mean": float(np.mean([r["seconds"] for r in results])),
+        "max": max(r["seconds"] for r in results),
+    }
+    return {
+        "model": cfg.model,
+        "folds_total": len(all_folds),
+        "folds_run": len(results),
+        "config": cfg.to_dict(),
+        "folds": results,
+        "summary": summary,
+    }
 
 
 def ensure_folds(rows: list[dict], k: int, seed: int = 0) -> list[dict]:
     """Rows with a speaker-disjoint ``fold`` column of ``k`` folds: the manifest's own when it
     has exactly ``k``, otherwise assigned here (gender-balanced, as ``ser prepare --folds``)."""
-    from ser_cli.splits import speaker_folds
+    from ser_cli.data.splits import speaker_folds
 
     existing = {r.get("fold", "") for r in rows}
     if "" not in existing and len(existing) == k:

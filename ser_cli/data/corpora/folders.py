@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_cli.datasets.base import UNKNOWN_SPEAKER, Mismatch, ParsedClip, ParseResult, parse_tree
+from ser_cli.data.corpora.base import UNKNOWN_SPEAKER, Mismatch, ParsedClip, ParseResult, parse_tree
 from ser_cli.labels import EMOTIONS, canonical_label
 
 NAME = "folders"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ser_cli.audio import AUDIO_SUFFIXES
+from ser_cli.audio.io import AUDIO_SUFFIXES
 from ser_cli.errors import DatasetError
 
 # Gender values written to the manifest; "" where the corpus does not say.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE
+from ser_cli.audio.io import SAMPLE_RATE
 
 SPEECH_THRESHOLD = 0.5  # Silero's per-chunk speech probability that counts as speech
 MIN_SPEECH_FRACTION = 0.15  # a segment with less speech than this is reported as silence
@@ -41,7 +41,9 @@ class VoiceActivity:
         n = len(samples) // CHUNK
         if n == 0:
             return np.zeros(0, dtype=np.float32)
-        chunks = torch.from_numpy(np.ascontiguousarray(samples[: n * CHUNK], dtype=np.float32)).reshape(n, CHUNK)
+        chunks = torch.from_numpy(
+            np.ascontiguousarray(samples[: n * CHUNK], dtype=np.float32)
+        ).reshape(n, CHUNK)
         with torch.no_grad():
             probs = [float(model(chunk, SAMPLE_RATE)) for chunk in chunks]
         return np.asarray(probs, dtype=np.float32)

@@ -13,7 +13,7 @@ import csv
 import os
 from pathlib import Path
 
-from ser_cli.datasets.base import (
+from ser_cli.data.corpora.base import (
     FEMALE,
     MALE,
     UNKNOWN_GENDER,
@@ -22,9 +22,9 @@ from ser_cli.datasets.base import (
     ParseResult,
     Rejected,
 )
+from ser_cli.data.manifest import STANDARD_COLUMNS
 from ser_cli.errors import DatasetError
 from ser_cli.labels import EMOTIONS, canonical_label
-from ser_cli.manifest import STANDARD_COLUMNS
 
 NAME = "csv"
 DESCRIPTION = "a CSV file with a header path,label[,speaker][,gender]"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE
+from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.labels import EMOTIONS
 
 # Per-emotion fundamental frequency (Hz), syllable rate (Hz) and level (linear gain):

@@ -34,27 +34,43 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, .
     }
 
 
-def evaluate_rows(checkpoint, rows: list[dict], *, adapt: bool = True, cache_root=None, on_progress=None) -> dict:
+def evaluate_rows(
+    checkpoint, rows: list[dict], *, adapt: bool = True, cache_root=None, on_progress=None
+) -> dict:
     """Metrics of a loaded checkpoint on manifest rows.
 
     With ``adapt`` and a speaker-normalised model, each speaker's clips are normalised by that
     speaker's own statistics (no labels used); otherwise by the training data's.
     """
-    from ser_cli.clips import clip_stats, load_clips
-    from ser_cli.training import predict_probabilities
+    from ser_cli.features.clips import clip_stats, load_clips
+    from ser_cli.training.trainer import predict_probabilities
 
-    clips = load_clips(rows, checkpoint.feature_config, checkpoint.labels, cache_root=cache_root, on_progress=on_progress)
+    clips = load_clips(
+        rows,
+        checkpoint.feature_config,
+        checkpoint.labels,
+        cache_root=cache_root,
+        on_progress=on_progress,
+    )
     stats = clip_stats(clips, checkpoint.normalization, checkpoint.global_stats, adapt=adapt)
     tc = checkpoint.meta["train_config"]
     device = next(checkpoint.model.parameters()).device.type
-    probs = predict_probabilities(checkpoint.model, clips, stats, device, tc["batch_size"], tc["max_eval_frames"])
+    probs = predict_probabilities(
+        checkpoint.model, clips, stats, device, tc["batch_size"], tc["max_eval_frames"]
+    )
     metrics = compute_metrics(clips.labels, probs.argmax(1), checkpoint.labels)
     metrics["adapted"] = bool(adapt and checkpoint.normalization == "speaker")
     return metrics
 
 
 def evaluate_models(
-    models: list[str], rows: list[dict], *, split: str = "test", adapt: bool = True, out_dir=None, source="manifest"
+    models: list[str],
+    rows: list[dict],
+    *,
+    split: str = "test",
+    adapt: bool = True,
+    out_dir=None,
+    source="manifest",
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
@@ -65,9 +81,9 @@ def evaluate_models(
     from pathlib import Path
 
     from ser_cli.atomic import write_json
-    from ser_cli.checkpoint import load_checkpoint
-    from ser_cli.inference import resolve_model_dir
-    from ser_cli.manifest import select_split
+    from ser_cli.data.manifest import select_split
+    from ser_cli.inference.predictor import resolve_model_dir
+    from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png
 
     chosen = rows if split == "all" else select_split(rows, split, source)
@@ -79,11 +95,19 @@ def evaluate_models(
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
-        target = Path(out_dir) if out_dir else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
+        target = (
+            Path(out_dir)
+            if out_dir
+            else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
+        )
         if out_dir and len(models) > 1:
             target = target / Path(str(name)).name
         written.append(write_json(target / f"report-{split}.json", report))
-        written.append(save_confusion_png(report, target / f"confusion-{split}.png", title=f"{Path(str(name)).name}: {split}"))
+        written.append(
+            save_confusion_png(
+                report, target / f"confusion-{split}.png", title=f"{Path(str(name)).name}: {split}"
+            )
+        )
     return reports, written
 
 

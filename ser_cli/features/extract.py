@@ -4,7 +4,7 @@ Frame-level features come out as (frames, dims) float32 arrays:
 - ``logmel``: log mel spectrogram (torchaudio), 10 ms hop.
 - ``mfcc``: MFCCs over the same mel front end.
 - ``ssl``: hidden states of every layer of a pretrained speech encoder, shape
-  (layers, frames, dims) — see :mod:`ser_cli.ssl_encoder`.
+  (layers, frames, dims) — see :mod:`ser_cli.features.ssl_encoder`.
 
 The cache key is the file's absolute path, size and modification time plus the feature
 settings, so a changed file or a changed setting is recomputed, never served stale.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio import SAMPLE_RATE, load_audio
+from ser_cli.audio.io import SAMPLE_RATE, load_audio
 from ser_cli.errors import ConfigError
 
 FEATURE_KINDS = ("logmel", "mfcc", "ssl")
@@ -45,9 +45,13 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in FEATURE_KINDS:
-            raise ConfigError(f"unknown feature kind '{self.kind}'; choose one of {', '.join(FEATURE_KINDS)}.")
+            raise ConfigError(
+                f"unknown feature kind '{self.kind}'; choose one of {', '.join(FEATURE_KINDS)}."
+            )
         if self.kind == "ssl" and not self.ssl_model:
-            raise ConfigError("feature kind 'ssl' needs ssl_model (a Hugging Face id or a local folder).")
+            raise ConfigError(
+                "feature kind 'ssl' needs ssl_model (a Hugging Face id or a local folder)."
+            )
 
     @property
     def dims(self) -> int | None:
@@ -93,7 +97,9 @@ def _mel_transform(cfg: FeatureConfig):
             n_mels=cfg.n_mels,
         )
         if cfg.kind == "mfcc":
-            _TRANSFORMS[key] = T.MFCC(sample_rate=SAMPLE_RATE, n_mfcc=cfg.n_mfcc, log_mels=True, melkwargs=mel_kwargs)
+            _TRANSFORMS[key] = T.MFCC(
+                sample_rate=SAMPLE_RATE, n_mfcc=cfg.n_mfcc, log_mels=True, melkwargs=mel_kwargs
+            )
         else:
             _TRANSFORMS[key] = T.MelSpectrogram(**mel_kwargs)
     return _TRANSFORMS[key]
@@ -111,12 +117,14 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     import torch
 
     if cfg.kind == "ssl":
-        from ser_cli.ssl_encoder import encode_all_layers
+        from ser_cli.features.ssl_encoder import encode_all_layers
 
         return encode_all_layers(samples, cfg.ssl_model, max_seconds=cfg.ssl_max_seconds)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
-        mel_power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(wave)  # (n_mels, frames)
+        mel_power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(
+            wave
+        )  # (n_mels, frames)
         keep = _voiced_span(mel_power) if cfg.trim_silence else slice(None)
         if cfg.kind == "mfcc":
             out = _mel_transform(cfg)(wave)[:, keep]
@@ -126,7 +134,10 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 
 def _mel_only(cfg: FeatureConfig) -> dict:
-    return {k: getattr(cfg, k) for k in ("n_mels", "n_fft", "win_length", "hop_length", "f_min", "f_max")}
+    return {
+        k: getattr(cfg, k)
+        for k in ("n_mels", "n_fft", "win_length", "hop_length", "f_min", "f_max")
+    }
 
 
 def _voiced_span(mel_power) -> slice:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.datasets.base import MALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import MALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
 
 NAME = "savee"
 DESCRIPTION = "SAVEE: DC_a01.wav or DC/a01.wav"

@@ -36,7 +36,9 @@ class Checkpoint:
         return self.meta["train_config"]["normalization"]
 
 
-def save_checkpoint(run_dir: Path, tag: str, model, meta: dict, global_stats, optimizer=None) -> Path:
+def save_checkpoint(
+    run_dir: Path, tag: str, model, meta: dict, global_stats, optimizer=None
+) -> Path:
     """Write ``<tag>.safetensors`` and ``<tag>.json`` atomically (weights first, sidecar last)."""
     import torch
     from safetensors.torch import save_file
@@ -53,7 +55,12 @@ def save_checkpoint(run_dir: Path, tag: str, model, meta: dict, global_stats, op
     if optimizer is not None:
         with atomic_path(run_dir / f"{tag}.optim.safetensors") as tmp:
             save_file(_flatten_optimizer(optimizer), str(tmp))
-    sidecar = {"format": FORMAT, "format_version": FORMAT_VERSION, "ser_version": __version__, **meta}
+    sidecar = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "ser_version": __version__,
+        **meta,
+    }
     write_json(run_dir / f"{tag}.json", sidecar)
     return weights
 
@@ -62,16 +69,24 @@ def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
     """The JSON sidecar of a checkpoint, checked to be one of ours."""
     path = Path(run_dir) / f"{tag}.json"
     if not path.exists():
-        raise ModelError(f"{run_dir}: no checkpoint '{tag}' here (expected {path.name}); is this a `ser train` run folder?")
+        raise ModelError(
+            f"{run_dir}: no checkpoint '{tag}' here (expected {path.name}); is this a `ser train` run folder?"
+        )
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ModelError(f"{path}: checkpoint sidecar is not valid JSON; the file is corrupt.") from None
+        raise ModelError(
+            f"{path}: checkpoint sidecar is not valid JSON; the file is corrupt."
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelError(f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder.")
+        raise ModelError(
+            f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder."
+        )
     for key in ("model", "model_config", "feature_config", "labels", "train_config"):
         if key not in meta:
-            raise ModelError(f"{path}: checkpoint sidecar lacks '{key}'; the file is corrupt or from another tool.")
+            raise ModelError(
+                f"{path}: checkpoint sidecar lacks '{key}'; the file is corrupt or from another tool."
+            )
     return meta
 
 
@@ -80,19 +95,23 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from ser_cli.features import FeatureConfig
+    from ser_cli.features.extract import FeatureConfig
+    from ser_cli.features.normalization import Stats
     from ser_cli.models import build_model, model_config
-    from ser_cli.normalization import Stats
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise ModelError(f"{run_dir}: model folder not found; give a `ser train` run folder or 'default'.")
+        raise ModelError(
+            f"{run_dir}: model folder not found; give a `ser train` run folder or 'default'."
+        )
     meta = read_sidecar(run_dir, tag)
     weights = run_dir / f"{tag}.safetensors"
     try:
         tensors = load_file(str(weights), device=device)
     except (FileNotFoundError, SafetensorError, OSError) as exc:
-        raise ModelError(f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt.") from None
+        raise ModelError(
+            f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt."
+        ) from None
     feature_config = FeatureConfig.from_dict(meta["feature_config"])
     expected = meta["model_config"].get("n_features")
     if feature_config.dims is not None and expected is not None and feature_config.dims != expected:
@@ -101,12 +120,16 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
         )
     try:
-        global_stats = Stats(tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy())
+        global_stats = Stats(
+            tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy()
+        )
         cfg = model_config(meta["model"], meta["model_config"])
         model = build_model(meta["model"], cfg)
         model.load_state_dict(tensors, strict=True)
     except (KeyError, RuntimeError) as exc:
-        raise ModelError(f"{weights}: weights do not match the sidecar's model ({str(exc).splitlines()[0]}).") from None
+        raise ModelError(
+            f"{weights}: weights do not match the sidecar's model ({str(exc).splitlines()[0]})."
+        ) from None
     model.to(device).eval()
     return Checkpoint(
         model=model,
