@@ -260,6 +260,9 @@ def evaluate(
         "-o",
         help="Folder for report.json and confusion PNGs (default: the run folder).",
     ),
+    per_file: bool = typer.Option(
+        False, "--per-file", help="Add each file's predicted label and probabilities to the report."
+    ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
     from ser_cli.data.manifest import read_manifest
@@ -267,7 +270,13 @@ def evaluate(
 
     rows = read_manifest(data)
     reports, written = evaluate_models(
-        model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data
+        model or ["default"],
+        rows,
+        split=split,
+        adapt=adapt,
+        out_dir=out,
+        source=data,
+        per_file=per_file,
     )
     if as_json:
         import json

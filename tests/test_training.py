@@ -197,6 +197,7 @@ def test_cli_train_eval_and_models(corpus, tmp_path):
             "--data",
             str(manifest),
             "--json",
+            "--per-file",
             "--out",
             str(tmp_path / "ev"),
         ],
@@ -204,6 +205,9 @@ def test_cli_train_eval_and_models(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"accuracy", "uar", "macro_f1", "per_class", "confusion"} <= set(report)
+    assert len(report["predictions"]) == report["n"]
+    right = sum(p["predicted"] == p["label"] for p in report["predictions"])
+    assert right == pytest.approx(report["accuracy"] * report["n"])
     assert (tmp_path / "ev" / "confusion-test.png").stat().st_size > 1000
     assert (tmp_path / "ev" / "report-test.json").exists()
     result = runner.invoke(

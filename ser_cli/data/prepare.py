@@ -40,7 +40,6 @@ DURATION_DECIMALS = 3  # manifest durations in seconds, to the millisecond
 _EXAMPLE_REASONS = 3  # rejections quoted when no clip at all is usable
 
 
-
 @dataclass(frozen=True)
 class PrepareResult:
     """What ``prepare_corpus`` found, kept and wrote."""
