@@ -169,3 +169,23 @@ def test_the_streaming_pipeline_on_a_whole_clip_matches_predict(run_dir, clips):
         )
         [update] = processor.push(audio)
         np.testing.assert_allclose(update.probabilities, want, atol=TOLERANCE)
+
+
+def test_inference_never_imports_the_trainer():
+    package = Path(__file__).resolve().parents[1] / "ser_cli" / "inference"
+    for module in package.glob("*.py"):
+        assert "ser_cli.training" not in module.read_text(), module.name
+
+
+def test_a_newer_checkpoint_format_is_refused(run_dir, tmp_path):
+    import json
+    import shutil
+
+    from ser_cli.errors import ModelError
+
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    sidecar = json.loads((copy / "best.json").read_text())
+    assert sidecar["format_version"] == 1
+    (copy / "best.json").write_text(json.dumps({**sidecar, "format_version": 2}))
+    with pytest.raises(ModelError, match="format version 2"):
+        load_checkpoint(copy)

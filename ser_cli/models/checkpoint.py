@@ -82,6 +82,11 @@ def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
         raise ModelError(
             f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder."
         )
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: checkpoint format version {meta.get('format_version')!r} is not one this ser "
+            f"reads (up to {FORMAT_VERSION}); upgrade ser-cli or retrain."
+        )
     for key in ("model", "model_config", "feature_config", "labels", "train_config"):
         if key not in meta:
             raise ModelError(
