@@ -306,10 +306,16 @@ def predict(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the json/csv result to this file."
     ),
-    window: float = typer.Option(
-        3.0, "--window", help="Seconds per segment for recordings longer than this."
+    # None: the library's defaults (predict_files), which depend on the model
+    window: float | None = typer.Option(
+        None,
+        "--window",
+        show_default="the model's longest input, 8 s",
+        help="Files up to this many seconds are classified whole; longer ones in windows this long.",
     ),
-    hop: float = typer.Option(1.5, "--hop", help="Seconds between segment starts."),
+    hop: float | None = typer.Option(
+        None, "--hop", show_default="half the window", help="Seconds between window starts."
+    ),
     adapt: str = typer.Option(
         "none",
         "--adapt",

@@ -149,7 +149,8 @@ def test_eval_and_predict_agree_file_by_file(run_dir, clips, tmp_path, adapt):
     predictor = load_predictor(run_dir)
     predictor.batch_size = 3  # different batches from eval's 4
     paths = [Path(r["path"]) for r in clips]
-    results = predict_files(predictor, paths, adapt="folder" if adapt else "none")
+    # A window longer than every clip: each is classified whole (and centre-cropped), as in eval.
+    results = predict_files(predictor, paths, window=3.0, adapt="folder" if adapt else "none")
     np.testing.assert_allclose(_eval_probs(report), _predict_probs(results), atol=TOLERANCE)
     assert [p["predicted"] for p in report["predictions"]] == [r.label for r in results]
     assert report["adapted"] == adapt
@@ -160,7 +161,7 @@ def test_the_streaming_pipeline_on_a_whole_clip_matches_predict(run_dir, clips):
     predictor = load_predictor(run_dir)
     predictor._vad = SimpleNamespace(speech_fraction=lambda samples: 1.0, is_speech=lambda s: True)
     paths = [Path(r["path"]) for r in clips]
-    expected = _predict_probs(predict_files(predictor, paths))
+    expected = _predict_probs(predict_files(predictor, paths, window=3.0))
     for path, want in zip(paths, expected, strict=True):
         audio = load_audio(path)
         seconds = audio.size / SAMPLE_RATE  # one hop, one window: exactly the whole clip

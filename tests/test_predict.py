@@ -158,6 +158,17 @@ def test_bundled_model_sidecar_matches_its_weights():
     assert total < 8 * 1024 * 1024
 
 
+def test_predict_classifies_what_the_model_reads_whole_and_windows_longer_files(run_dir, tmp_path):
+    predictor = load_predictor(run_dir)
+    assert load_predictor("default").max_seconds == pytest.approx(8.0)  # as `--help` says
+    limit = predictor.max_seconds
+    short = write_audio(tmp_path / "short.wav", synth_clip("sad", 1, duration=limit - 0.5))
+    long = write_audio(tmp_path / "long.wav", synth_clip("sad", 1, duration=limit + 1.0))
+    whole, windowed = predict_files(predictor, [short, long])
+    assert whole.segments == [] and len(windowed.segments) >= 2
+    assert windowed.segments[1].start == pytest.approx(limit / 2)  # hop: half a window
+
+
 def test_bundled_model_predicts_example_clips_deterministically():
     clips = sorted(EXAMPLES.glob("*.wav"))
     assert clips, "examples/ should ship clips"

@@ -25,6 +25,7 @@ from ser_cli.errors import ConfigError
 FEATURE_KINDS = ("logmel", "mfcc", "ssl")
 LOG_FLOOR = 1e-6  # added before the log so silent frames stay finite
 TRIM_DB = 40.0  # frames this far below the loudest frame, at either end, count as silence
+SSL_FRAMES_PER_SECOND = 50.0  # wav2vec 2.0, HuBERT, WavLM and Whisper encoders: one per 20 ms
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class FeatureConfig:
 
     @property
     def frames_per_second(self) -> float:
-        return SAMPLE_RATE / self.hop_length
+        """Feature frames per second of audio (ssl: the encoders' 20 ms stride)."""
+        return SSL_FRAMES_PER_SECOND if self.kind == "ssl" else SAMPLE_RATE / self.hop_length
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -21,8 +21,10 @@ from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
-WINDOW = 3.0  # seconds: long recordings are classified in windows of this length
-HOP = 1.5  # seconds between window starts
+# `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
+# does), and longer recordings in windows of that length, overlapping by half.
+WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
+HOP_FRACTION = 0.5  # of the window, between window starts, unless --hop says otherwise
 ADAPT_MODES = ("none", "all", "folder")  # who shares a speaker: nobody, all inputs, each folder
 PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
 
@@ -123,6 +125,14 @@ class Predictor:
         """Longer inputs are centre-cropped to this many frames, as in evaluation."""
         return int(self.checkpoint.meta["train_config"]["max_eval_frames"])
 
+    @property
+    def max_seconds(self) -> float:
+        """The longest audio the model reads whole: `ser predict`'s default window."""
+        seconds = self.max_frames / self.feature_config.frames_per_second
+        if self.feature_config.kind == "ssl":
+            seconds = min(seconds, self.feature_config.ssl_max_seconds)
+        return seconds
+
     def predict_batch(
         self, feats: list[np.ndarray], stats: list[Stats | None] | None = None
     ) -> np.ndarray:
@@ -167,19 +177,25 @@ def predict_files(
     predictor: Predictor,
     paths: list[Path],
     *,
-    window: float = WINDOW,
-    hop: float = HOP,
+    window: float | None = None,
+    hop: float | None = None,
     adapt: str = "none",
     on_progress: Progress | None = None,
 ) -> list[FilePrediction]:
     """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
 
-    Files no longer than ``window`` are classified whole, ``predictor.batch_size`` at a time;
-    longer ones are read window by window (never loaded whole) into a timeline (silence
-    marked), their speech windows classified in batches and summarised by the mean of their
-    probabilities. With ``adapt`` 'all' or 'folder', the files sharing a speaker are
-    normalised by their pooled statistics first (no labels involved).
+    Files no longer than ``window`` seconds (default: the longest input the model reads whole,
+    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` at a time, exactly
+    as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
+    timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
+    windows classified in batches and summarised by the mean of their probabilities. With
+    ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
+    statistics first (no labels involved).
     """
+    if window is None:
+        window = getattr(predictor, "max_seconds", WINDOW)
+    if hop is None:
+        hop = HOP_FRACTION * window
     if adapt not in ADAPT_MODES:
         raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
     if hop <= 0 or window <= 0:
