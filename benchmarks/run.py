@@ -240,6 +240,15 @@ def write_results_md() -> None:
             f"{ms('metrics_no_adapt.accuracy')} | {s['seconds_per_fold']['mean'] / 60:.1f} (max {s['seconds_per_fold']['max'] / 60:.1f}) | `{r['command']}` |"
         )
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    write_model_scores()
+
+
+def write_model_scores() -> None:
+    """The scores `ser models` shows, from the same cv-*.json reports (packaged with ser)."""
+    from ser_cli.models.registry_info import SCORES_FILE, scores_from_cv_reports
+
+    reports = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("cv-*.json"))]
+    SCORES_FILE.write_text(json.dumps(scores_from_cv_reports(reports), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -276,3 +276,22 @@ def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
     assert model(x, mask).shape == (3, 5)
     with pytest.raises(ValueError, match="freq_pool"):
         build_model("enhanced", model_config("enhanced", {"freq_pool": "max"}))
+
+
+def test_models_show_recommended_and_measured_scores_from_the_benchmarks():
+    from ser_cli.models.registry_info import describe_models, load_scores, scores_from_cv_reports
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    reports = [json.loads(p.read_text()) for p in sorted(results.glob("cv-*.json"))]
+    # the packaged scores are the benchmarks' (regenerate: python benchmarks/run.py table)
+    assert load_scores() == scores_from_cv_reports(reports)["models"]
+    rows = {row["name"]: row for row in describe_models()}
+    assert [name for name, row in rows.items() if row["recommended"]] == ["enhanced"]
+    best = max(reports, key=lambda r: r["summary"]["metrics.accuracy"]["mean"])
+    assert best["model"] == "enhanced"
+    baseline = rows["classic"]["cv"]["accuracy"]["mean"]
+    for name, row in rows.items():
+        below = row["cv"] is not None and row["cv"]["accuracy"]["mean"] < baseline
+        assert ("below the classic" in row["note"]) == below, name
+    result = runner.invoke(app, ["models", "--json"])
+    assert json.loads(result.output)[1]["cv"]["accuracy"] == rows["enhanced"]["cv"]["accuracy"]
