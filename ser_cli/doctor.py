@@ -30,18 +30,25 @@ MIN_FREE_DISK = 2 * 1024**3  # bytes: room for a feature cache and a few checkpo
 PROBE_SECONDS = 0.1  # length of the tiny test clips written and resampled
 PROBE_RATE = 8_000  # Hz: the rate the torchaudio probe resamples to
 
-# (distribution, import name, required, extra that installs it). Version floors come from
-# the package metadata; the import name is only looked up, not imported, to keep this fast.
+# (distribution, import name, required, extra that installs it): every third-party package
+# ser_cli imports (a test keeps this list, the imports and pyproject.toml in step; PyAudio,
+# the 'mic' extra, has its own microphone check). Version floors come from the package
+# metadata; the import name is only looked up, not imported, to keep this fast.
 PACKAGES = (
     ("torch", "torch", True, None),
     ("torchaudio", "torchaudio", True, None),
     ("transformers", "transformers", True, None),
     ("soundfile", "soundfile", True, None),
+    ("soxr", "soxr", True, None),
     ("numpy", "numpy", True, None),
     ("scikit-learn", "sklearn", True, None),
-    ("librosa", "librosa", True, None),
     ("silero-vad", "silero_vad", True, None),
-    ("opensmile", "opensmile", False, "classic"),
+    ("safetensors", "safetensors", True, None),
+    ("pyyaml", "yaml", True, None),
+    ("matplotlib", "matplotlib", True, None),
+    ("packaging", "packaging", True, None),
+    ("typer", "typer", True, None),
+    ("rich", "rich", True, None),
 )
 
 # (format, subtype, suffix): the containers ser reads in practice. WAV is the one it needs.
