@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from ser_cli import paths
+from ser_cli.errors import short_reason
 from ser_cli.quiet import quiet_c_stderr
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -147,7 +148,7 @@ def _run(name: str, required: bool, probe: Probe) -> Check:
         outcome = probe()
     except Exception as exc:  # contain it: one broken probe must not hide the rest
         outcome = failed(
-            f"check crashed: {_short(exc)}",
+            f"check crashed: {short_reason(exc)}",
             "reinstall the package named in the error: pip install --force-reinstall NAME",
         )
     return Check(name, outcome.status, outcome.detail, outcome.fix, required)
@@ -212,7 +213,7 @@ def _probe_soundfile() -> Outcome:
         import soundfile as sf
     except (ImportError, OSError) as exc:  # OSError: the libsndfile shared library is missing
         return failed(
-            f"cannot load: {_short(exc)}",
+            f"cannot load: {short_reason(exc)}",
             "pip install --force-reinstall soundfile (or apt-get install libsndfile1)",
         )
     return Outcome(
@@ -361,7 +362,7 @@ def _probe_default_model() -> Outcome:
 
 
 def _probe_folders() -> Outcome:
-    folders = (paths.user_dir(), paths.cache_dir(), paths.models_dir())
+    folders = (paths.user_dir(), paths.cache_dir())
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -369,7 +370,7 @@ def _probe_folders() -> Outcome:
                 pass
         except OSError as exc:
             return failed(
-                f"{folder} is not writable: {_short(exc)}",
+                f"{folder} is not writable: {short_reason(exc)}",
                 f"point {paths.HOME_ENV} at a writable folder, e.g. export {paths.HOME_ENV}=~/ser",
             )
     return passed(f"{paths.user_dir()} and its features/, models/ are writable")
@@ -387,8 +388,3 @@ def _probe_disk() -> Outcome:
             f"free some space, or set {paths.HOME_ENV} to a folder on a larger disk",
         )
     return passed(detail)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -89,6 +89,7 @@ def test_batches_centre_crop_normalise_and_mask():
     assert x1.shape == (1, 8, 2) and m1.all()  # 12 frames centre-cropped to 8: frames 2..9
     np.testing.assert_allclose(x1[0, :, 0], (np.arange(2, 10) - 1) / 2)
     assert centre_crop(feats[0], 8) is feats[0]
+    assert centre_crop(np.arange(10), 4, axis=-1).tolist() == [3, 4, 5, 6]  # audio samples
 
 
 # --- eval, predict and listen on the same clips ---------------------------------------------

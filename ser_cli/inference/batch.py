@@ -17,13 +17,14 @@ from ser_cli.features.normalization import Stats
 BATCH_SIZE = 32  # clips per forward pass when the caller does not say
 
 
-def centre_crop(x: np.ndarray, max_frames: int) -> np.ndarray:
-    """The middle ``max_frames`` frames of (..., frames, dims); shorter clips unchanged."""
-    frames = x.shape[-2]
-    if frames <= max_frames:
+def centre_crop(x: np.ndarray, length: int, axis: int = -2) -> np.ndarray:
+    """The middle ``length`` entries of ``x`` along ``axis`` (default: the frames of
+    (..., frames, dims) features); anything shorter is returned unchanged."""
+    size = x.shape[axis]
+    if size <= length:
         return x
-    cut = (frames - max_frames) // 2
-    return x[..., cut : cut + max_frames, :]
+    cut = (size - length) // 2
+    return np.take(x, np.arange(cut, cut + length), axis=axis)
 
 
 def pad_batch(items: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:

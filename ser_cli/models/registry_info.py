@@ -79,7 +79,9 @@ def describe_models() -> list[dict]:
                 "parameters": count_parameters(build_model(name, cfg)),
                 "recommended": name == RECOMMENDED,
                 "cv": measured,
-                "note": f"scores below the {BASELINE} logistic-regression baseline" if below else "",
+                "note": f"scores below the {BASELINE} logistic-regression baseline"
+                if below
+                else "",
             }
         )
     return rows
