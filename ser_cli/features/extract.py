@@ -90,7 +90,6 @@ def _mel_transform(cfg: FeatureConfig):
         import torchaudio.transforms as T
 
         mel_kwargs = dict(
-            sample_rate=SAMPLE_RATE,
             n_fft=cfg.n_fft,
             win_length=cfg.win_length,
             hop_length=cfg.hop_length,
@@ -98,12 +97,12 @@ def _mel_transform(cfg: FeatureConfig):
             f_max=cfg.f_max,
             n_mels=cfg.n_mels,
         )
-        if cfg.kind == "mfcc":
+        if cfg.kind == "mfcc":  # MFCC passes its own sample_rate on to the mel front end
             _TRANSFORMS[key] = T.MFCC(
                 sample_rate=SAMPLE_RATE, n_mfcc=cfg.n_mfcc, log_mels=True, melkwargs=mel_kwargs
             )
         else:
-            _TRANSFORMS[key] = T.MelSpectrogram(**mel_kwargs)
+            _TRANSFORMS[key] = T.MelSpectrogram(sample_rate=SAMPLE_RATE, **mel_kwargs)
     return _TRANSFORMS[key]
 
 
