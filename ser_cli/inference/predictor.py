@@ -1,9 +1,11 @@
-"""The predictor shared by `ser predict`, `ser listen` and `ser eval`.
+"""The predictor behind `ser predict` and `ser listen`, and `predict_files`.
 
 It loads a run folder or the bundled model, computes features exactly as training did
-(same FeatureConfig, same normalisation statistics) and returns a probability per label.
-Long recordings are read window by window (never loaded whole) into a timeline; windows
-without speech are reported as silence instead of being classified.
+(same FeatureConfig, same normalisation statistics) and turns them into probabilities through
+:func:`ser_cli.inference.batch.probabilities`, the path `ser eval` and training validation
+take too. Files the model reads whole are classified in batches; longer recordings are read
+window by window (never loaded whole) into a timeline, and windows without speech are reported
+as silence instead of being classified.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
-from ser_cli.inference.batch import BATCH_SIZE
+from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
@@ -142,8 +144,6 @@ class Predictor:
         training data's), centre-cropped to ``max_frames`` and run in padded, masked batches:
         the same path `ser eval` and training validation take, so the numbers agree.
         """
-        from ser_cli.inference.batch import probabilities
-
         chosen = [s if s is not None else self.global_stats for s in (stats or [None] * len(feats))]
         return probabilities(
             self.checkpoint.model,
