@@ -84,7 +84,7 @@ def main() -> None:
         for name, func, arg in (
             ("vad", predictor.vad.speech_fraction, hop),
             ("features", predictor.features, window),
-            ("model", predictor.predict_features, feats),
+            ("model", predictor.predict_batch, [feats]),
         )
     ))  # fmt: skip
 

@@ -5,6 +5,7 @@
     python benchmarks/run.py cv [MODEL..] # 5-fold speaker-disjoint CV per model (slow)
     python benchmarks/run.py predict      # `ser predict` cold vs `python -c "import torch"`
     python benchmarks/run.py listen       # `ser listen` processing time per hop (RTF)
+    python benchmarks/run.py predict-throughput [N]  # `ser predict` clips/s on N RAVDESS clips
     python benchmarks/run.py all          # everything above
 
 Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
@@ -139,6 +140,55 @@ def predict() -> None:
     )
 
 
+def predict_throughput(n: int = 200) -> None:
+    """`ser predict` clips per second on a folder of ``n`` RAVDESS clips (actors 01-04).
+
+    End to end (decode + features + model, what a user waits for) through the CLI, and the
+    model alone on features already in memory: batched (as predict runs now) and one clip
+    at a time (as it ran before), so the batching gain is visible apart from feature cost.
+    """
+    from ser_cli.audio.io import load_audio
+    from ser_cli.inference.predictor import load_predictor
+
+    clips = sorted(DATA.glob("Actor_0[1-4]/*.flac"))[:n]
+    folder = Path(tempfile.mkdtemp())
+    for clip in clips:
+        (folder / clip.name).symlink_to(clip)
+    out = folder / "predictions.json"
+    cmd = [BIN_SER, "predict", str(folder), "--format", "json", "--output", str(out)]
+    cli = _wall(cmd, repeat=2)
+    predictor = load_predictor("default")
+    started = time.perf_counter()
+    feats = [predictor.features(load_audio(clip)) for clip in clips]
+    features_s = time.perf_counter() - started
+    predictor.predict_batch(feats[:2])  # warm-up
+    batched = _best_of(lambda: predictor.predict_batch(feats))
+    single = _best_of(lambda: [predictor.predict_batch([f]) for f in feats])
+    shutil.rmtree(folder)
+    _save(
+        "predict-throughput",
+        {
+            "command": f"ser predict FOLDER_OF_{len(clips)}_RAVDESS_CLIPS --format json --output FILE",
+            "clips": len(clips),
+            "cli_best_s": min(cli),
+            "cli_clips_per_s": len(clips) / min(cli),
+            "features_only_clips_per_s": len(clips) / features_s,
+            "model_batched_clips_per_s": len(clips) / batched,
+            "model_one_at_a_time_clips_per_s": len(clips) / single,
+            "batch_size": predictor.batch_size,
+        },
+    )
+
+
+def _best_of(func, repeat: int = 2) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def listen() -> None:
     """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
     import numpy as np
@@ -190,6 +240,15 @@ def write_results_md() -> None:
             f"{ms('metrics_no_adapt.accuracy')} | {s['seconds_per_fold']['mean'] / 60:.1f} (max {s['seconds_per_fold']['max'] / 60:.1f}) | `{r['command']}` |"
         )
     (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    write_model_scores()
+
+
+def write_model_scores() -> None:
+    """The scores `ser models` shows, from the same cv-*.json reports (packaged with ser)."""
+    from ser_cli.models.registry_info import SCORES_FILE, scores_from_cv_reports
+
+    reports = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("cv-*.json"))]
+    SCORES_FILE.write_text(json.dumps(scores_from_cv_reports(reports), indent=2) + "\n")
 
 
 if __name__ == "__main__":
@@ -202,6 +261,8 @@ if __name__ == "__main__":
         predict()
     if what in ("listen", "all"):
         listen()
+    if what == "predict-throughput":
+        predict_throughput(*(int(a) for a in sys.argv[2:3]))
     if what == "cv":
         cv(sys.argv[2:])
     if what == "table":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -22,6 +23,39 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# Fixed choices, so `--help` lists them and click rejects anything else (exit 2). Their values
+# are the library's (tests check they match), written out here to keep `ser --help` instant.
+class SplitMethod(str, Enum):  # data.splits: SPEAKER, RANDOM
+    speaker = "speaker"
+    random = "random"
+
+
+class EvalSplit(str, Enum):  # data.manifest.SPLITS, and every row
+    train = "train"
+    val = "val"
+    test = "test"
+    all = "all"
+
+
+class Device(str, Enum):  # training.trainer.resolve_device
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Adapt(str, Enum):  # inference.predictor.ADAPT_MODES
+    none = "none"
+    all = "all"
+    folder = "folder"
 
 
 def _console(stderr: bool = False):
@@ -107,8 +141,10 @@ def prepare(
     dataset: str = typer.Option(
         "auto", "--dataset", "-d", help="Corpus layout, or 'auto' to detect it."
     ),
-    split: str = typer.Option(
-        "speaker", "--split", help="'speaker' (disjoint, default) or 'random' (leaks speakers)."
+    split: SplitMethod = typer.Option(
+        SplitMethod.speaker,
+        "--split",
+        help="'speaker' (disjoint, default) or 'random' (leaks speakers).",
     ),
     test_speakers: str | None = typer.Option(
         None, "--test-speakers", help="Comma list of test speakers."
@@ -135,7 +171,7 @@ def prepare(
             corpus_dir,
             out,
             dataset=dataset,
-            split=split,
+            split=split.value,
             test_speakers=_split_list(test_speakers),
             val_speakers=_split_list(val_speakers),
             folds=folds,
@@ -186,7 +222,7 @@ def train(
     epochs: int | None = typer.Option(
         None, "--epochs", min=1, help="Shortcut for --set train.epochs=N."
     ),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda | mps."),
+    device: Device | None = typer.Option(None, "--device", help="Where to train."),
     seed: int | None = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
     cv: int = typer.Option(
@@ -200,7 +236,7 @@ def train(
 
     sets = list(overrides or [])
     sets += [f"train.epochs={epochs}"] if epochs else []
-    sets += [f"train.device={device}"] if device else []
+    sets += [f"train.device={device.value}"] if device else []
     sets += [f"train.seed={seed}"] if seed is not None else []
     cfg = load_run_config(config, sets, model=model)
     rows = read_manifest(data)
@@ -247,9 +283,7 @@ def evaluate(
     data: Path = typer.Option(
         ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
     ),
-    split: str = typer.Option(
-        "test", "--split", help="Which split to score: train, val, test or all."
-    ),
+    split: EvalSplit = typer.Option(EvalSplit.test, "--split", help="Which split to score."),
     adapt: bool = typer.Option(
         True, "--adapt/--no-adapt", help="Normalise each speaker by their own unlabelled clips."
     ),
@@ -260,6 +294,9 @@ def evaluate(
         "-o",
         help="Folder for report.json and confusion PNGs (default: the run folder).",
     ),
+    per_file: bool = typer.Option(
+        False, "--per-file", help="Add each file's predicted label and probabilities to the report."
+    ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
     from ser_cli.data.manifest import read_manifest
@@ -267,7 +304,13 @@ def evaluate(
 
     rows = read_manifest(data)
     reports, written = evaluate_models(
-        model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data
+        model or ["default"],
+        rows,
+        split=split.value,
+        adapt=adapt,
+        out_dir=out,
+        source=data,
+        per_file=per_file,
     )
     if as_json:
         import json
@@ -293,18 +336,24 @@ def predict(
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json | csv."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the json/csv result to this file."
     ),
-    window: float = typer.Option(
-        3.0, "--window", help="Seconds per segment for recordings longer than this."
+    # None: the library's defaults (predict_files), which depend on the model
+    window: float | None = typer.Option(
+        None,
+        "--window",
+        show_default="the model's longest input, 8 s",
+        help="Files up to this many seconds are classified whole; longer ones in windows this long.",
     ),
-    hop: float = typer.Option(1.5, "--hop", help="Seconds between segment starts."),
-    adapt: str = typer.Option(
-        "none",
+    hop: float | None = typer.Option(
+        None, "--hop", show_default="half the window", help="Seconds between window starts."
+    ),
+    adapt: Adapt = typer.Option(
+        Adapt.none,
         "--adapt",
-        help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder).",
+        help="Speaker adaptation: none, all (inputs are one speaker) or folder (one per folder).",
     ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
@@ -314,8 +363,6 @@ def predict(
     from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
     from ser_cli.render.progress import progress_bar
 
-    if fmt not in ("table", "json", "csv"):
-        _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
     files, missing = expand_inputs(paths)
     for item in missing:
         _console(stderr=True).print(
@@ -327,10 +374,10 @@ def predict(
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
             results = predict_files(
-                predictor, files, window=window, hop=hop, adapt=adapt, on_progress=on_progress
+                predictor, files, window=window, hop=hop, adapt=adapt.value, on_progress=on_progress
             )
     else:
-        results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt)
+        results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt.value)
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:

@@ -8,6 +8,7 @@ overrides on top of these defaults; the merged result is written to the run fold
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from ser_cli.errors import ConfigError
 from ser_cli.features.extract import FeatureConfig
 
 NORMALIZATIONS = ("speaker", "global")
+
+
+_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3, 5E4, 2.e-5
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,10 @@ def parse_override(text: str) -> tuple[list[str], object]:
             f"override '{text}' must look like section.key=value (e.g. train.epochs=5)."
         )
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+        value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; --help suggests it
+    return key.strip().split("."), value
 
 
 def load_run_config(

@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from ser_cli import paths
+from ser_cli.errors import short_reason
 from ser_cli.quiet import quiet_c_stderr
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -30,18 +31,25 @@ MIN_FREE_DISK = 2 * 1024**3  # bytes: room for a feature cache and a few checkpo
 PROBE_SECONDS = 0.1  # length of the tiny test clips written and resampled
 PROBE_RATE = 8_000  # Hz: the rate the torchaudio probe resamples to
 
-# (distribution, import name, required, extra that installs it). Version floors come from
-# the package metadata; the import name is only looked up, not imported, to keep this fast.
+# (distribution, import name, required, extra that installs it): every third-party package
+# ser_cli imports (a test keeps this list, the imports and pyproject.toml in step; PyAudio,
+# the 'mic' extra, has its own microphone check). Version floors come from the package
+# metadata; the import name is only looked up, not imported, to keep this fast.
 PACKAGES = (
     ("torch", "torch", True, None),
     ("torchaudio", "torchaudio", True, None),
     ("transformers", "transformers", True, None),
     ("soundfile", "soundfile", True, None),
+    ("soxr", "soxr", True, None),
     ("numpy", "numpy", True, None),
     ("scikit-learn", "sklearn", True, None),
-    ("librosa", "librosa", True, None),
     ("silero-vad", "silero_vad", True, None),
-    ("opensmile", "opensmile", False, "classic"),
+    ("safetensors", "safetensors", True, None),
+    ("pyyaml", "yaml", True, None),
+    ("matplotlib", "matplotlib", True, None),
+    ("packaging", "packaging", True, None),
+    ("typer", "typer", True, None),
+    ("rich", "rich", True, None),
 )
 
 # (format, subtype, suffix): the containers ser reads in practice. WAV is the one it needs.
@@ -140,7 +148,7 @@ def _run(name: str, required: bool, probe: Probe) -> Check:
         outcome = probe()
     except Exception as exc:  # contain it: one broken probe must not hide the rest
         outcome = failed(
-            f"check crashed: {_short(exc)}",
+            f"check crashed: {short_reason(exc)}",
             "reinstall the package named in the error: pip install --force-reinstall NAME",
         )
     return Check(name, outcome.status, outcome.detail, outcome.fix, required)
@@ -205,7 +213,7 @@ def _probe_soundfile() -> Outcome:
         import soundfile as sf
     except (ImportError, OSError) as exc:  # OSError: the libsndfile shared library is missing
         return failed(
-            f"cannot load: {_short(exc)}",
+            f"cannot load: {short_reason(exc)}",
             "pip install --force-reinstall soundfile (or apt-get install libsndfile1)",
         )
     return Outcome(
@@ -354,7 +362,7 @@ def _probe_default_model() -> Outcome:
 
 
 def _probe_folders() -> Outcome:
-    folders = (paths.user_dir(), paths.cache_dir(), paths.models_dir())
+    folders = (paths.user_dir(), paths.cache_dir())
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -362,7 +370,7 @@ def _probe_folders() -> Outcome:
                 pass
         except OSError as exc:
             return failed(
-                f"{folder} is not writable: {_short(exc)}",
+                f"{folder} is not writable: {short_reason(exc)}",
                 f"point {paths.HOME_ENV} at a writable folder, e.g. export {paths.HOME_ENV}=~/ser",
             )
     return passed(f"{paths.user_dir()} and its features/, models/ are writable")
@@ -380,8 +388,3 @@ def _probe_disk() -> Outcome:
             f"free some space, or set {paths.HOME_ENV} to a folder on a larger disk",
         )
     return passed(detail)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+REASON_CHARS = 120  # longest quoted reason: one line of a terminal, not a traceback
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for quoting
+    a third-party error inside one of ours."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:REASON_CHARS] if text else type(exc).__name__
+
 
 class SerError(Exception):
     """Base class: the message says what was wrong and what to do."""

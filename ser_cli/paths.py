@@ -20,11 +20,6 @@ def cache_dir() -> Path:
     return user_dir() / "features"
 
 
-def models_dir() -> Path:
-    """Where named user models may be kept."""
-    return user_dir() / "models"
-
-
 def bundled_model_dir() -> Path:
     """The default model that ships inside the package."""
     return Path(__file__).parent / "assets" / "default_model"

@@ -339,11 +339,12 @@ class ScriptedPredictor:
     def features(self, samples):
         return np.ones((samples.size * 100 // SAMPLE_RATE, 4), np.float32)  # 100 frames a second
 
-    def predict_features(self, feats, stats=None):
-        self.stats_seen.append(stats)
+    def predict_batch(self, feats, stats=None):
+        assert len(feats) == 1 and (stats is None or len(stats) == 1)  # one window per hop
+        self.stats_seen.append(stats[0] if stats else None)
         probs = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
-        return probs
+        return probs[None, :]
 
 
 def _hops(*loud: bool, hop: float = 0.5) -> list[np.ndarray]:

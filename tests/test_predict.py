@@ -44,17 +44,30 @@ def test_json_output_has_the_documented_shape(run_dir, tmp_path):
     assert item["label"] == max(item["probabilities"], key=item["probabilities"].get)
 
 
+def _bar_rows(output: str) -> list[str]:
+    """The emotion named on each probability-bar row of the table output."""
+    return [
+        line.split()[0]
+        for line in output.splitlines()
+        if "%" in line and ("█" in line or "·" in line)
+    ]
+
+
 def test_table_output_shows_bars_and_top_k(run_dir, tmp_path):
     clip = write_audio(tmp_path / "a.wav", synth_clip("sad", 1, duration=1.0))
-    result = runner.invoke(app, ["predict", str(clip), "--model", str(run_dir), "--top-k", "2"])
+    args = ["predict", str(clip), "--model", str(run_dir)]
+    full = runner.invoke(app, [*args, "--format", "json"])
+    probs = json.loads(full.stdout)[0]["probabilities"]
+    ranked = sorted(probs, key=probs.get, reverse=True)
+    result = runner.invoke(app, [*args, "--top-k", "2"])
     assert result.exit_code == 0, result.output
-    assert "█" in result.output and "%" in result.output
-    shown = [
-        label
-        for label in EMOTIONS
-        if f" {label} " in result.output or result.output.count(label) > 0
-    ]
-    assert len(shown) >= 2
+    assert "█" in result.output
+    shown = _bar_rows(result.output)
+    assert len(shown) == 2  # exactly the two most likely, highest first (ties in either order)
+    assert [probs[label] for label in shown] == [probs[label] for label in ranked[:2]]
+    assert sorted(_bar_rows(runner.invoke(app, args).output)) == sorted(EMOTIONS)  # all 8
+    top = json.loads(runner.invoke(app, [*args, "--format", "json", "--top-k", "3"]).stdout)
+    assert [t["probability"] for t in top[0]["top"]] == [probs[label] for label in ranked[:3]]
 
 
 def test_csv_to_file_folders_and_globs(run_dir, tmp_path):
@@ -99,7 +112,16 @@ def test_long_recording_becomes_a_timeline_with_silence(run_dir, tmp_path):
     assert any(s.start >= gap_start - 0.5 and s.end <= gap_start + 4.5 for s in silent)
     assert result.label in EMOTIONS and result.segments[0].start == 0.0
     payload = result.to_dict()
-    assert payload["segments"][0]["probabilities"] is None or "start" in payload["segments"][0]
+    for segment in payload["segments"]:
+        if segment["label"] == SILENCE:
+            assert segment["probabilities"] is None
+        else:
+            probs = segment["probabilities"]
+            assert sum(probs.values()) == pytest.approx(1.0, abs=1e-3)
+            assert segment["label"] == max(probs, key=probs.get)
+    speech = [s.probabilities for s in result.segments if s.probabilities]
+    mean = {label: np.mean([p[label] for p in speech]) for label in speech[0]}
+    assert result.label == max(mean, key=mean.get)  # the file's label: the mean of its speech
 
 
 def test_bad_file_is_reported_others_still_predicted(run_dir, tmp_path):
@@ -156,6 +178,17 @@ def test_bundled_model_sidecar_matches_its_weights():
     assert "CC BY-NC-SA 4.0" in (folder / "MODEL.md").read_text()
     total = sum(p.stat().st_size for p in folder.iterdir())
     assert total < 8 * 1024 * 1024
+
+
+def test_predict_classifies_what_the_model_reads_whole_and_windows_longer_files(run_dir, tmp_path):
+    predictor = load_predictor(run_dir)
+    assert load_predictor("default").max_seconds == pytest.approx(8.0)  # as `--help` says
+    limit = predictor.max_seconds
+    short = write_audio(tmp_path / "short.wav", synth_clip("sad", 1, duration=limit - 0.5))
+    long = write_audio(tmp_path / "long.wav", synth_clip("sad", 1, duration=limit + 1.0))
+    whole, windowed = predict_files(predictor, [short, long])
+    assert whole.segments == [] and len(windowed.segments) >= 2
+    assert windowed.segments[1].start == pytest.approx(limit / 2)  # hop: half a window
 
 
 def test_bundled_model_predicts_example_clips_deterministically():

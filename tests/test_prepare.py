@@ -239,7 +239,6 @@ def small_ravdess(ravdess_corpus):
     "args, message",
     [
         (["--dataset", "iemocap"], "unknown dataset 'iemocap'; use one of: auto, ravdess"),
-        (["--split", "by-gender"], "unknown --split 'by-gender'; use one of: speaker, random"),
         (["--folds", "1"], "--folds 1: ask for 2 or more folds"),
         (["--folds", "5"], "--folds 5 needs at least 5 speakers; this corpus has 4"),
         (["--test-speakers", "07"], "unknown speaker(s) in --test-speakers: 07"),

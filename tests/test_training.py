@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from typer.testing import CliRunner
 from ser_cli.cli import app
 from ser_cli.data.manifest import write_manifest
 from ser_cli.errors import ConfigError, ManifestError, ModelError
+from ser_cli.features.extract import FeatureConfig
 from ser_cli.inference.evaluate import evaluate_rows
+from ser_cli.labels import EMOTIONS
 from ser_cli.models import available_models, get_spec
 from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
 from ser_cli.training.trainer import train_run
@@ -56,13 +59,42 @@ def test_registry_lists_every_model_and_rejects_unknown():
         get_spec("nope")
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(corpus, cache, tmp_path):
+@pytest.mark.parametrize("name", ["enhanced", "base", "classic"])
+def test_checkpoint_round_trip_gives_identical_predictions(name, tmp_path):
+    import torch
+
+    from ser_cli.features.normalization import Stats
+    from ser_cli.models import build_model, model_config
+    from ser_cli.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = model_config(name, quick_config(name).model_options, n_classes=8)
+    model = build_model(name, cfg).eval()
+    for p in model.buffers():  # non-default batch-norm statistics must survive too
+        if p.dtype.is_floating_point:
+            p.uniform_(0.5, 1.5)
+    stats = Stats(np.linspace(-1, 1, 64, dtype=np.float32), np.linspace(1, 2, 64, dtype=np.float32))
+    meta = {
+        "model": name,
+        "model_config": dataclasses.asdict(cfg),
+        "feature_config": FeatureConfig().to_dict(),
+        "labels": list(EMOTIONS),
+        "train_config": dataclasses.asdict(quick_config(name).train),
+    }
+    save_checkpoint(tmp_path, "best", model, meta, stats)
+    loaded = load_checkpoint(tmp_path)
+    x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
+    mask[1, 50:] = False
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x, mask), model(x, mask))
+    np.testing.assert_array_equal(loaded.global_stats.mean, stats.mean)
+    np.testing.assert_array_equal(loaded.global_stats.std, stats.std)
+    assert loaded.labels == EMOTIONS and loaded.feature_config == FeatureConfig()
+
+
+def test_a_run_folder_holds_sidecar_config_and_optimizer(corpus, cache, tmp_path):
     rows, _ = corpus
     train_run(rows, quick_config("enhanced", epochs=1), tmp_path / "run", cache_root=cache)
-    test_rows = [r for r in rows if r["split"] == "test"]
-    a = evaluate_rows(load_checkpoint(tmp_path / "run"), test_rows, cache_root=cache)
-    b = evaluate_rows(load_checkpoint(tmp_path / "run"), test_rows, cache_root=cache)
-    assert a["confusion"] == b["confusion"]
     meta = read_sidecar(tmp_path / "run")
     assert meta["model"] == "enhanced" and meta["labels"][0] == "neutral"
     assert meta["feature_config"]["n_mels"] == 64 and "ser_version" in meta
@@ -197,6 +229,7 @@ def test_cli_train_eval_and_models(corpus, tmp_path):
             "--data",
             str(manifest),
             "--json",
+            "--per-file",
             "--out",
             str(tmp_path / "ev"),
         ],
@@ -204,6 +237,9 @@ def test_cli_train_eval_and_models(corpus, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert {"accuracy", "uar", "macro_f1", "per_class", "confusion"} <= set(report)
+    assert len(report["predictions"]) == report["n"]
+    right = sum(p["predicted"] == p["label"] for p in report["predictions"])
+    assert right == pytest.approx(report["accuracy"] * report["n"])
     assert (tmp_path / "ev" / "confusion-test.png").stat().st_size > 1000
     assert (tmp_path / "ev" / "report-test.json").exists()
     result = runner.invoke(
@@ -238,10 +274,12 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
     bad.write_text("path,label\nx.wav,happy\n")
     result = runner.invoke(app, ["eval", "--model", "x", "--data", str(bad)])
     assert result.exit_code == 1 and "lacks column(s) speaker, split" in result.output
+    rows, _ = corpus
+    no_val = write_manifest([r for r in rows if r["split"] != "val"], tmp_path / "no-val.csv")
     result = runner.invoke(
-        app, ["eval", "--model", str(tmp_path), "--data", str(manifest), "--split", "holdout"]
+        app, ["eval", "--model", str(tmp_path), "--data", str(no_val), "--split", "val"]
     )
-    assert result.exit_code == 1 and "'holdout' split is empty" in result.output
+    assert result.exit_code == 1 and "'val' split is empty" in result.output
     result = runner.invoke(
         app,
         ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"],
@@ -272,3 +310,22 @@ def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
     assert model(x, mask).shape == (3, 5)
     with pytest.raises(ValueError, match="freq_pool"):
         build_model("enhanced", model_config("enhanced", {"freq_pool": "max"}))
+
+
+def test_models_show_recommended_and_measured_scores_from_the_benchmarks():
+    from ser_cli.models.registry_info import describe_models, load_scores, scores_from_cv_reports
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    reports = [json.loads(p.read_text()) for p in sorted(results.glob("cv-*.json"))]
+    # the packaged scores are the benchmarks' (regenerate: python benchmarks/run.py table)
+    assert load_scores() == scores_from_cv_reports(reports)["models"]
+    rows = {row["name"]: row for row in describe_models()}
+    assert [name for name, row in rows.items() if row["recommended"]] == ["enhanced"]
+    best = max(reports, key=lambda r: r["summary"]["metrics.accuracy"]["mean"])
+    assert best["model"] == "enhanced"
+    baseline = rows["classic"]["cv"]["accuracy"]["mean"]
+    for name, row in rows.items():
+        below = row["cv"] is not None and row["cv"]["accuracy"]["mean"] < baseline
+        assert ("below the classic" in row["note"]) == below, name
+    result = runner.invoke(app, ["models", "--json"])
+    assert json.loads(result.output)[1]["cv"]["accuracy"] == rows["enhanced"]["cv"]["accuracy"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.errors import AudioError
+from ser_cli.errors import AudioError, short_reason
 
 SAMPLE_RATE = 16_000  # Hz: every model in ser works at this rate
 MIN_DURATION = 0.25  # seconds: shorter clips carry too little prosody to classify
@@ -51,7 +51,7 @@ def audio_info(path: str | Path) -> AudioInfo:
         info = sf.info(str(path))
     except Exception as exc:  # libsndfile raises several types for foreign files
         raise AudioError(
-            f"{path}: not a readable audio file ({_short(exc)}); convert it to WAV or FLAC."
+            f"{path}: not a readable audio file ({short_reason(exc)}); convert it to WAV or FLAC."
         ) from None
     frames = int(info.frames)
     # MP3 and some OGG headers report no frame count; fall back to decoding later.
@@ -87,13 +87,6 @@ def read_window(path: str | Path, start: float, duration: float) -> np.ndarray:
     count = max(0, int(round(duration * info.sample_rate)))
     samples = _read(info, first, first + count)
     return _finish(info, samples, min_duration=0.0, check_silence=False)
-
-
-def validate_audio(path: str | Path, *, min_duration: float = MIN_DURATION) -> AudioInfo:
-    """Check that a file loads and is usable; return its header info or raise AudioError."""
-    info = audio_info(path)
-    load_audio(path, min_duration=min_duration)
-    return info
 
 
 def resample(samples: np.ndarray, orig_rate: int, new_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -133,7 +126,7 @@ def _read(info: AudioInfo, start: int, stop: int | None) -> np.ndarray:
         data, _ = sf.read(str(info.path), start=start, stop=stop, dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(
-            f"{info.path}: could not decode the audio ({_short(exc)}); the file may be corrupt."
+            f"{info.path}: could not decode the audio ({short_reason(exc)}); the file may be corrupt."
         ) from None
     return data
 
@@ -157,8 +150,3 @@ def _finish(
             f"{path}: the audio is silent (peak below {SILENCE_PEAK:g}); nothing to classify."
         )
     return np.ascontiguousarray(mono, dtype=np.float32)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]

@@ -11,7 +11,7 @@ the run. Same corpus, options and seed give a byte-identical manifest.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +31,13 @@ from ser_cli.data.splits import (
 )
 from ser_cli.errors import AudioError, DatasetError
 from ser_cli.labels import EMOTIONS
+from ser_cli.progress import Progress
 
 # Threads that decode and check audio at once: libsndfile and torch's resampler release the
 # GIL, and two keep a 2-core machine busy without starving it.
 VALIDATION_WORKERS = 2
 DURATION_DECIMALS = 3  # manifest durations in seconds, to the millisecond
 _EXAMPLE_REASONS = 3  # rejections quoted when no clip at all is usable
-
-ProgressCallback = Callable[[int, int, str], None]  # (done, total, info), as in render.progress
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def prepare_corpus(
     val_speakers: Sequence[str] | None = None,
     folds: int = 0,
     seed: int = 0,
-    on_progress: ProgressCallback | None = None,
+    on_progress: Progress | None = None,
 ) -> PrepareResult:
     """Validate the corpus at ``corpus_dir`` and write its manifest and summary to ``out_dir``.
 
@@ -158,7 +157,7 @@ def _check_options(
 
 
 def _validate(
-    clips: Sequence[ParsedClip], corpus: str, on_progress: ProgressCallback | None
+    clips: Sequence[ParsedClip], corpus: str, on_progress: Progress | None
 ) -> tuple[list[dict], list[Rejected]]:
     """Manifest rows (without split) for clips whose audio loads, Rejected for the rest."""
     rows: list[dict] = []

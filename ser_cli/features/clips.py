@@ -1,8 +1,10 @@
-"""Clips in memory and the batches made from them, shared by training, evaluation and CV."""
+"""Clips in memory (features, labels, speakers) and the training batches made from them.
+
+Evaluation batches are made by :mod:`ser_cli.inference.batch`, the one inference path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +13,8 @@ from ser_cli.config import AugmentConfig
 from ser_cli.errors import ManifestError
 from ser_cli.features.extract import FeatureCache, FeatureConfig
 from ser_cli.features.normalization import Stats, group_stats
+from ser_cli.inference.batch import pad_batch
+from ser_cli.progress import Progress
 from ser_cli.training.augment import augment_logmel
 
 
@@ -42,7 +46,7 @@ def load_clips(
     labels: tuple[str, ...],
     *,
     cache_root=None,
-    on_progress: Callable[[int, int, str], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ClipSet:
     """Features for manifest rows, through the on-disk cache."""
     cache = FeatureCache(cache_root, feature_cfg)
@@ -75,18 +79,6 @@ def clip_stats(
     return [global_stats] * len(clips)
 
 
-def _pad(items: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stack variable-length clips along a new batch axis, zero-padded in time, with a mask."""
-    shape = items[0].shape
-    batch = np.zeros((len(items), *shape[:-2], length, shape[-1]), dtype=np.float32)
-    mask = np.zeros((len(items), length), dtype=bool)
-    for i, item in enumerate(items):
-        n = min(item.shape[-2], length)
-        batch[i, ..., :n, :] = item[..., :n, :]
-        mask[i, :n] = True
-    return batch, mask
-
-
 def train_batch(
     clips: ClipSet,
     index: np.ndarray,
@@ -112,25 +104,5 @@ def train_batch(
             x = x[..., start : start + crop_frames, :]
         use_global = global_stats is not None and rng.random() < global_prob
         items.append((global_stats if use_global else stats[i]).apply(x))
-    x, mask = _pad(items, crop_frames)
+    x, mask = pad_batch(items, crop_frames)
     return x, mask, clips.labels[index]
-
-
-def eval_batches(
-    clips: ClipSet, stats: list[Stats], batch_size: int, max_frames: int
-) -> Iterator[tuple]:
-    """Whole clips (centre-cut to ``max_frames``), normalised, in order. Yields (x, mask, index)."""
-    order = np.argsort([f.shape[-2] for f in clips.features])  # similar lengths pad less
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        items = []
-        for i in index:
-            x = clips.features[i].astype(np.float32)
-            frames = x.shape[-2]
-            if frames > max_frames:
-                cut = (frames - max_frames) // 2
-                x = x[..., cut : cut + max_frames, :]
-            items.append(stats[i].apply(x))
-        length = max(item.shape[-2] for item in items)
-        x, mask = _pad(items, length)
-        yield x, mask, index

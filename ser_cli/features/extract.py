@@ -25,6 +25,7 @@ from ser_cli.errors import ConfigError
 FEATURE_KINDS = ("logmel", "mfcc", "ssl")
 LOG_FLOOR = 1e-6  # added before the log so silent frames stay finite
 TRIM_DB = 40.0  # frames this far below the loudest frame, at either end, count as silence
+SSL_FRAMES_PER_SECOND = 50.0  # wav2vec 2.0, HuBERT, WavLM and Whisper encoders: one per 20 ms
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class FeatureConfig:
 
     @property
     def frames_per_second(self) -> float:
-        return SAMPLE_RATE / self.hop_length
+        """Feature frames per second of audio (ssl: the encoders' 20 ms stride)."""
+        return SSL_FRAMES_PER_SECOND if self.kind == "ssl" else SAMPLE_RATE / self.hop_length
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +90,6 @@ def _mel_transform(cfg: FeatureConfig):
         import torchaudio.transforms as T
 
         mel_kwargs = dict(
-            sample_rate=SAMPLE_RATE,
             n_fft=cfg.n_fft,
             win_length=cfg.win_length,
             hop_length=cfg.hop_length,
@@ -96,12 +97,12 @@ def _mel_transform(cfg: FeatureConfig):
             f_max=cfg.f_max,
             n_mels=cfg.n_mels,
         )
-        if cfg.kind == "mfcc":
+        if cfg.kind == "mfcc":  # MFCC passes its own sample_rate on to the mel front end
             _TRANSFORMS[key] = T.MFCC(
                 sample_rate=SAMPLE_RATE, n_mfcc=cfg.n_mfcc, log_mels=True, melkwargs=mel_kwargs
             )
         else:
-            _TRANSFORMS[key] = T.MelSpectrogram(**mel_kwargs)
+            _TRANSFORMS[key] = T.MelSpectrogram(sample_rate=SAMPLE_RATE, **mel_kwargs)
     return _TRANSFORMS[key]
 
 

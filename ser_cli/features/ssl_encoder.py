@@ -52,10 +52,9 @@ def encode_all_layers(
     import torch
 
     extractor, model, is_whisper = load_encoder(name_or_path, device)
-    limit = int(max_seconds * SAMPLE_RATE)
-    if len(samples) > limit:
-        cut = (len(samples) - limit) // 2
-        samples = samples[cut : cut + limit]
+    from ser_cli.inference.batch import centre_crop
+
+    samples = centre_crop(samples, int(max_seconds * SAMPLE_RATE), axis=-1)
     inputs = extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt")
     with torch.no_grad():
         if is_whisper:

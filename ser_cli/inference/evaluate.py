@@ -1,49 +1,34 @@
-"""Metrics for emotion classification: accuracy, UAR, macro-F1, per-class report, confusion."""
+"""`ser eval`: score checkpoints on manifest rows through the same inference path as predict.
+
+Features come from the on-disk cache; probabilities from :func:`ser_cli.inference.batch.probabilities`
+(centre crop, normalisation, masked batches), so per-file labels equal `ser predict`'s on the
+same files and statistics.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
-
-def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict:
-    """Weighted accuracy, unweighted average recall (UAR), macro-F1 over the classes present
-    in ``y_true``, per-class precision/recall/F1/support, and the confusion matrix
-    (rows: true label, columns: predicted, in ``labels`` order)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
-    present = sorted(set(int(v) for v in y_true))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(range(len(labels))), zero_division=0
-    )
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "uar": float(np.mean([recall[i] for i in present])),
-        "macro_f1": float(np.mean([f1[i] for i in present])),
-        "n": int(len(y_true)),
-        "per_class": {
-            labels[i]: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i in range(len(labels))
-        },
-        "labels": list(labels),
-        "confusion": confusion_matrix(y_true, y_pred, labels=list(range(len(labels)))).tolist(),
-    }
+from ser_cli.inference.metrics import compute_metrics
+from ser_cli.progress import Progress
 
 
 def evaluate_rows(
-    checkpoint, rows: list[dict], *, adapt: bool = True, cache_root=None, on_progress=None
+    checkpoint,
+    rows: list[dict],
+    *,
+    adapt: bool = True,
+    cache_root=None,
+    on_progress: Progress | None = None,
+    per_file: bool = False,
 ) -> dict:
     """Metrics of a loaded checkpoint on manifest rows.
 
     With ``adapt`` and a speaker-normalised model, each speaker's clips are normalised by that
-    speaker's own statistics (no labels used); otherwise by the training data's.
+    speaker's own statistics (no labels used); otherwise by the training data's. With
+    ``per_file``, the report's ``predictions`` lists each row's path, true and predicted label
+    and probabilities, in row order.
     """
     from ser_cli.features.clips import clip_stats, load_clips
-    from ser_cli.training.trainer import predict_probabilities
+    from ser_cli.inference.batch import probabilities
 
     clips = load_clips(
         rows,
@@ -54,12 +39,29 @@ def evaluate_rows(
     )
     stats = clip_stats(clips, checkpoint.normalization, checkpoint.global_stats, adapt=adapt)
     tc = checkpoint.meta["train_config"]
-    device = next(checkpoint.model.parameters()).device.type
-    probs = predict_probabilities(
-        checkpoint.model, clips, stats, device, tc["batch_size"], tc["max_eval_frames"]
+    probs = probabilities(
+        checkpoint.model,
+        clips.features,
+        stats,
+        max_frames=tc["max_eval_frames"],
+        batch_size=tc["batch_size"],
     )
-    metrics = compute_metrics(clips.labels, probs.argmax(1), checkpoint.labels)
+    predicted = probs.argmax(1)
+    metrics = compute_metrics(clips.labels, predicted, checkpoint.labels)
     metrics["adapted"] = bool(adapt and checkpoint.normalization == "speaker")
+    if per_file:
+        names = checkpoint.labels
+        metrics["predictions"] = [
+            {
+                "path": path,
+                "label": names[int(true)],
+                "predicted": names[int(guess)],
+                "probabilities": {n: float(v) for n, v in zip(names, p, strict=True)},
+            }
+            for path, true, guess, p in zip(
+                clips.paths, clips.labels, predicted, probs, strict=True
+            )
+        ]
     return metrics
 
 
@@ -71,11 +73,13 @@ def evaluate_models(
     adapt: bool = True,
     out_dir=None,
     source="manifest",
+    per_file: bool = False,
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
     Writes ``report.json`` and ``confusion.png`` per model into ``out_dir`` (default: the
     model's run folder; a subfolder per model when several are compared).
+    With ``per_file``, each report lists every file's prediction (see :func:`evaluate_rows`).
     Returns (reports by model name, paths written).
     """
     from pathlib import Path
@@ -91,7 +95,7 @@ def evaluate_models(
     for name in models:
         run_dir = resolve_model_dir(name)
         ckpt = load_checkpoint(run_dir)
-        report = evaluate_rows(ckpt, chosen, adapt=adapt)
+        report = evaluate_rows(ckpt, chosen, adapt=adapt, per_file=per_file)
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report

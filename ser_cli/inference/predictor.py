@@ -1,14 +1,15 @@
-"""The predictor shared by `ser predict`, `ser listen` and `ser eval`.
+"""The predictor behind `ser predict` and `ser listen`, and `predict_files`.
 
 It loads a run folder or the bundled model, computes features exactly as training did
-(same FeatureConfig, same normalisation statistics) and returns a probability per label.
-Long recordings are read window by window (never loaded whole) into a timeline; windows
-without speech are reported as silence instead of being classified.
+(same FeatureConfig, same normalisation statistics) and turns them into probabilities through
+:func:`ser_cli.inference.batch.probabilities`, the path `ser eval` and training validation
+take too. Files the model reads whole are classified in batches; longer recordings are read
+window by window (never loaded whole) into a timeline, and windows without speech are reported
+as silence instead of being classified.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,17 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
+from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.labels import SILENCE
+from ser_cli.progress import Progress
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
-WINDOW = 3.0  # seconds: long recordings are classified in windows of this length
-HOP = 1.5  # seconds between window starts
+# `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
+# does), and longer recordings in windows of that length, overlapping by half.
+WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
+HOP_FRACTION = 0.5  # of the window, between window starts, unless --hop says otherwise
 ADAPT_MODES = ("none", "all", "folder")  # who shares a speaker: nobody, all inputs, each folder
+PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
 
 
 def resolve_model_dir(name: str | Path | None) -> Path:
@@ -65,7 +71,7 @@ class FilePrediction:
         out = {
             "path": self.path,
             "label": self.label,
-            "probabilities": self.probabilities,
+            "probabilities": _rounded(self.probabilities),
             "duration": round(self.duration, 3),
         }
         if self.segments:
@@ -74,13 +80,20 @@ class FilePrediction:
                     "start": round(s.start, 3),
                     "end": round(s.end, 3),
                     "label": s.label,
-                    "probabilities": s.probabilities,
+                    "probabilities": _rounded(s.probabilities),
                 }
                 for s in self.segments
             ]
         if self.error:
             out["error"] = self.error
         return out
+
+
+def _rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
+    """Probabilities as reported (JSON, CSV): PROB_DECIMALS places."""
+    if probabilities is None:
+        return None
+    return {label: round(p, PROB_DECIMALS) for label, p in probabilities.items()}
 
 
 class Predictor:
@@ -92,6 +105,7 @@ class Predictor:
         self.labels: tuple[str, ...] = checkpoint.labels
         self.feature_config = checkpoint.feature_config
         self.global_stats: Stats = checkpoint.global_stats
+        self.batch_size = BATCH_SIZE
         self._vad = None
 
     @property
@@ -108,28 +122,41 @@ class Predictor:
 
         return compute_features(samples, self.feature_config)
 
-    def predict_features(self, feats: np.ndarray, stats: Stats | None = None) -> np.ndarray:
-        """Probabilities (classes,) for one clip's features, normalised by ``stats``
-        (a speaker's statistics) or, by default, the training data's."""
-        import torch
+    @property
+    def max_frames(self) -> int:
+        """Longer inputs are centre-cropped to this many frames, as in evaluation."""
+        return int(self.checkpoint.meta["train_config"]["max_eval_frames"])
 
-        x = (stats or self.global_stats).apply(feats)
-        max_frames = self.checkpoint.meta["train_config"]["max_eval_frames"]
-        if x.shape[-2] > max_frames:
-            cut = (x.shape[-2] - max_frames) // 2
-            x = x[..., cut : cut + max_frames, :]
-        with torch.no_grad():
-            xt = torch.from_numpy(x).unsqueeze(0).to(self.device)
-            mask = torch.ones(1, x.shape[-2], dtype=torch.bool, device=self.device)
-            logits = self.checkpoint.model(xt, mask)
-        return torch.softmax(logits.float(), dim=-1)[0].cpu().numpy()
+    @property
+    def max_seconds(self) -> float:
+        """The longest audio the model reads whole: `ser predict`'s default window."""
+        seconds = self.max_frames / self.feature_config.frames_per_second
+        if self.feature_config.kind == "ssl":
+            seconds = min(seconds, self.feature_config.ssl_max_seconds)
+        return seconds
 
-    def predict_samples(self, samples: np.ndarray, stats: Stats | None = None) -> np.ndarray:
-        """Probabilities (classes,) for 16 kHz mono audio (n,)."""
-        return self.predict_features(self.features(samples), stats)
+    def predict_batch(
+        self, feats: list[np.ndarray], stats: list[Stats | None] | None = None
+    ) -> np.ndarray:
+        """Probabilities (clips, classes) for clips' features (each (frames, dims)).
+
+        Each clip is normalised by its ``stats`` entry (a speaker's statistics; None -> the
+        training data's), centre-cropped to ``max_frames`` and run in padded, masked batches:
+        the same path `ser eval` and training validation take, so the numbers agree.
+        """
+        chosen = [s if s is not None else self.global_stats for s in (stats or [None] * len(feats))]
+        return probabilities(
+            self.checkpoint.model,
+            feats,
+            chosen,
+            max_frames=self.max_frames,
+            batch_size=self.batch_size,
+            device=self.device,
+        )
 
     def as_dict(self, probs: np.ndarray) -> dict[str, float]:
-        return {label: round(float(p), 4) for label, p in zip(self.labels, probs, strict=False)}
+        """{label: probability} of one clip's (classes,) probabilities, at full precision."""
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
 
     def uses_speaker_stats(self) -> bool:
         return self.checkpoint.normalization == "speaker"
@@ -150,46 +177,80 @@ def predict_files(
     predictor: Predictor,
     paths: list[Path],
     *,
-    window: float = WINDOW,
-    hop: float = HOP,
+    window: float | None = None,
+    hop: float | None = None,
     adapt: str = "none",
-    on_progress: Callable[[int, int, str], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> list[FilePrediction]:
     """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
 
-    Files no longer than ``window`` are classified whole; longer ones are read window by
-    window into a timeline (silence marked) and summarised by the mean of their speech
-    windows' probabilities. With ``adapt`` 'all' or 'folder', the files sharing a speaker are
-    normalised by their pooled statistics first (no labels involved).
+    Files no longer than ``window`` seconds (default: the longest input the model reads whole,
+    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` at a time, exactly
+    as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
+    timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
+    windows classified in batches and summarised by the mean of their probabilities. With
+    ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
+    statistics first (no labels involved).
     """
+    if window is None:
+        window = getattr(predictor, "max_seconds", WINDOW)
+    if hop is None:
+        hop = HOP_FRACTION * window
     if adapt not in ADAPT_MODES:
         raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
     if hop <= 0 or window <= 0:
         raise SerError("--window and --hop must be positive numbers of seconds.")
-    speaker_stats = (
-        _speaker_stats(predictor, paths, adapt)
-        if adapt != "none" and predictor.uses_speaker_stats()
-        else {}
-    )
-    results = []
-    for done, path in enumerate(paths, start=1):
+    speaker_stats: dict[str, Stats] = {}
+    known: dict[int, tuple[np.ndarray, float]] = {}  # short files' (features, seconds), reused
+    if adapt != "none" and predictor.uses_speaker_stats():
+        speaker_stats, known = _speaker_stats(predictor, paths, adapt, window)
+    results: list[FilePrediction | None] = [None] * len(paths)
+    pending: list[tuple[int, np.ndarray, float, Stats | None]] = []  # short clips awaiting a batch
+
+    def flush() -> None:
+        if not pending:
+            return
+        probs = predictor.predict_batch([p[1] for p in pending], [p[3] for p in pending])
+        for (i, _, seconds, _), p in zip(pending, probs, strict=True):
+            results[i] = FilePrediction(
+                str(paths[i]), predictor.labels[int(p.argmax())], predictor.as_dict(p), seconds
+            )
+        pending.clear()
+
+    for i, path in enumerate(paths):
+        stats = speaker_stats.get(_speaker_key(path, adapt))
         try:
-            stats = speaker_stats.get(_speaker_key(path, adapt))
-            results.append(_predict_one(predictor, path, window, hop, stats))
+            if i in known:
+                pending.append((i, *known.pop(i), stats))
+            else:
+                info = audio_info(path)
+                if info.duration <= window or info.frames <= 0:
+                    samples = load_audio(path)
+                    seconds = len(samples) / SAMPLE_RATE
+                    pending.append((i, predictor.features(samples), seconds, stats))
+                else:
+                    results[i] = _predict_long(predictor, path, info.duration, window, hop, stats)
         except SerError as exc:
-            results.append(FilePrediction(str(path), None, None, 0.0, error=str(exc)))
+            results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
+        if len(pending) >= predictor.batch_size:
+            flush()
         if on_progress:
-            on_progress(done, len(paths), path.name)
-    return results
+            on_progress(i + 1, len(paths), path.name)
+    flush()
+    return [r for r in results if r is not None]
 
 
 def _speaker_key(path: Path, adapt: str) -> str:
     return str(path.parent.resolve()) if adapt == "folder" else "all"
 
 
-def _speaker_stats(predictor: Predictor, paths: list[Path], adapt: str) -> dict[str, Stats]:
-    feats, groups = [], []
-    for path in paths:
+def _speaker_stats(
+    predictor: Predictor, paths: list[Path], adapt: str, window: float
+) -> tuple[dict[str, Stats], dict[int, tuple[np.ndarray, float]]]:
+    """Each speaker's statistics (from up to a minute of each file), and the features of the
+    files short enough to be classified whole, so they are not computed twice."""
+    feats, groups, known = [], [], {}
+    for i, path in enumerate(paths):
         try:
             info = audio_info(path)
             samples = load_audio(path) if info.duration <= 60 else read_window(path, 0, 60)
@@ -197,47 +258,50 @@ def _speaker_stats(predictor: Predictor, paths: list[Path], adapt: str) -> dict[
             continue  # reported when the file itself is predicted
         feats.append(predictor.features(samples))
         groups.append(_speaker_key(path, adapt))
-    return group_stats(feats, groups) if feats else {}
+        if info.duration <= window or info.frames <= 0:
+            known[i] = (feats[-1], len(samples) / SAMPLE_RATE)
+    return (group_stats(feats, groups) if feats else {}), known
 
 
-def _predict_one(
-    predictor: Predictor, path: Path, window: float, hop: float, stats: Stats | None
+def _predict_long(
+    predictor: Predictor, path: Path, duration: float, window: float, hop: float, stats
 ) -> FilePrediction:
-    info = audio_info(path)
-    if info.duration <= window or info.frames <= 0:
-        samples = load_audio(path)
-        probs = predictor.predict_samples(samples, stats)
-        return FilePrediction(
-            str(path),
-            predictor.labels[int(probs.argmax())],
-            predictor.as_dict(probs),
-            len(samples) / SAMPLE_RATE,
-        )
-    segments, speech_probs = [], []
+    """A timeline of windows: speech windows classified in batches, silence marked."""
+    spans: list[tuple[float, float]] = []
+    probs_of: dict[int, np.ndarray] = {}  # span index -> probabilities, for speech windows
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if batch:
+            probs = predictor.predict_batch([f for _, f in batch], [stats] * len(batch))
+            probs_of.update((j, p) for (j, _), p in zip(batch, probs, strict=True))
+            batch.clear()
+
     start = 0.0
-    while start < info.duration:
+    while start < duration:
         samples = read_window(path, start, window)
-        end = start + len(samples) / SAMPLE_RATE
-        if len(samples) < 0.5 * window * SAMPLE_RATE and segments:
+        if len(samples) < 0.5 * window * SAMPLE_RATE and spans:
             break  # a short tail is covered by the previous window
+        spans.append((start, start + len(samples) / SAMPLE_RATE))
         if predictor.vad.is_speech(samples):
-            probs = predictor.predict_samples(samples, stats)
-            speech_probs.append(probs)
-            segments.append(
-                Segment(start, end, predictor.labels[int(probs.argmax())], predictor.as_dict(probs))
-            )
-        else:
-            segments.append(Segment(start, end, SILENCE, None))
+            batch.append((len(spans) - 1, predictor.features(samples)))
+            if len(batch) >= predictor.batch_size:
+                flush()
         start += hop
-    if not speech_probs:
-        return FilePrediction(str(path), SILENCE, None, info.duration, segments)
-    mean = np.mean(speech_probs, axis=0)
+    flush()
+    segments = []
+    for j, (begin, end) in enumerate(spans):
+        p = probs_of.get(j)
+        if p is None:
+            segments.append(Segment(begin, end, SILENCE, None))
+        else:
+            label = predictor.labels[int(p.argmax())]
+            segments.append(Segment(begin, end, label, predictor.as_dict(p)))
+    if not probs_of:
+        return FilePrediction(str(path), SILENCE, None, duration, segments)
+    mean = np.mean(list(probs_of.values()), axis=0)
     return FilePrediction(
-        str(path),
-        predictor.labels[int(mean.argmax())],
-        predictor.as_dict(mean),
-        info.duration,
-        segments,
+        str(path), predictor.labels[int(mean.argmax())], predictor.as_dict(mean), duration, segments
     )
 
 

@@ -132,7 +132,7 @@ class StreamProcessor:
             import torch
 
             torch.set_num_threads(self.options.threads)
-        self.predictor.predict_features(self.predictor.features(quiet))
+        self.predictor.predict_batch([self.predictor.features(quiet)])
 
     def push(self, block: np.ndarray) -> list[Update]:
         """Add audio (n,) float32 at SAMPLE_RATE; returns the updates of every completed hop."""
@@ -183,7 +183,7 @@ class StreamProcessor:
                 new = max(1, int(round(feats.shape[-2] * n / window.size)))
                 self.speaker.update(feats[..., -new:, :])
                 stats = self.speaker.current()
-            probs = np.asarray(self.predictor.predict_features(feats, stats), dtype=np.float32)
+            probs = np.asarray(self.predictor.predict_batch([feats], [stats])[0], dtype=np.float32)
             self.smoothed = smooth(self.smoothed, probs, self.options.smoothing)
             label = self.labels[int(self.smoothed.argmax())]
         else:

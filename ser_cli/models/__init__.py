@@ -20,14 +20,20 @@ class ModelSpec:
     module: str  # ser_cli.models submodule holding the classes
     model_class: str
     config_class: str
-    summary: str  # one line for `ser models`
+    summary: str  # one line for `ser models`: what it is
     features: str  # feature kind it reads: logmel | ssl
     fitter: str = "gradient"  # "gradient" (the torch trainer) or "sklearn" (closed-form fit)
+    why: str = ""  # one line for `ser models`: when to pick it
 
 
 MODELS: dict[str, ModelSpec] = {
     "base": ModelSpec(
-        "cnn", "BaseCNNRNN", "BaseConfig", "2-D CNN front end + bidirectional GRU", "logmel"
+        "cnn",
+        "BaseCNNRNN",
+        "BaseConfig",
+        "2-D CNN front end + bidirectional GRU",
+        "logmel",
+        why="the reference project's first model; kept for comparison, not for use",
     ),
     "enhanced": ModelSpec(
         "cnn",
@@ -35,6 +41,7 @@ MODELS: dict[str, ModelSpec] = {
         "EnhancedConfig",
         "deeper residual 2-D CNN + attentive statistics pooling",
         "logmel",
+        why="recommended: the best measured accuracy, and the bundled default model",
     ),
     "ultimate": ModelSpec(
         "transformer",
@@ -42,6 +49,7 @@ MODELS: dict[str, ModelSpec] = {
         "UltimateConfig",
         "conv subsampler + 6-layer transformer + attentive pooling",
         "logmel",
+        why="2.8M parameters: more than 1,200 acted clips can train; for larger corpora",
     ),
     "simplified": ModelSpec(
         "transformer",
@@ -49,6 +57,7 @@ MODELS: dict[str, ModelSpec] = {
         "SimplifiedConfig",
         "4 transformer layers, 8 heads, 256 dims, batch norm, residual",
         "logmel",
+        why="the reference project's transformer, as its users know it",
     ),
     "ssl": ModelSpec(
         "ssl_head",
@@ -56,6 +65,7 @@ MODELS: dict[str, ModelSpec] = {
         "SSLHeadConfig",
         "pretrained speech encoder (frozen) + weighted layer sum + attentive pooling",
         "ssl",
+        why="transfer from a pretrained encoder; needs its download and more compute",
     ),
     "classic": ModelSpec(
         "classic",
@@ -64,8 +74,13 @@ MODELS: dict[str, ModelSpec] = {
         "utterance statistics + logistic regression (scikit-learn)",
         "logmel",
         "sklearn",
+        why="the baseline every model must beat; fits in seconds",
     ),
 }
+
+
+RECOMMENDED = "enhanced"  # the best cross-validated model (benchmarks/RESULTS.md), bundled
+BASELINE = "classic"  # the logistic-regression baseline the others are compared with
 
 
 def available_models() -> list[str]:

@@ -82,6 +82,11 @@ def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
         raise ModelError(
             f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder."
         )
+    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: checkpoint format version {meta.get('format_version')!r} is not one this ser "
+            f"reads (up to {FORMAT_VERSION}); upgrade ser-cli or retrain."
+        )
     for key in ("model", "model_config", "feature_config", "labels", "train_config"):
         if key not in meta:
             raise ModelError(
@@ -90,13 +95,34 @@ def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
     return meta
 
 
-def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu") -> Checkpoint:
-    """Rebuild the model from its sidecar and load its safetensors weights."""
+def load_weights(run_dir: str | Path, tag: str, model, device: str = "cpu"):
+    """Load ``<tag>.safetensors`` into ``model`` (strictly); returns the global feature Stats
+    stored beside the weights. The one place weights are read, for inference and resume alike."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from ser_cli.features.extract import FeatureConfig
     from ser_cli.features.normalization import Stats
+
+    weights = Path(run_dir) / f"{tag}.safetensors"
+    try:
+        tensors = load_file(str(weights), device=device)
+    except (FileNotFoundError, SafetensorError, OSError) as exc:
+        raise ModelError(
+            f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt."
+        ) from None
+    try:
+        stats = Stats(tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy())
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, RuntimeError) as exc:
+        raise ModelError(
+            f"{weights}: weights do not match the sidecar's model ({str(exc).splitlines()[0]})."
+        ) from None
+    return stats
+
+
+def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu") -> Checkpoint:
+    """Rebuild the model from its sidecar and load its safetensors weights."""
+    from ser_cli.features.extract import FeatureConfig
     from ser_cli.models import build_model, model_config
 
     run_dir = Path(run_dir)
@@ -105,13 +131,6 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"{run_dir}: model folder not found; give a `ser train` run folder or 'default'."
         )
     meta = read_sidecar(run_dir, tag)
-    weights = run_dir / f"{tag}.safetensors"
-    try:
-        tensors = load_file(str(weights), device=device)
-    except (FileNotFoundError, SafetensorError, OSError) as exc:
-        raise ModelError(
-            f"{weights}: cannot read the weights ({exc}); the checkpoint is missing or corrupt."
-        ) from None
     feature_config = FeatureConfig.from_dict(meta["feature_config"])
     expected = meta["model_config"].get("n_features")
     if feature_config.dims is not None and expected is not None and feature_config.dims != expected:
@@ -119,17 +138,8 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"{run_dir}: the feature configuration ({feature_config.kind}, {feature_config.dims} dims) does not match "
             f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
         )
-    try:
-        global_stats = Stats(
-            tensors.pop(NORM_MEAN).cpu().numpy(), tensors.pop(NORM_STD).cpu().numpy()
-        )
-        cfg = model_config(meta["model"], meta["model_config"])
-        model = build_model(meta["model"], cfg)
-        model.load_state_dict(tensors, strict=True)
-    except (KeyError, RuntimeError) as exc:
-        raise ModelError(
-            f"{weights}: weights do not match the sidecar's model ({str(exc).splitlines()[0]})."
-        ) from None
+    model = build_model(meta["model"], model_config(meta["model"], meta["model_config"]))
+    global_stats = load_weights(run_dir, tag, model, device)
     model.to(device).eval()
     return Checkpoint(
         model=model,

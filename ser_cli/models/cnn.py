@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ser_cli.models.layers import AttentivePooling, ConvBlock2d, downsample_mask, masked_mean
+from ser_cli.models.layers import AttentivePooling, ConvBlock2d, masked_mean
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,18 @@ class BaseCNNRNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        h, m = conv_stack(self.cnn, x, mask)  # (B, C, F', T'), (B, T')
         b, c, f, t = h.shape
         h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)
-        h, _ = self.rnn(h)
-        return self.head(masked_mean(h, downsample_mask(mask, self.factor, t)))
+        # Packed, so the backward direction starts at each clip's last valid frame, not in padding.
+        lengths = m.sum(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(
+            h, lengths, batch_first=True, enforce_sorted=False
+        )
+        h, _ = nn.utils.rnn.pad_packed_sequence(
+            self.rnn(packed)[0], batch_first=True, total_length=t
+        )
+        return self.head(masked_mean(h, m))
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,20 @@ class EnhancedCNN(nn.Module):
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * dims, cfg.n_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.cnn(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        h, m = conv_stack(self.cnn, x, mask)  # (B, C, F', T'), (B, T')
         if self.cfg.freq_pool == "flatten":
             h = h.flatten(1, 2).transpose(1, 2)  # (B, T', C * F')
         else:
             h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
-        return self.head(self.pool(h, downsample_mask(mask, self.factor, h.shape[1])))
+        return self.head(self.pool(h, m))
+
+
+def conv_stack(blocks: nn.Sequential, x: torch.Tensor, mask: torch.Tensor):
+    """Run ConvBlock2d blocks over (batch, time, feats) frames, carrying the mask through.
+
+    Returns (batch, channels, freq', time') features and their (batch, time') mask.
+    """
+    h = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T)
+    for block in blocks:
+        h, mask = block(h, mask)
+    return h, mask

@@ -57,7 +57,11 @@ class SinusoidalPositions(nn.Module):
 class ConvBlock2d(nn.Module):
     """Two 3x3 convolutions with batch norm and a residual path, then 2x2 max pooling.
 
-    (batch, in_ch, freq, time) -> (batch, out_ch, freq // 2, time // 2)
+    (batch, in_ch, freq, time), mask (batch, time) -> (batch, out_ch, freq // 2, time // 2) and
+    the pooled mask. Padded frames are zeroed before each convolution, so a clip's valid
+    frames see exactly the zeros they would see alone (a 3x3 convolution would otherwise
+    carry the first layer's response to padding into the last valid frames); an unpadded
+    clip's mask is all ones, so masking leaves its result unchanged.
     """
 
     def __init__(self, in_ch: int, out_ch: int, dropout: float = 0.0):
@@ -76,8 +80,12 @@ class ConvBlock2d(nn.Module):
         )
         self.out = nn.Sequential(nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.body(x) + self.skip(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = mask[:, None, None, :].to(x.dtype)  # (batch, 1, 1, time)
+        x = x * keep
+        h = self.body[3:](self.body[:3](x) * keep)  # conv-bn-relu, re-mask, conv-bn
+        out = self.out(h + self.skip(x))
+        return out, downsample_mask(mask, 2, out.shape[-1])
 
 
 def downsample_mask(mask: torch.Tensor, factor: int, length: int) -> torch.Tensor:

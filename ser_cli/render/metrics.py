@@ -6,6 +6,7 @@ from functools import partial
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 
 def comparison_table(reports: dict[str, dict]) -> Table:
@@ -117,15 +118,37 @@ def cv_table(result) -> Table:
     return table
 
 
-def models_table(rows: list[dict]) -> Table:
+def models_table(rows: list[dict]) -> Group:
+    """The registry: size, input, cross-validated accuracy, what each model is and when to use it."""
     table = Table(title="registered models", title_justify="left")
-    for col in ("name", "parameters", "reads", "what it is"):
-        table.add_column(col, justify="right" if col == "parameters" else "left")
+    columns = (
+        "name",
+        "parameters",
+        "reads",
+        "CV accuracy",
+        "epochs",
+        "what it is / when to pick it",
+    )
+    for col in columns:
+        table.add_column(
+            col, justify="left" if col in ("name", "reads") or "what" in col else "right"
+        )
     for row in rows:
+        cv = row.get("cv")
+        accuracy = f"{cv['accuracy']['mean']:.1%} ± {cv['accuracy']['std']:.1%}" if cv else "-"
+        why = row["why"] + (f" [yellow]({row['note']})[/]" if row.get("note") else "")
         table.add_row(
-            row["name"],
+            f"[bold green]{row['name']} ★[/]" if row.get("recommended") else row["name"],
             f"{row['parameters']:,}" if row["parameters"] else "-",
             row["features"],
-            row["summary"],
+            accuracy,
+            str(cv["epochs"]) if cv else "-",
+            f"{row['summary']}\n[dim]{why}[/]",
         )
-    return table
+    recommended = [r["name"] for r in rows if r.get("recommended")]
+    footer = Text.from_markup(
+        f"★ recommended: [bold]{', '.join(recommended)}[/]. CV accuracy: weighted accuracy, "
+        "mean ± std over 5 speaker-disjoint folds of RAVDESS (20 actors), test speakers "
+        "adapted; '-': not measured. Details: benchmarks/RESULTS.md."
+    )
+    return Group(table, footer)

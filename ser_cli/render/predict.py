@@ -68,18 +68,19 @@ def predictions_csv(results: list, labels: tuple[str, ...]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["path", "start", "end", "label", *labels, "error"])
     for r in results:
-        probs = r.probabilities or {}
+        payload = r.to_dict()  # probabilities rounded as in the JSON
+        probs = payload.get("probabilities") or {}
         writer.writerow(
             [r.path, "", "", r.label or "", *(probs.get(lb, "") for lb in labels), r.error or ""]
         )
-        for s in r.segments:
-            sp = s.probabilities or {}
+        for s in payload.get("segments", []):
+            sp = s["probabilities"] or {}
             writer.writerow(
                 [
                     r.path,
-                    f"{s.start:.3f}",
-                    f"{s.end:.3f}",
-                    s.label,
+                    f"{s['start']:.3f}",
+                    f"{s['end']:.3f}",
+                    s["label"],
                     *(sp.get(lb, "") for lb in labels),
                     "",
                 ]

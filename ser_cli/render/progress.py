@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-# Library functions take ``on_progress(done, total, info)``: info is a short status string
-# (a file name, or "loss 0.91 uar 0.55") shown beside the bar.
-ProgressCallback = Callable[[int, int, str], None]
+from ser_cli.progress import Progress
 
 
 @contextlib.contextmanager
-def progress_bar(description: str, *, transient: bool = False) -> Iterator[ProgressCallback]:
+def progress_bar(description: str, *, transient: bool = False) -> Iterator[Progress]:
     """Yield a callback that drives one rich progress bar (to stderr)."""
     from rich.console import Console
     from rich.progress import (

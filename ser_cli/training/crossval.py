@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,6 @@ class CVResult:
     folds: list[dict]  # per fold: test speakers, metrics (adapted and global), seconds
     summary: dict  # mean and std of each metric across folds
     out_dir: Path
-    extra: dict = field(default_factory=dict)
 
 
 def fold_ids(rows: list[dict]) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,14 +18,15 @@ import numpy as np
 
 from ser_cli.config import RunConfig, save_run_config
 from ser_cli.errors import ConfigError, ManifestError, SerError
-from ser_cli.features.clips import ClipSet, clip_stats, eval_batches, load_clips, train_batch
-from ser_cli.features.normalization import Stats, frame_stats
+from ser_cli.features.clips import clip_stats, load_clips, train_batch
+from ser_cli.features.normalization import frame_stats
+from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import restore_optimizer, save_checkpoint
+from ser_cli.progress import Progress
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
-Progress = Callable[[int, int, str], None]
 
 
 class TrainingInterrupted(SerError):
@@ -92,24 +92,6 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
-def predict_probabilities(
-    model, clips: ClipSet, stats: list[Stats], device: str, batch_size: int, max_frames: int
-) -> np.ndarray:
-    """Softmax probabilities for every clip, shape (clips, classes)."""
-    import torch
-
-    model.eval()
-    out = None
-    with torch.no_grad():
-        for x, mask, index in eval_batches(clips, stats, batch_size, max_frames):
-            logits = model(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-            if out is None:
-                out = np.zeros((len(clips), probs.shape[1]), dtype=np.float32)
-            out[index] = probs
-    return out
-
-
 def train_run(
     rows: list[dict],
     cfg: RunConfig,
@@ -122,7 +104,7 @@ def train_run(
     """Train ``cfg.model`` on the manifest rows' train split; see the module docstring."""
     import torch
 
-    from ser_cli.inference.evaluate import compute_metrics
+    from ser_cli.inference.metrics import compute_metrics
     from ser_cli.models import build_model, get_spec, model_config
 
     run_dir = Path(run_dir)
@@ -184,8 +166,13 @@ def train_run(
     def evaluate(epoch: int) -> dict:
         if val is None:
             return {}
-        probs = predict_probabilities(
-            model, val, val_stats, device, tc.batch_size, tc.max_eval_frames
+        probs = probabilities(
+            model,
+            val.features,
+            val_stats,
+            max_frames=tc.max_eval_frames,
+            batch_size=tc.batch_size,
+            device=device,
         )
         return compute_metrics(val.labels, probs.argmax(1), labels)
 
@@ -312,7 +299,9 @@ def _fit_closed_form(
     from ser_cli.models.classic import fit_classic, utterance_stats
 
     stats_rows = []
-    for x, mask, index in eval_batches(train, train_stats, tc.batch_size, tc.max_eval_frames):
+    for x, mask, index in iter_batches(
+        train.features, train_stats, tc.batch_size, tc.max_eval_frames
+    ):
         stats_rows.append((index, utterance_stats(torch.from_numpy(x), torch.from_numpy(mask))))
     feats = torch.zeros(len(train), stats_rows[0][1].shape[1])
     for index, s in stats_rows:
@@ -338,14 +327,10 @@ def _fit_closed_form(
 
 
 def _restore(run_dir: Path, model, optimizer, device: str):
-    from safetensors.torch import load_file
-
-    from ser_cli.models.checkpoint import NORM_MEAN, NORM_STD, read_sidecar
+    from ser_cli.models.checkpoint import load_weights, read_sidecar
 
     meta = read_sidecar(run_dir, "last")
-    tensors = load_file(str(run_dir / "last.safetensors"), device=device)
-    tensors.pop(NORM_MEAN), tensors.pop(NORM_STD)
-    model.load_state_dict(tensors)
+    load_weights(run_dir, "last", model, device)
     optim_path = run_dir / "last.optim.safetensors"
     if optim_path.exists():
         restore_optimizer(optimizer, optim_path)
