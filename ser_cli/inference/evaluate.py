@@ -34,17 +34,69 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, .
     }
 
 
+def score_probabilities(
+    probs: np.ndarray, targets: np.ndarray, model_labels: tuple[str, ...], corpus_labels
+) -> dict:
+    """Metrics of model probabilities on a corpus whose label set may differ from the model's.
+
+    Args:
+        probs: (clips, model classes); targets: (clips,) indices into ``model_labels``;
+        corpus_labels: every label of the corpus (not only of the scored split).
+    The main metrics are over the classes both share (see label_mapping: calm counted as
+    neutral where the corpus has no calm); ``four_class`` is the angry/happy/neutral/sad view on
+    the clips of those four; ``calibration`` holds the ECE and reliability bins.
+    """
+    from ser_cli.inference.calibration import calibration_report
+    from ser_cli.inference.label_mapping import FOUR_CLASSES, four_class_mapping, map_labels
+
+    mapping = map_labels(model_labels, corpus_labels)
+    true = [model_labels[int(i)] for i in targets]
+    scored = mapping.targets(true)
+    mapped = mapping.apply(probs)
+    metrics = compute_metrics(scored, mapped.argmax(1), mapping.labels)
+    metrics["label_mapping"] = mapping.to_dict()
+    metrics["calibration"] = calibration_report(mapped, scored)
+    four = four_class_mapping(model_labels)
+    keep = [i for i, label in enumerate(true) if label in FOUR_CLASSES] if four else []
+    if keep:
+        four_probs = four.apply(np.asarray(probs)[keep])
+        view = compute_metrics(
+            four.targets(true[i] for i in keep), four_probs.argmax(1), four.labels
+        )
+        metrics["four_class"] = {
+            k: view[k] for k in ("accuracy", "uar", "macro_f1", "n", "labels", "confusion")
+        }
+    return metrics
+
+
 def evaluate_rows(
-    checkpoint, rows: list[dict], *, adapt: bool = True, cache_root=None, on_progress=None
+    checkpoint,
+    rows: list[dict],
+    *,
+    adapt: bool = True,
+    cache_root=None,
+    on_progress=None,
+    corpus_labels=None,
 ) -> dict:
     """Metrics of a loaded checkpoint on manifest rows.
 
     With ``adapt`` and a speaker-normalised model, each speaker's clips are normalised by that
     speaker's own statistics (no labels used); otherwise by the training data's.
+    ``corpus_labels`` (default: the labels of ``rows``) is the corpus's label set; clips of
+    labels the model lacks are left out and listed (see :func:`score_probabilities`).
     """
+    from ser_cli.errors import ManifestError
     from ser_cli.features.clips import clip_stats, load_clips
     from ser_cli.training.trainer import predict_probabilities
 
+    # Cross-corpus: clips whose label the model lacks cannot be scored.
+    corpus_labels = sorted({r["label"] for r in rows} if corpus_labels is None else corpus_labels)
+    rows = [r for r in rows if r["label"] in checkpoint.labels]
+    if not rows:
+        raise ManifestError(
+            f"none of the corpus's labels ({', '.join(corpus_labels)}) is one the model knows "
+            f"({', '.join(checkpoint.labels)}); nothing to score."
+        )
     clips = load_clips(
         rows,
         checkpoint.feature_config,
@@ -56,9 +108,16 @@ def evaluate_rows(
     tc = checkpoint.meta["train_config"]
     device = next(checkpoint.model.parameters()).device.type
     probs = predict_probabilities(
-        checkpoint.model, clips, stats, device, tc["batch_size"], tc["max_eval_frames"]
+        checkpoint.model,
+        clips,
+        stats,
+        device,
+        tc["batch_size"],
+        tc["max_eval_frames"],
+        temperature=checkpoint.temperature,
     )
-    metrics = compute_metrics(clips.labels, probs.argmax(1), checkpoint.labels)
+    metrics = score_probabilities(probs, clips.labels, checkpoint.labels, corpus_labels)
+    metrics["calibration"]["temperature"] = checkpoint.temperature
     metrics["adapted"] = bool(adapt and checkpoint.normalization == "speaker")
     return metrics
 
@@ -74,7 +133,7 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
-    Writes ``report.json`` and ``confusion.png`` per model into ``out_dir`` (default: the
+    Writes ``report.json``, ``confusion.png`` and ``reliability.png`` per model into ``out_dir`` (default: the
     model's run folder; a subfolder per model when several are compared).
     Returns (reports by model name, paths written).
     """
@@ -84,14 +143,15 @@ def evaluate_models(
     from ser_cli.data.manifest import select_split
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.plots import save_confusion_png
+    from ser_cli.plots import save_confusion_png, save_reliability_png
 
     chosen = rows if split == "all" else select_split(rows, split, source)
+    corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
     reports, written = {}, []
     for name in models:
         run_dir = resolve_model_dir(name)
         ckpt = load_checkpoint(run_dir)
-        report = evaluate_rows(ckpt, chosen, adapt=adapt)
+        report = evaluate_rows(ckpt, chosen, adapt=adapt, corpus_labels=corpus_labels)
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
@@ -106,6 +166,13 @@ def evaluate_models(
         written.append(
             save_confusion_png(
                 report, target / f"confusion-{split}.png", title=f"{Path(str(name)).name}: {split}"
+            )
+        )
+        written.append(
+            save_reliability_png(
+                report,
+                target / f"reliability-{split}.png",
+                title=f"{Path(str(name)).name}: {split}",
             )
         )
     return reports, written

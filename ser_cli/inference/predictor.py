@@ -17,6 +17,7 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
+from ser_cli.inference.calibration import check_min_confidence, confident_label
 from ser_cli.labels import SILENCE
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
@@ -92,6 +93,7 @@ class Predictor:
         self.labels: tuple[str, ...] = checkpoint.labels
         self.feature_config = checkpoint.feature_config
         self.global_stats: Stats = checkpoint.global_stats
+        self.temperature: float = checkpoint.temperature  # calibration: logits / T before softmax
         self._vad = None
 
     @property
@@ -122,7 +124,7 @@ class Predictor:
             xt = torch.from_numpy(x).unsqueeze(0).to(self.device)
             mask = torch.ones(1, x.shape[-2], dtype=torch.bool, device=self.device)
             logits = self.checkpoint.model(xt, mask)
-        return torch.softmax(logits.float(), dim=-1)[0].cpu().numpy()
+        return torch.softmax(logits.float() / self.temperature, dim=-1)[0].cpu().numpy()
 
     def predict_samples(self, samples: np.ndarray, stats: Stats | None = None) -> np.ndarray:
         """Probabilities (classes,) for 16 kHz mono audio (n,)."""
@@ -154,14 +156,17 @@ def predict_files(
     hop: float = HOP,
     adapt: str = "none",
     on_progress: Callable[[int, int, str], None] | None = None,
+    min_confidence: float = 0.0,
 ) -> list[FilePrediction]:
     """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
 
     Files no longer than ``window`` are classified whole; longer ones are read window by
     window into a timeline (silence marked) and summarised by the mean of their speech
     windows' probabilities. With ``adapt`` 'all' or 'folder', the files sharing a speaker are
-    normalised by their pooled statistics first (no labels involved).
+    normalised by their pooled statistics first (no labels involved). A file or segment whose
+    top probability is below ``min_confidence`` is labelled UNCERTAIN (probabilities kept).
     """
+    check_min_confidence(min_confidence)
     if adapt not in ADAPT_MODES:
         raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
     if hop <= 0 or window <= 0:
@@ -175,12 +180,25 @@ def predict_files(
     for done, path in enumerate(paths, start=1):
         try:
             stats = speaker_stats.get(_speaker_key(path, adapt))
-            results.append(_predict_one(predictor, path, window, hop, stats))
+            results.append(
+                _label_uncertain(_predict_one(predictor, path, window, hop, stats), min_confidence)
+            )
         except SerError as exc:
             results.append(FilePrediction(str(path), None, None, 0.0, error=str(exc)))
         if on_progress:
             on_progress(done, len(paths), path.name)
     return results
+
+
+def _label_uncertain(result: FilePrediction, min_confidence: float) -> FilePrediction:
+    """Relabel the file and its segments UNCERTAIN where the top probability is too low."""
+    if min_confidence <= 0:
+        return result
+    for item in (result, *result.segments):
+        if item.probabilities:
+            labels = tuple(item.probabilities)
+            item.label = confident_label(labels, list(item.probabilities.values()), min_confidence)
+    return result
 
 
 def _speaker_key(path: Path, adapt: str) -> str:

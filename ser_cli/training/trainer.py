@@ -93,9 +93,16 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def predict_probabilities(
-    model, clips: ClipSet, stats: list[Stats], device: str, batch_size: int, max_frames: int
+    model,
+    clips: ClipSet,
+    stats: list[Stats],
+    device: str,
+    batch_size: int,
+    max_frames: int,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Softmax probabilities for every clip, shape (clips, classes)."""
+    """Softmax probabilities for every clip, shape (clips, classes); logits are divided by
+    ``temperature`` first (the checkpoint's calibration)."""
     import torch
 
     model.eval()
@@ -103,7 +110,7 @@ def predict_probabilities(
     with torch.no_grad():
         for x, mask, index in eval_batches(clips, stats, batch_size, max_frames):
             logits = model(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
             if out is None:
                 out = np.zeros((len(clips), probs.shape[1]), dtype=np.float32)
             out[index] = probs
