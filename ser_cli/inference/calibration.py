@@ -125,19 +125,23 @@ def calibrate_run(run_dir, clips, stats, device: str, batch_size: int, max_frame
     that checkpoint's sidecar; returns T."""
     from pathlib import Path
 
+    from scipy.special import softmax
+
     from ser_cli.atomic import write_json
     from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
     from ser_cli.training.trainer import predict_probabilities
 
     best = load_checkpoint(run_dir, "best", device=device)
     probs = predict_probabilities(best.model, clips, stats, device, batch_size, max_frames)
-    temperature = fit_temperature(np.log(np.maximum(probs, PROB_FLOOR)), clips.labels)
+    log_probs = np.log(np.maximum(probs, PROB_FLOOR))
+    temperature = fit_temperature(log_probs, clips.labels)
     meta = read_sidecar(run_dir, "best")
     meta["calibration"] = {
         "temperature": temperature,
         "fitted_on": "val",
         "clips": len(clips),
-        "ece_before": expected_calibration_error(probs, clips.labels),
+        "val_ece_before": expected_calibration_error(probs, clips.labels),
+        "val_ece_after": expected_calibration_error(softmax(log_probs / temperature), clips.labels),
     }
     write_json(Path(run_dir) / "best.json", meta)
     return temperature
