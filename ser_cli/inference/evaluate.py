@@ -133,8 +133,9 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
-    Writes ``report.json``, ``confusion.png`` and ``reliability.png`` per model into ``out_dir`` (default: the
-    model's run folder; a subfolder per model when several are compared).
+    Writes ``report.json``, ``confusion.png`` and ``reliability.png`` per model into
+    ``out_dir`` (default: the model's run folder; a subfolder per model when several are
+    compared).
     Returns (reports by model name, paths written).
     """
     from pathlib import Path
