@@ -11,12 +11,14 @@ from synthetic_runs import quick_config, write_corpus
 from typer.testing import CliRunner
 
 from ser_cli.cli import app
+from ser_cli.errors import ManifestError
 from ser_cli.inference.evaluate import score_probabilities
 from ser_cli.inference.label_mapping import (
     FOUR_CLASSES,
     four_class_mapping,
     map_labels,
     map_probabilities,
+    scorable_rows,
 )
 from ser_cli.labels import EMOTIONS
 from ser_cli.training.trainer import train_run
@@ -77,6 +79,21 @@ def test_four_class_view_merges_calm_and_needs_all_four():
     assert four.merged == {"calm": "neutral"}
     assert set(four.dropped) == {"fearful", "disgust", "surprised"}
     assert four_class_mapping(("neutral", "happy", "angry")) is None
+
+
+def test_scorable_rows_keeps_known_labels_and_defaults_to_no_mapping():
+    rows = [{"label": "sad"}, {"label": "boredom"}, {"label": "happy"}]
+    kept, corpus = scorable_rows(rows, ("neutral", "calm", "happy", "sad"))
+    assert kept == [rows[0], rows[2]]
+    # A split without neutral or calm must not merge or drop them: the model's labels count.
+    assert map_labels(("neutral", "calm", "happy", "sad"), corpus).is_identity
+    assert scorable_rows(rows, ("happy", "sad"), ["happy", "sad", "boredom"])[1] == [
+        "boredom",
+        "happy",
+        "sad",
+    ]
+    with pytest.raises(ManifestError, match="nothing to score"):
+        scorable_rows([{"label": "boredom"}], ("happy", "sad"))
 
 
 def test_wrong_probability_shape_is_refused():

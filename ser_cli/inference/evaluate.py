@@ -82,21 +82,16 @@ def evaluate_rows(
 
     With ``adapt`` and a speaker-normalised model, each speaker's clips are normalised by that
     speaker's own statistics (no labels used); otherwise by the training data's.
-    ``corpus_labels`` (default: the labels of ``rows``) is the corpus's label set; clips of
-    labels the model lacks are left out and listed (see :func:`score_probabilities`).
+    ``corpus_labels`` is the corpus's label set, for scoring another corpus (see
+    :func:`score_probabilities`); by default the model's own plus those of ``rows``, so a split
+    that happens to lack a class is scored as is. Clips of labels the model lacks are left out
+    and listed either way.
     """
-    from ser_cli.errors import ManifestError
     from ser_cli.features.clips import clip_stats, load_clips
+    from ser_cli.inference.label_mapping import scorable_rows
     from ser_cli.training.trainer import predict_probabilities
 
-    # Cross-corpus: clips whose label the model lacks cannot be scored.
-    corpus_labels = sorted({r["label"] for r in rows} if corpus_labels is None else corpus_labels)
-    rows = [r for r in rows if r["label"] in checkpoint.labels]
-    if not rows:
-        raise ManifestError(
-            f"none of the corpus's labels ({', '.join(corpus_labels)}) is one the model knows "
-            f"({', '.join(checkpoint.labels)}); nothing to score."
-        )
+    rows, corpus_labels = scorable_rows(rows, checkpoint.labels, corpus_labels)
     clips = load_clips(
         rows,
         checkpoint.feature_config,

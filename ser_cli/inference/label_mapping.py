@@ -100,6 +100,28 @@ def four_class_mapping(model_labels: Sequence[str]) -> LabelMapping | None:
     return map_labels(model_labels, FOUR_CLASSES)
 
 
+def scorable_rows(
+    rows: list[dict], model_labels: Sequence[str], corpus_labels: Iterable[str] | None = None
+) -> tuple[list[dict], list[str]]:
+    """The manifest rows whose label the model knows, and the corpus's label set (by default the
+    model's own plus those of ``rows``: a split that happens to lack a class maps nothing).
+
+    Raises ManifestError when no row is left to score.
+    """
+    from ser_cli.errors import ManifestError
+
+    if corpus_labels is None:
+        corpus_labels = {*model_labels, *(r["label"] for r in rows)}
+    kept = [r for r in rows if r["label"] in model_labels]
+    if not kept:
+        given = sorted({r["label"] for r in rows})
+        raise ManifestError(
+            f"none of the clips' labels ({', '.join(given) or 'no clips'}) is one the model knows "
+            f"({', '.join(model_labels)}); nothing to score."
+        )
+    return kept, sorted(corpus_labels)
+
+
 def map_probabilities(
     model_labels: Sequence[str], corpus_labels: Iterable[str], probs: np.ndarray
 ) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
