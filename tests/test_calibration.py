@@ -20,6 +20,7 @@ from ser_cli.inference.calibration import (
     expected_calibration_error,
     fit_temperature,
     reliability_bins,
+    scaled_probabilities,
 )
 from ser_cli.inference.predictor import load_predictor, predict_files
 from ser_cli.labels import EMOTIONS, UNCERTAIN
@@ -43,6 +44,9 @@ def _sampled(n: int, classes: int, temperature: float, seed: int = 0):
 def test_fit_temperature_recovers_the_temperature_that_generated_the_labels(true_t):
     logits, targets = _sampled(4000, 5, true_t)
     assert fit_temperature(logits, targets) == pytest.approx(true_t, rel=0.1)
+    scaled = scaled_probabilities(logits, true_t)
+    np.testing.assert_allclose(scaled.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(scaled.argmax(axis=1), logits.argmax(axis=1))
     # Log-probabilities are logits up to a per-row constant: the same T.
     log_probs = np.log(softmax(logits, axis=1))
     assert fit_temperature(log_probs, targets) == pytest.approx(fit_temperature(logits, targets))
@@ -87,6 +91,9 @@ def test_training_stores_a_temperature_that_the_predictor_applies(run_dir, tmp_p
     meta = json.loads((run_dir / "best.json").read_text())
     t = meta["calibration"]["temperature"]
     assert np.exp(-3) <= t <= np.exp(3) and meta["calibration"]["fitted_on"] == "val"
+    # NLL-optimal T need not lower the ECE, but on the validation clips it was fitted on it
+    # cannot make the model much worse calibrated.
+    assert meta["calibration"]["val_ece_after"] <= meta["calibration"]["val_ece_before"] + 0.1
     assert load_checkpoint(run_dir).temperature == pytest.approx(t)
     clip = synth_clip("angry", 1, duration=1.0)
     flat = _with_temperature(run_dir, tmp_path / "t4", 4.0 * t)

@@ -74,6 +74,13 @@ def calibration_report(probs: np.ndarray, targets: np.ndarray, temperature: floa
     }
 
 
+def scaled_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) per clip: (clips, classes) -> (clips, classes), rows summing to 1."""
+    from scipy.special import softmax
+
+    return softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
 def _nll(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
     from scipy.special import logsumexp
 
@@ -125,8 +132,6 @@ def calibrate_run(run_dir, clips, stats, device: str, batch_size: int, max_frame
     that checkpoint's sidecar; returns T."""
     from pathlib import Path
 
-    from scipy.special import softmax
-
     from ser_cli.atomic import write_json
     from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
     from ser_cli.training.trainer import predict_probabilities
@@ -141,7 +146,9 @@ def calibrate_run(run_dir, clips, stats, device: str, batch_size: int, max_frame
         "fitted_on": "val",
         "clips": len(clips),
         "val_ece_before": expected_calibration_error(probs, clips.labels),
-        "val_ece_after": expected_calibration_error(softmax(log_probs / temperature), clips.labels),
+        "val_ece_after": expected_calibration_error(
+            scaled_probabilities(log_probs, temperature), clips.labels
+        ),
     }
     write_json(Path(run_dir) / "best.json", meta)
     return temperature
