@@ -49,9 +49,8 @@ class LabelMapping:
         to 1: merged classes added to their target, dropped ones removed, then renormalised."""
         probs = np.asarray(probs, dtype=np.float64)
         if probs.ndim != 2 or probs.shape[1] != len(self.model_labels):
-            raise ValueError(
-                f"expected probabilities of shape (clips, {len(self.model_labels)}), got {probs.shape}"
-            )
+            expected = f"(clips, {len(self.model_labels)})"
+            raise ValueError(f"expected probabilities of shape {expected}, got {probs.shape}")
         if self.is_identity:
             return probs
         column = {label: i for i, label in enumerate(self.model_labels)}
@@ -110,14 +109,13 @@ def scorable_rows(
     """
     from ser_cli.errors import ManifestError
 
-    if corpus_labels is None:
-        corpus_labels = {*model_labels, *(r["label"] for r in rows)}
+    given = {r["label"] for r in rows}
+    corpus_labels = {*(model_labels if corpus_labels is None else corpus_labels), *given}
     kept = [r for r in rows if r["label"] in model_labels]
     if not kept:
-        given = sorted({r["label"] for r in rows})
         raise ManifestError(
-            f"none of the clips' labels ({', '.join(given) or 'no clips'}) is one the model knows "
-            f"({', '.join(model_labels)}); nothing to score."
+            f"none of the clips' labels ({', '.join(sorted(given)) or 'no clips'}) is one the "
+            f"model knows ({', '.join(model_labels)}); nothing to score."
         )
     return kept, sorted(corpus_labels)
 
