@@ -355,6 +355,11 @@ def predict(
         "--adapt",
         help="Speaker adaptation: none, all (inputs are one speaker) or folder (one per folder).",
     ),
+    min_confidence: float = typer.Option(
+        0.0,
+        "--min-confidence",
+        help="Report 'uncertain' when the top probability is below this (0..1).",
+    ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
     from rich.markup import escape
@@ -363,6 +368,8 @@ def predict(
     from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
     from ser_cli.render.progress import progress_bar
 
+    if not 0.0 <= min_confidence <= 1.0:
+        _fail(f"--min-confidence must be between 0 and 1 (got {min_confidence:g}).", 2)
     files, missing = expand_inputs(paths)
     for item in missing:
         _console(stderr=True).print(
@@ -374,10 +381,23 @@ def predict(
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
             results = predict_files(
-                predictor, files, window=window, hop=hop, adapt=adapt.value, on_progress=on_progress
+                predictor,
+                files,
+                window=window,
+                hop=hop,
+                adapt=adapt.value,
+                on_progress=on_progress,
+                min_confidence=min_confidence,
             )
     else:
-        results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt.value)
+        results = predict_files(
+            predictor,
+            files,
+            window=window,
+            hop=hop,
+            adapt=adapt.value,
+            min_confidence=min_confidence,
+        )
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:
@@ -435,6 +455,12 @@ def listen(
         show_default="0.5",
         help="Weight of the newest update, in (0, 1]; 1 = no smoothing.",
     ),
+    min_confidence: float | None = typer.Option(
+        None,
+        "--min-confidence",
+        show_default="0",
+        help="Show 'uncertain' when the top smoothed probability is below this (0..1).",
+    ),
 ) -> None:
     """Live emotion from the microphone (or a file played at real-time pace); Ctrl-C stops."""
     from ser_cli.listen.session import run_listen
@@ -448,7 +474,12 @@ def listen(
         return
     if file is not None and device_index is not None:
         _fail("--device-index picks a microphone; leave it out when reading --file.", 2)
-    given = {"window": window, "hop": hop, "smoothing": smoothing}
+    given = {
+        "window": window,
+        "hop": hop,
+        "smoothing": smoothing,
+        "min_confidence": min_confidence,
+    }
     options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
     source = (
         FileSource(file, speed)

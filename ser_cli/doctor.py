@@ -43,6 +43,7 @@ PACKAGES = (
     ("soxr", "soxr", True, None),
     ("numpy", "numpy", True, None),
     ("scikit-learn", "sklearn", True, None),
+    ("scipy", "scipy", True, None),
     ("silero-vad", "silero_vad", True, None),
     ("safetensors", "safetensors", True, None),
     ("pyyaml", "yaml", True, None),

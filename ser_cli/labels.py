@@ -44,6 +44,8 @@ ALIASES: dict[str, str] = {
 
 # Shown in place of an emotion where a segment holds no speech.
 SILENCE = "silence"
+# Shown in place of an emotion when the top probability is below --min-confidence.
+UNCERTAIN = "uncertain"
 
 
 def canonical_label(name: str) -> str | None:

@@ -22,6 +22,7 @@ EXPECTED_CHECKS = {
     "soundfile",
     "numpy",
     "scikit-learn",
+    "scipy",
     "silero-vad",
     "soxr",
     "safetensors",

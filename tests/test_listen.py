@@ -555,6 +555,7 @@ def test_cli_help_shows_the_library_defaults():
         ("--window", defaults.window),
         ("--hop", defaults.hop),
         ("--smoothing", defaults.smoothing),
+        ("--min-confidence", defaults.min_confidence),
     ):
         line = next(line for line in result.output.splitlines() if option in line)
         assert re.search(rf"\[default: \(?{value:g}\)?\]", line), (

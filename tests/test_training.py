@@ -160,13 +160,17 @@ def test_empty_train_split_is_a_clear_error(corpus, cache, tmp_path):
         )
 
 
-def test_labels_the_model_does_not_know_are_rejected(corpus, cache, tmp_path):
+def test_labels_the_model_does_not_know_are_excluded_and_listed(corpus, cache, tmp_path):
     rows, _ = corpus
     train_rows = [r for r in rows if r["label"] != "surprised"]
     train_run(train_rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
     ckpt = load_checkpoint(tmp_path / "run")
-    with pytest.raises(ManifestError, match="does not know"):
-        evaluate_rows(ckpt, [r for r in rows if r["split"] == "test"], cache_root=cache)
+    test_rows = [r for r in rows if r["split"] == "test"]
+    report = evaluate_rows(ckpt, test_rows, cache_root=cache)
+    assert report["label_mapping"]["excluded_labels"] == ["surprised"]
+    assert report["n"] == sum(r["label"] != "surprised" for r in test_rows)
+    with pytest.raises(ManifestError, match="nothing to score"):
+        evaluate_rows(ckpt, [r for r in test_rows if r["label"] == "surprised"], cache_root=cache)
 
 
 def test_corrupt_and_foreign_checkpoints_fail_clearly(corpus, cache, tmp_path):

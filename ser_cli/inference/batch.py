@@ -72,6 +72,7 @@ def probabilities(
     max_frames: int,
     batch_size: int = BATCH_SIZE,
     device: str | None = None,
+    temperature: float = 1.0,
 ) -> np.ndarray:
     """Softmax probabilities of every clip, shape (clips, classes), in the order of ``feats``.
 
@@ -80,6 +81,7 @@ def probabilities(
         feats: per clip (frames, dims), or (layers, frames, dims) for ssl.
         stats: the normalisation statistics of each clip (its speaker's or the training data's).
         max_frames: longer clips are centre-cropped to this many frames.
+        temperature: logits are divided by it before the softmax (the checkpoint's calibration).
     """
     import torch
 
@@ -93,7 +95,7 @@ def probabilities(
     with torch.no_grad():
         for x, mask, index in iter_batches(feats, stats, batch_size, max_frames, min_frames):
             logits = model(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().numpy()
             if out is None:
                 out = np.zeros((len(feats), probs.shape[1]), dtype=np.float32)
             out[index] = probs

@@ -7,8 +7,45 @@ same files and statistics.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ser_cli.inference.metrics import compute_metrics
 from ser_cli.progress import Progress
+
+
+def score_probabilities(
+    probs: np.ndarray, targets: np.ndarray, model_labels: tuple[str, ...], corpus_labels
+) -> dict:
+    """Metrics of model probabilities on a corpus whose label set may differ from the model's.
+
+    Args:
+        probs: (clips, model classes); targets: (clips,) indices into ``model_labels``;
+        corpus_labels: every label of the corpus (not only of the scored split).
+    The main metrics are over the classes both share (see label_mapping: calm counted as
+    neutral where the corpus has no calm); ``four_class`` is the angry/happy/neutral/sad view on
+    the clips of those four; ``calibration`` holds the ECE and reliability bins.
+    """
+    from ser_cli.inference.calibration import calibration_report
+    from ser_cli.inference.label_mapping import FOUR_CLASSES, four_class_mapping, map_labels
+
+    mapping = map_labels(model_labels, corpus_labels)
+    true = [model_labels[int(i)] for i in targets]
+    scored = mapping.targets(true)
+    mapped = mapping.apply(probs)
+    metrics = compute_metrics(scored, mapped.argmax(1), mapping.labels)
+    metrics["label_mapping"] = mapping.to_dict()
+    metrics["calibration"] = calibration_report(mapped, scored)
+    four = four_class_mapping(model_labels)
+    keep = [i for i, label in enumerate(true) if label in FOUR_CLASSES] if four else []
+    if keep:
+        four_probs = four.apply(np.asarray(probs)[keep])
+        view = compute_metrics(
+            four.targets(true[i] for i in keep), four_probs.argmax(1), four.labels
+        )
+        metrics["four_class"] = {
+            k: view[k] for k in ("accuracy", "uar", "macro_f1", "n", "labels", "confusion")
+        }
+    return metrics
 
 
 def evaluate_rows(
@@ -19,6 +56,7 @@ def evaluate_rows(
     cache_root=None,
     on_progress: Progress | None = None,
     per_file: bool = False,
+    corpus_labels=None,
 ) -> dict:
     """Metrics of a loaded checkpoint on manifest rows.
 
@@ -26,10 +64,16 @@ def evaluate_rows(
     speaker's own statistics (no labels used); otherwise by the training data's. With
     ``per_file``, the report's ``predictions`` lists each row's path, true and predicted label
     and probabilities, in row order.
+    ``corpus_labels`` is the corpus's label set, for scoring another corpus (see
+    :func:`score_probabilities`); by default the model's own plus those of ``rows``, so a split
+    that happens to lack a class is scored as is. Clips of labels the model lacks are left out
+    and listed either way.
     """
     from ser_cli.features.clips import clip_stats, load_clips
     from ser_cli.inference.batch import probabilities
+    from ser_cli.inference.label_mapping import scorable_rows
 
+    rows, corpus_labels = scorable_rows(rows, checkpoint.labels, corpus_labels)
     clips = load_clips(
         rows,
         checkpoint.feature_config,
@@ -45,9 +89,11 @@ def evaluate_rows(
         stats,
         max_frames=tc["max_eval_frames"],
         batch_size=tc["batch_size"],
+        temperature=checkpoint.temperature,
     )
     predicted = probs.argmax(1)
-    metrics = compute_metrics(clips.labels, predicted, checkpoint.labels)
+    metrics = score_probabilities(probs, clips.labels, checkpoint.labels, corpus_labels)
+    metrics["calibration"]["temperature"] = checkpoint.temperature
     metrics["adapted"] = bool(adapt and checkpoint.normalization == "speaker")
     if per_file:
         names = checkpoint.labels
@@ -77,9 +123,10 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
-    Writes ``report.json`` and ``confusion.png`` per model into ``out_dir`` (default: the
-    model's run folder; a subfolder per model when several are compared).
-    With ``per_file``, each report lists every file's prediction (see :func:`evaluate_rows`).
+    Writes ``report.json``, ``confusion.png`` and ``reliability.png`` per model into
+    ``out_dir`` (default: the model's run folder; a subfolder per model when several are
+    compared). With ``per_file``, each report lists every file's prediction (see
+    :func:`evaluate_rows`).
     Returns (reports by model name, paths written).
     """
     from pathlib import Path
@@ -88,14 +135,17 @@ def evaluate_models(
     from ser_cli.data.manifest import select_split
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.plots import save_confusion_png
+    from ser_cli.plots import save_confusion_png, save_reliability_png
 
     chosen = rows if split == "all" else select_split(rows, split, source)
+    corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
     reports, written = {}, []
     for name in models:
         run_dir = resolve_model_dir(name)
         ckpt = load_checkpoint(run_dir)
-        report = evaluate_rows(ckpt, chosen, adapt=adapt, per_file=per_file)
+        report = evaluate_rows(
+            ckpt, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
+        )
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
@@ -110,6 +160,13 @@ def evaluate_models(
         written.append(
             save_confusion_png(
                 report, target / f"confusion-{split}.png", title=f"{Path(str(name)).name}: {split}"
+            )
+        )
+        written.append(
+            save_reliability_png(
+                report,
+                target / f"reliability-{split}.png",
+                title=f"{Path(str(name)).name}: {split}",
             )
         )
     return reports, written

@@ -19,6 +19,7 @@ from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
+from ser_cli.inference.calibration import check_min_confidence, confident_label
 from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
@@ -106,6 +107,7 @@ class Predictor:
         self.feature_config = checkpoint.feature_config
         self.global_stats: Stats = checkpoint.global_stats
         self.batch_size = BATCH_SIZE
+        self.temperature: float = checkpoint.temperature  # calibration: logits / T before softmax
         self._vad = None
 
     @property
@@ -152,6 +154,7 @@ class Predictor:
             max_frames=self.max_frames,
             batch_size=self.batch_size,
             device=self.device,
+            temperature=self.temperature,
         )
 
     def as_dict(self, probs: np.ndarray) -> dict[str, float]:
@@ -181,6 +184,7 @@ def predict_files(
     hop: float | None = None,
     adapt: str = "none",
     on_progress: Progress | None = None,
+    min_confidence: float = 0.0,
 ) -> list[FilePrediction]:
     """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
 
@@ -190,8 +194,10 @@ def predict_files(
     timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
     windows classified in batches and summarised by the mean of their probabilities. With
     ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
-    statistics first (no labels involved).
+    statistics first (no labels involved). A file or segment whose top probability is below
+    ``min_confidence`` is labelled UNCERTAIN (probabilities kept).
     """
+    check_min_confidence(min_confidence)
     if window is None:
         window = getattr(predictor, "max_seconds", WINDOW)
     if hop is None:
@@ -237,7 +243,18 @@ def predict_files(
         if on_progress:
             on_progress(i + 1, len(paths), path.name)
     flush()
-    return [r for r in results if r is not None]
+    return [_label_uncertain(r, min_confidence) for r in results if r is not None]
+
+
+def _label_uncertain(result: FilePrediction, min_confidence: float) -> FilePrediction:
+    """Relabel the file and its segments UNCERTAIN where the top probability is too low."""
+    if min_confidence <= 0:
+        return result
+    for item in (result, *result.segments):
+        if item.probabilities:
+            labels = tuple(item.probabilities)
+            item.label = confident_label(labels, list(item.probabilities.values()), min_confidence)
+    return result
 
 
 def _speaker_key(path: Path, adapt: str) -> str:

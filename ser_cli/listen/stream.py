@@ -28,6 +28,7 @@ from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.audio.vad import CHUNK, MIN_SPEECH_FRACTION
 from ser_cli.errors import SerError
 from ser_cli.features.normalization import RunningStats
+from ser_cli.inference.calibration import check_min_confidence, confident_label
 from ser_cli.labels import SILENCE
 from ser_cli.listen.sources import AudioSource
 
@@ -53,6 +54,7 @@ class ListenOptions:
     silence_half_life: float = SILENCE_HALF_LIFE  # seconds; how fast silence flattens the bars
     adapt: bool = True  # adapt to the speaker when the model was trained with speaker stats
     threads: int = THREADS  # torch CPU threads, set for the whole process; 0 leaves them as is
+    min_confidence: float = 0.0  # below this top smoothed probability the label is UNCERTAIN
 
     def __post_init__(self) -> None:
         if not (self.hop > 0 and self.window > 0):
@@ -67,6 +69,7 @@ class ListenOptions:
             raise SerError("the number of torch threads must be 0 (leave as is) or more.")
         if self.silence_half_life <= 0:
             raise SerError("the silence half-life must be a positive number of seconds.")
+        check_min_confidence(self.min_confidence)
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ class StreamProcessor:
                 stats = self.speaker.current()
             probs = np.asarray(self.predictor.predict_batch([feats], [stats])[0], dtype=np.float32)
             self.smoothed = smooth(self.smoothed, probs, self.options.smoothing)
-            label = self.labels[int(self.smoothed.argmax())]
+            label = confident_label(self.labels, self.smoothed, self.options.min_confidence)
         else:
             if self.smoothed is not None:
                 self.smoothed = decay_to_flat(

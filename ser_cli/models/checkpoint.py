@@ -35,6 +35,11 @@ class Checkpoint:
     def normalization(self) -> str:
         return self.meta["train_config"]["normalization"]
 
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature fitted on validation data (1 = uncalibrated; see calibration)."""
+        return float(self.meta.get("calibration", {}).get("temperature", 1.0))
+
 
 def save_checkpoint(
     run_dir: Path, tag: str, model, meta: dict, global_stats, optimizer=None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ser_cli.labels import SILENCE
+from ser_cli.labels import SILENCE, UNCERTAIN
 from ser_cli.listen.session import ListenSummary
 from ser_cli.listen.sources import InputDevice
 from ser_cli.listen.stream import Update
@@ -28,7 +28,7 @@ def listen_view(update: Update | None, source: str, labels: Sequence[str]):
         top, speech = None, False
     else:
         speech = update.is_speech
-        width = max(len(label) for label in (*labels, SILENCE))  # a steady layout as labels change
+        width = max(len(label) for label in (*labels, SILENCE, UNCERTAIN))  # a steady layout
         status = Text.assemble(
             ("now: ", "bold"),
             (f"{update.label:<{width}}", SPEECH_STYLE if speech else SILENCE_STYLE),

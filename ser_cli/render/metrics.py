@@ -25,7 +25,45 @@ def comparison_table(reports: dict[str, dict]) -> Table:
     table.add_row(
         "speaker-adapted", *("yes" if r.get("adapted") else "no" for r in reports.values())
     )
+    if any("four_class" in r for r in reports.values()):
+        for key, label in (("accuracy", "4-class accuracy"), ("uar", "4-class UAR")):
+            table.add_row(
+                f"{label} (ang/hap/neu/sad)",
+                *(
+                    f"{r['four_class'][key]:.1%}" if "four_class" in r else "-"
+                    for r in reports.values()
+                ),
+            )
+        table.add_row(
+            "4-class clips", *(str(r.get("four_class", {}).get("n", "-")) for r in reports.values())
+        )
+    if any("calibration" in r for r in reports.values()):
+        table.add_row(
+            "ECE (calibration error)",
+            *(
+                f"{r['calibration']['ece']:.3f} (T={r['calibration'].get('temperature', 1.0):.2f})"
+                if "calibration" in r
+                else "-"
+                for r in reports.values()
+            ),
+        )
     return table
+
+
+def label_mapping_lines(report: dict) -> list[str]:
+    """What a cross-corpus evaluation scored, merged and left out; [] when nothing was mapped."""
+    mapping = report.get("label_mapping") or {}
+    lines = []
+    if mapping.get("excluded_labels"):
+        lines.append(f"not scored (the model lacks them): {', '.join(mapping['excluded_labels'])}")
+    for source, target in (mapping.get("merged_labels") or {}).items():
+        lines.append(f"the corpus has no {source}: the model's {source} counts as {target}")
+    if mapping.get("dropped_labels"):
+        lines.append(
+            f"the corpus has no {', '.join(mapping['dropped_labels'])}: "
+            f"scored over {', '.join(mapping['scored_labels'])} only"
+        )
+    return lines
 
 
 def per_class_table(report: dict, title: str = "") -> Table:
@@ -65,9 +103,12 @@ def confusion_table(report: dict, title: str = "") -> Table:
 
 
 def eval_report(reports: dict[str, dict]) -> Group:
+    from rich.text import Text
+
     parts = [comparison_table(reports)]
     for name, report in reports.items():
         suffix = f" — {name}" if len(reports) > 1 else ""
+        parts += [Text(f"{line}{suffix}", style="yellow") for line in label_mapping_lines(report)]
         parts += [
             per_class_table(report, f"per class{suffix}"),
             confusion_table(report, f"confusion{suffix} (rows: true, columns: predicted)"),

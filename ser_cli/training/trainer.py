@@ -44,6 +44,13 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
+def default_threads() -> int:
+    """The CPUs this process may run on: torch's own default, before anything changed it."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def resolve_device(name: str) -> str:
     """'auto' -> cuda, mps or cpu, whichever is there; a named device must exist."""
     import torch
@@ -104,6 +111,7 @@ def train_run(
     """Train ``cfg.model`` on the manifest rows' train split; see the module docstring."""
     import torch
 
+    from ser_cli.inference.calibration import calibrate_run
     from ser_cli.inference.metrics import compute_metrics
     from ser_cli.models import build_model, get_spec, model_config
 
@@ -133,9 +141,10 @@ def train_run(
         )
 
     device = resolve_device(tc.device)
-    if tc.num_threads:
-        torch.set_num_threads(tc.num_threads)
-    torch.manual_seed(tc.seed)
+    # CPU results depend on the thread count (how reductions are split), which is process state
+    # that an import can change (silero_vad sets 1): pin it so one seed gives one result.
+    threads = tc.num_threads or default_threads()
+    torch.set_num_threads(threads)
     started = time.time()
 
     train = load_clips(
@@ -151,6 +160,10 @@ def train_run(
     mcfg = model_config(
         cfg.model, cfg.model_options, n_features=dims, n_classes=len(labels), **extra
     )
+    # Seeded here, just before the weights are drawn, not before the features: computing
+    # uncached features (building an SSL encoder) may draw from the global RNG, and the
+    # initial weights would then differ between a cold and a warm feature cache.
+    torch.manual_seed(tc.seed)
     model = build_model(cfg.model, mcfg).to(device)
     meta = {
         "model": cfg.model,
@@ -159,6 +172,7 @@ def train_run(
         "labels": list(labels),
         "train_config": asdict(tc),
         "train_speakers": sorted(set(train.groups)),
+        "torch_threads": threads,
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     save_run_config(cfg, run_dir / CONFIG_NAME)
@@ -177,9 +191,12 @@ def train_run(
         return compute_metrics(val.labels, probs.argmax(1), labels)
 
     if spec.fitter == "sklearn":
-        return _fit_closed_form(
+        result = _fit_closed_form(
             model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started
         )
+        if val is not None:  # temperature scaling on the validation split
+            calibrate_run(run_dir, val, val_stats, device, tc.batch_size, tc.max_eval_frames)
+        return result
 
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
     criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
@@ -271,7 +288,7 @@ def train_run(
                     total_steps,
                     f"epoch {epoch + 1} val uar {metrics['uar']:.3f} (best {best_uar:.3f})",
                 )
-            if metrics and stale >= tc.patience:
+            if metrics and tc.patience and stale >= tc.patience:
                 break
     except KeyboardInterrupt:
         save_checkpoint(
@@ -286,6 +303,8 @@ def train_run(
             f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume."
         ) from None
 
+    if val is not None:  # temperature scaling of the best epoch on the validation split
+        calibrate_run(run_dir, val, val_stats, device, tc.batch_size, tc.max_eval_frames)
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
