@@ -288,7 +288,7 @@ def evaluate(
 def predict(
     paths: list[str] = typer.Argument(..., help="Audio files, folders (recursive) or globs."),
     model: str = typer.Option(
-        "default", "--model", "-m", help="Run folder, or 'default' for the bundled model."
+        "default", "--model", "-m", help="Run folder, .onnx file, or 'default' (bundled)."
     ),
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
@@ -352,6 +352,25 @@ def predict(
             f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above)."
         )
         raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def export(
+    model: str = typer.Argument(..., help="Run folder, or 'default' for the bundled model."),
+    out: Path = typer.Option(..., "--out", "-o", help="The .onnx file to write."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="Export format: onnx."),
+) -> None:
+    """Export a model to ONNX (labels, features and statistics inside) for torch-free predict."""
+    if fmt != "onnx":
+        _fail(f"--format must be onnx (got '{fmt}').", 2)
+    from ser_cli.inference.onnx_export import export_onnx
+
+    result = export_onnx(model, out)
+    _console().print(
+        f"exported {result.model} ({result.exporter} exporter, {result.bytes / 1e6:.1f} MB) -> {result.path}; "
+        f"matches torch within {result.max_difference:.1e}"
+    )
 
 
 @app.command()
