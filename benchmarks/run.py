@@ -5,6 +5,7 @@
     python benchmarks/run.py cv [MODEL..] # 5-fold speaker-disjoint CV per model (slow)
     python benchmarks/run.py predict      # `ser predict` cold vs `python -c "import torch"`
     python benchmarks/run.py listen       # `ser listen` processing time per hop (RTF)
+    python benchmarks/run.py onnx         # ONNX vs torch probabilities; cold torch-free predict
     python benchmarks/run.py all          # everything above
 
 Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
@@ -139,6 +140,63 @@ def predict() -> None:
     )
 
 
+PARITY_CLIPS = 50  # real RAVDESS clips compared ONNX vs torch, spread over all actors
+
+
+def onnx() -> None:
+    """`ser export` of the bundled model; ONNX vs torch probabilities on the 5 examples and
+    PARITY_CLIPS real clips; cold `ser predict --model default.onnx` vs `import torch`."""
+    import numpy as np
+
+    from ser_cli.audio.io import load_audio
+    from ser_cli.inference.predictor import load_predictor
+
+    model = ROOT / "bench-out" / "default.onnx"
+    start = time.perf_counter()
+    subprocess.run([BIN_SER, "export", "default", "--out", str(model)], check=True)
+    export_s = time.perf_counter() - start
+    torch_predictor, onnx_predictor = load_predictor("default"), load_predictor(model)
+    examples = sorted((ROOT / "examples").glob("*.wav"))
+    real = sorted(DATA.rglob("*.flac"))
+    real = real[:: max(1, len(real) // PARITY_CLIPS)][:PARITY_CLIPS]
+
+    def worst(paths: list[Path]) -> tuple[float, int]:
+        diffs, flips = [], 0
+        for path in paths:
+            samples = load_audio(path)
+            a, b = torch_predictor.predict_samples(samples), onnx_predictor.predict_samples(samples)
+            diffs.append(float(np.abs(a - b).max()))
+            flips += int(a.argmax() != b.argmax())
+        return max(diffs), flips
+
+    examples_diff, examples_flips = worst(examples)
+    real_diff, real_flips = worst(real)
+    clip = examples[0]
+    torch_times = _wall([sys.executable, "-c", "import torch"], repeat=5)
+    onnx_times = _wall([BIN_SER, "predict", "--model", str(model), str(clip)], repeat=5)
+    torch_predict_times = _wall([BIN_SER, "predict", str(clip)], repeat=5)
+    _save(
+        "onnx",
+        {
+            "export_command": "ser export default --out bench-out/default.onnx",
+            "export_s": export_s,
+            "onnx_bytes": model.stat().st_size,
+            "max_abs_prob_diff_examples": examples_diff,
+            "top_label_changes_examples": examples_flips,
+            "real_clips": len(real),
+            "max_abs_prob_diff_real": real_diff,
+            "top_label_changes_real": real_flips,
+            "command": f"ser predict --model bench-out/default.onnx {clip.relative_to(ROOT)}",
+            "import_torch_median_s": statistics.median(torch_times),
+            "onnx_predict_median_s": statistics.median(onnx_times),
+            "torch_predict_median_s": statistics.median(torch_predict_times),
+            "onnx_ratio": statistics.median(onnx_times) / statistics.median(torch_times),
+            "torch_ratio": statistics.median(torch_predict_times) / statistics.median(torch_times),
+            "load_average_1min": os.getloadavg()[0],
+        },
+    )
+
+
 def listen() -> None:
     """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
     import numpy as np
@@ -202,6 +260,8 @@ if __name__ == "__main__":
         predict()
     if what in ("listen", "all"):
         listen()
+    if what == "onnx":
+        onnx()
     if what == "cv":
         cv(sys.argv[2:])
     if what == "table":

@@ -286,7 +286,7 @@ def evaluate(
 @app.command()
 @handles_errors
 def predict(
-    paths: list[str] = typer.Argument(..., help="Audio files, folders (recursive) or globs."),
+    paths: list[str] = typer.Argument(None, help="Audio files, folders (recursive) or globs."),
     model: str = typer.Option(
         "default", "--model", "-m", help="Run folder, .onnx file, or 'default' (bundled)."
     ),
@@ -306,6 +306,18 @@ def predict(
         "--adapt",
         help="Speaker adaptation: none | all (inputs are one speaker) | folder (one speaker per folder).",
     ),
+    from_list: Path | None = typer.Option(
+        None, "--from-list", help="Also predict the audio paths listed in this file, one a line."
+    ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local | ray (batch prediction; --output .jsonl or .parquet)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="--engine ray: a running cluster, e.g. ray://HEAD:10001 or auto."
+    ),
+    actors: int = typer.Option(
+        2, "--actors", min=1, help="--engine ray: actors, each loading the model once."
+    ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
     from rich.markup import escape
@@ -316,13 +328,22 @@ def predict(
 
     if fmt not in ("table", "json", "csv"):
         _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
-    files, missing = expand_inputs(paths)
+    if engine not in ("local", "ray"):
+        _fail(f"--engine must be local or ray (got '{engine}').", 2)
+    files, missing = expand_inputs(paths or [])
     for item in missing:
         _console(stderr=True).print(
             f"[red]✗[/] {escape(item)}: no such file, folder or matching glob"
         )
+    if from_list is not None:
+        from ser_cli.inference.ray_engine import read_path_list
+
+        files += [Path(p) for p in read_path_list(from_list)]  # missing ones fail per file
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
+    if engine == "ray":
+        _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
+        return
     predictor = load_predictor(model)
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
@@ -350,6 +371,32 @@ def predict(
     if failed:
         _console(stderr=True).print(
             f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above)."
+        )
+        raise typer.Exit(1)
+
+
+def _predict_on_ray(model, files, output, address, actors, window, hop, adapt, missing) -> None:
+    from ser_cli.inference.ray_engine import predict_with_ray
+    from ser_cli.render.progress import progress_bar
+
+    if output is None:
+        _fail("--engine ray writes its results to --output results.jsonl or results.parquet.", 2)
+    if adapt != "none":
+        _fail("--adapt needs every file of a speaker at once; use it without --engine ray.", 2)
+    with progress_bar("predicting on ray") as on_progress:
+        summary = predict_with_ray(
+            model, files, output, address=address, actors=actors, window=window, hop=hop,
+            on_progress=on_progress,
+        )  # fmt: skip
+    _console().print(
+        f"predicted {summary.predicted} file(s) with {summary.actors} actor(s) in {summary.seconds:.1f} s "
+        f"({summary.clips_per_second:.1f} clips/s); {summary.skipped} already in {summary.output}",
+        soft_wrap=True,
+    )
+    if summary.failed or missing:
+        _console(stderr=True).print(
+            f"[red]{summary.failed + missing} input(s) failed[/] (see the 'error' field in {output}).",
+            soft_wrap=True,
         )
         raise typer.Exit(1)
 
