@@ -192,6 +192,9 @@ def train(
     cv: int = typer.Option(
         0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."
     ),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also write TensorBoard event files to RUN/tensorboard."
+    ),
 ) -> None:
     """Train a model on a manifest (or cross-validate it with --cv K)."""
     from ser_cli.config import load_run_config
@@ -229,8 +232,19 @@ def train(
         return
     from ser_cli.training.trainer import train_run
 
-    with progress_bar(f"training {cfg.model}") as on_progress:
-        result = train_run(rows, cfg, out, resume=resume, on_progress=on_progress)
+    board = None
+    if tensorboard:
+        from ser_cli.training.tensorboard_log import TensorBoardLog
+
+        board = TensorBoardLog(out)
+    try:
+        with progress_bar(f"training {cfg.model}") as on_progress:
+            result = train_run(
+                rows, cfg, out, resume=resume, on_progress=on_progress, on_epoch=board
+            )
+    finally:
+        if board:
+            board.close()
     summary = f"trained {cfg.model} for {result.epochs_run} epoch(s) in {result.seconds / 60:.1f} min -> {out}"
     if result.best_metrics:
         m = result.best_metrics
@@ -300,6 +314,9 @@ def predict(
     window: float = typer.Option(
         3.0, "--window", help="Seconds per segment for recordings longer than this."
     ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Timeline PNG (a folder, or NAME.png suffixed per file, for several)."
+    ),
     hop: float = typer.Option(1.5, "--hop", help="Seconds between segment starts."),
     adapt: str = typer.Option(
         "none",
@@ -352,6 +369,11 @@ def predict(
             )
     else:
         results = predict_files(predictor, files, window=window, hop=hop, adapt=adapt)
+    if plot is not None:
+        from ser_cli.plots import save_timelines
+
+        for written in save_timelines(results, plot, predictor.labels):
+            _console(stderr=True).print(f"wrote {written}")
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:

@@ -118,6 +118,7 @@ def train_run(
     resume: bool = False,
     on_progress: Progress | None = None,
     cache_root=None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train ``cfg.model`` on the manifest rows' train split; see the module docstring."""
     import torch
@@ -260,6 +261,8 @@ def train_run(
             )
             history.append(record)
             _append_history(run_dir, record)
+            if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
+                on_epoch(record)
             improved = not metrics or metrics["uar"] > best_uar
             if metrics and improved:
                 best_uar, stale = metrics["uar"], 0
@@ -300,6 +303,7 @@ def train_run(
         ) from None
 
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
+    _save_curve(run_dir, history)
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
 
@@ -334,6 +338,7 @@ def _fit_closed_form(
     state = {"epoch": 1, "best_uar": metrics.get("uar", -1.0), "stale": 0, "metrics": metrics}
     for tag in ("best", "last"):
         save_checkpoint(run_dir, tag, model, {**meta, **state}, global_stats)
+    _save_curve(run_dir, [record])
     return TrainResult(run_dir, metrics, 1, time.time() - started, [record])
 
 
@@ -358,6 +363,13 @@ def _restore(run_dir: Path, model, optimizer, device: str):
         history = history[: meta["epoch"]]
         history_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     return meta["epoch"], meta.get("best_uar", -1.0), meta.get("stale", 0), history
+
+
+def _save_curve(run_dir: Path, history: list[dict]) -> None:
+    """training_curve.png beside history.jsonl (loss, validation UAR and accuracy per epoch)."""
+    from ser_cli.plots import CURVE_NAME, save_training_curve
+
+    save_training_curve(history, run_dir / CURVE_NAME)
 
 
 def _append_history(run_dir: Path, record: dict) -> None:
