@@ -6,6 +6,7 @@
     python benchmarks/run.py predict      # `ser predict` cold vs `python -c "import torch"`
     python benchmarks/run.py listen       # `ser listen` processing time per hop (RTF)
     python benchmarks/run.py onnx         # ONNX vs torch probabilities; cold torch-free predict
+    python benchmarks/run.py ray [MODEL]  # clips/s on RAVDESS: one process vs --engine ray
     python benchmarks/run.py all          # everything above
 
 Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
@@ -197,6 +198,40 @@ def onnx() -> None:
     )
 
 
+def ray_throughput(model: str = "default") -> None:
+    """Clips/s predicting every RAVDESS clip: one `ser predict` process vs `--engine ray`
+    with one actor per core (local Ray started by the command, startup included)."""
+    out = Path(tempfile.mkdtemp())
+    clips = len(list(DATA.rglob("*.flac")))
+    single = [BIN_SER, "predict", str(DATA), "--model", model, "--format", "json"]
+    single += ["--output", str(out / "single.json")]
+    start = time.perf_counter()
+    subprocess.run(single, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    single_s = time.perf_counter() - start
+    cores = os.cpu_count() or 1
+    on_ray = [BIN_SER, "predict", str(DATA), "--model", model, "--engine", "ray"]
+    on_ray += ["--actors", str(cores), "--output", str(out / "ray.jsonl")]
+    start = time.perf_counter()
+    subprocess.run(on_ray, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ray_s = time.perf_counter() - start
+    rows = (out / "ray.jsonl").read_text().splitlines()
+    shutil.rmtree(out)
+    _save(
+        f"ray-{Path(model).stem}",
+        {
+            "clips": clips,
+            "single_command": " ".join(["ser", *single[1:]]).replace(str(out), "OUT"),
+            "single_s": single_s,
+            "single_clips_per_s": clips / single_s,
+            "ray_command": " ".join(["ser", *on_ray[1:]]).replace(str(out), "OUT"),
+            "ray_s": ray_s,
+            "ray_clips_per_s": clips / ray_s,
+            "ray_rows": len(rows),
+            "load_average_1min": os.getloadavg()[0],
+        },
+    )
+
+
 def listen() -> None:
     """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
     import numpy as np
@@ -262,6 +297,8 @@ if __name__ == "__main__":
         listen()
     if what == "onnx":
         onnx()
+    if what == "ray":
+        ray_throughput(*sys.argv[2:3])
     if what == "cv":
         cv(sys.argv[2:])
     if what == "table":
