@@ -121,8 +121,14 @@ def _session(path: Path):
         raise ModelError(
             "running .onnx models needs onnxruntime: pip install 'ser-cli[onnx]'."
         ) from None
+    import os
+
+    opts = ort.SessionOptions()
+    # onnxruntime ignores OMP_NUM_THREADS; honour it, as torch does (Ray sets it per actor)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    opts.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0: one per core
     try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for foreign or corrupt files
         raise ModelError(
             f"{path}: not a readable ONNX model ({str(exc).strip().splitlines()[0][:120]}); "
