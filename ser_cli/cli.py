@@ -359,6 +359,8 @@ def predict(
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
     if engine == "ray":
+        if plot is not None:
+            _fail("--plot draws local predictions; leave it out with --engine ray.", 2)
         _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
         return
     predictor = load_predictor(model)

@@ -106,3 +106,17 @@ def test_training_leaves_a_curve_and_tensorboard_events(tmp_path):
     uar = events.Scalars("val/uar")
     assert [e.step for e in uar] == [1, 2]
     assert uar[-1].value == pytest.approx(result.history[-1]["val_uar"])
+
+
+def test_cli_train_leaves_a_curve_and_tensorboard_folder(tmp_path):
+    pytest.importorskip("tensorboard")
+    from ser_cli.data.manifest import write_manifest
+
+    rows = write_corpus(tmp_path / "audio", emotions=("neutral", "angry"), duration=0.6)
+    manifest = write_manifest(rows, tmp_path / "manifest.csv")
+    run = tmp_path / "run"
+    args = ["train", "--model", "classic", "--data", str(manifest), "--out", str(run)]
+    result = runner.invoke(app, [*args, "--tensorboard"])
+    assert result.exit_code == 0, result.output
+    assert png_size(run / CURVE_NAME)[0] > 0
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))

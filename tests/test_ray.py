@@ -49,6 +49,10 @@ def test_ray_engine_checks_its_options(audio, tmp_path):
         app, ["predict", str(folder), "--engine", "ray", "--output", str(tmp_path / "r.csv")]
     )
     assert result.exit_code == 1 and "must end in .jsonl or .parquet" in result.output
+    result = runner.invoke(
+        app, ["predict", str(folder), "--engine", "ray", "--output", "r.jsonl", "--plot", "p.png"]
+    )
+    assert result.exit_code == 2 and "--plot draws local predictions" in result.output
     result = runner.invoke(app, ["predict", str(folder), "--engine", "spark"])
     assert result.exit_code == 2 and "--engine must be local or ray" in result.output
 
