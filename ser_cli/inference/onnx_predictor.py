@@ -124,6 +124,7 @@ def _session(path: Path):
     import os
 
     opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only: its warnings go straight to the terminal
     # onnxruntime ignores OMP_NUM_THREADS; honour it, as torch does (Ray sets it per actor)
     threads = os.environ.get("OMP_NUM_THREADS", "")
     opts.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0: one per core
