@@ -7,6 +7,8 @@
     python benchmarks/run.py listen       # `ser listen` processing time per hop (RTF)
     python benchmarks/run.py predict-throughput [N]  # `ser predict` clips/s on N RAVDESS clips
     python benchmarks/run.py crosscorpus [MODEL]  # `ser eval` on every EmoDB clip (default model)
+    python benchmarks/run.py onnx         # ONNX vs torch probabilities; cold torch-free predict
+    python benchmarks/run.py ray [MODEL]  # clips/s on RAVDESS: one process vs --engine ray
     python benchmarks/run.py all          # everything above
 
 Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
@@ -191,6 +193,97 @@ def _best_of(func, repeat: int = 2) -> float:
     return min(times)
 
 
+PARITY_CLIPS = 50  # real RAVDESS clips compared ONNX vs torch, spread over all actors
+
+
+def onnx() -> None:
+    """`ser export` of the bundled model; ONNX vs torch probabilities on the 5 examples and
+    PARITY_CLIPS real clips; cold `ser predict --model default.onnx` vs `import torch`."""
+    import numpy as np
+
+    from ser_cli.audio.io import load_audio
+    from ser_cli.inference.predictor import load_predictor
+
+    model = ROOT / "bench-out" / "default.onnx"
+    start = time.perf_counter()
+    subprocess.run([BIN_SER, "export", "default", "--out", str(model)], check=True)
+    export_s = time.perf_counter() - start
+    torch_predictor, onnx_predictor = load_predictor("default"), load_predictor(model)
+    examples = sorted((ROOT / "examples").glob("*.wav"))
+    real = sorted(DATA.rglob("*.flac"))
+    real = real[:: max(1, len(real) // PARITY_CLIPS)][:PARITY_CLIPS]
+
+    def worst(paths: list[Path]) -> tuple[float, int]:
+        diffs, flips = [], 0
+        for path in paths:
+            samples = load_audio(path)
+            a, b = _probs(torch_predictor, samples), _probs(onnx_predictor, samples)
+            diffs.append(float(np.abs(a - b).max()))
+            flips += int(a.argmax() != b.argmax())
+        return max(diffs), flips
+
+    examples_diff, examples_flips = worst(examples)
+    real_diff, real_flips = worst(real)
+    clip = examples[0]
+    torch_times = _wall([sys.executable, "-c", "import torch"], repeat=5)
+    onnx_times = _wall([BIN_SER, "predict", "--model", str(model), str(clip)], repeat=5)
+    torch_predict_times = _wall([BIN_SER, "predict", str(clip)], repeat=5)
+    _save(
+        "onnx",
+        {
+            "export_command": "ser export default --out bench-out/default.onnx",
+            "export_s": export_s,
+            "onnx_bytes": model.stat().st_size,
+            "max_abs_prob_diff_examples": examples_diff,
+            "top_label_changes_examples": examples_flips,
+            "real_clips": len(real),
+            "max_abs_prob_diff_real": real_diff,
+            "top_label_changes_real": real_flips,
+            "command": f"ser predict --model bench-out/default.onnx {clip.relative_to(ROOT)}",
+            "import_torch_median_s": statistics.median(torch_times),
+            "onnx_predict_median_s": statistics.median(onnx_times),
+            "torch_predict_median_s": statistics.median(torch_predict_times),
+            "onnx_ratio": statistics.median(onnx_times) / statistics.median(torch_times),
+            "torch_ratio": statistics.median(torch_predict_times) / statistics.median(torch_times),
+            "load_average_1min": os.getloadavg()[0],
+        },
+    )
+
+
+def ray_throughput(model: str = "default") -> None:
+    """Clips/s predicting every RAVDESS clip: one `ser predict` process vs `--engine ray`
+    with one actor per core (local Ray started by the command, startup included)."""
+    out = Path(tempfile.mkdtemp())
+    clips = len(list(DATA.rglob("*.flac")))
+    single = [BIN_SER, "predict", str(DATA), "--model", model, "--format", "json"]
+    single += ["--output", str(out / "single.json")]
+    start = time.perf_counter()
+    subprocess.run(single, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    single_s = time.perf_counter() - start
+    cores = os.cpu_count() or 1
+    on_ray = [BIN_SER, "predict", str(DATA), "--model", model, "--engine", "ray"]
+    on_ray += ["--actors", str(cores), "--output", str(out / "ray.jsonl")]
+    start = time.perf_counter()
+    subprocess.run(on_ray, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ray_s = time.perf_counter() - start
+    rows = (out / "ray.jsonl").read_text().splitlines()
+    shutil.rmtree(out)
+    _save(
+        f"ray-{Path(model).stem}",
+        {
+            "clips": clips,
+            "single_command": " ".join(["ser", *single[1:]]).replace(str(out), "OUT"),
+            "single_s": single_s,
+            "single_clips_per_s": clips / single_s,
+            "ray_command": " ".join(["ser", *on_ray[1:]]).replace(str(out), "OUT"),
+            "ray_s": ray_s,
+            "ray_clips_per_s": clips / ray_s,
+            "ray_rows": len(rows),
+            "load_average_1min": os.getloadavg()[0],
+        },
+    )
+
+
 def listen() -> None:
     """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
     import numpy as np
@@ -318,6 +411,11 @@ def write_model_scores() -> None:
     SCORES_FILE.write_text(json.dumps(scores_from_cv_reports(reports), indent=2) + "\n")
 
 
+def _probs(predictor, samples):
+    """One clip's probabilities (classes,) from 16 kHz audio, through the batched path."""
+    return predictor.predict_batch([predictor.features(samples)])[0]
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("startup", "all"):
@@ -334,5 +432,9 @@ if __name__ == "__main__":
         cv(sys.argv[2:])
     if what == "crosscorpus":
         crosscorpus(*sys.argv[2:3])
+    if what == "onnx":
+        onnx()
+    if what == "ray":
+        ray_throughput(*sys.argv[2:3])
     if what == "table":
         write_results_md()

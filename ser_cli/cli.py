@@ -52,6 +52,15 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
+class Engine(str, Enum):
+    local = "local"  # this process
+    ray = "ray"  # Ray Data actors, local or on a cluster (--address)
+
+
+class ExportFormat(str, Enum):
+    onnx = "onnx"
+
+
 class Adapt(str, Enum):  # inference.predictor.ADAPT_MODES
     none = "none"
     all = "all"
@@ -228,6 +237,9 @@ def train(
     cv: int = typer.Option(
         0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."
     ),
+    tensorboard: bool = typer.Option(
+        False, "--tensorboard", help="Also write TensorBoard event files to RUN/tensorboard."
+    ),
 ) -> None:
     """Train a model on a manifest (or cross-validate it with --cv K)."""
     from ser_cli.config import load_run_config
@@ -265,8 +277,19 @@ def train(
         return
     from ser_cli.training.trainer import train_run
 
-    with progress_bar(f"training {cfg.model}") as on_progress:
-        result = train_run(rows, cfg, out, resume=resume, on_progress=on_progress)
+    board = None
+    if tensorboard:
+        from ser_cli.training.tensorboard_log import TensorBoardLog
+
+        board = TensorBoardLog(out)
+    try:
+        with progress_bar(f"training {cfg.model}") as on_progress:
+            result = train_run(
+                rows, cfg, out, resume=resume, on_progress=on_progress, on_epoch=board
+            )
+    finally:
+        if board:
+            board.close()
     summary = f"trained {cfg.model} for {result.epochs_run} epoch(s) in {result.seconds / 60:.1f} min -> {out}"
     if result.best_metrics:
         m = result.best_metrics
@@ -329,9 +352,9 @@ def evaluate(
 @app.command()
 @handles_errors
 def predict(
-    paths: list[str] = typer.Argument(..., help="Audio files, folders (recursive) or globs."),
+    paths: list[str] = typer.Argument(None, help="Audio files, folders (recursive) or globs."),
     model: str = typer.Option(
-        "default", "--model", "-m", help="Run folder, or 'default' for the bundled model."
+        "default", "--model", "-m", help="Run folder, .onnx file, or 'default' (bundled)."
     ),
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
@@ -347,6 +370,9 @@ def predict(
         show_default="the model's longest input, 8 s",
         help="Files up to this many seconds are classified whole; longer ones in windows this long.",
     ),
+    plot: Path | None = typer.Option(
+        None, "--plot", help="Timeline PNG (a folder, or NAME.png suffixed per file, for several)."
+    ),
     hop: float | None = typer.Option(
         None, "--hop", show_default="half the window", help="Seconds between window starts."
     ),
@@ -360,6 +386,18 @@ def predict(
         "--min-confidence",
         help="Report 'uncertain' when the top probability is below this (0..1).",
     ),
+    from_list: Path | None = typer.Option(
+        None, "--from-list", help="Also predict the audio paths listed in this file, one a line."
+    ),
+    engine: Engine = typer.Option(
+        Engine.local, "--engine", help="ray: batch prediction; --output .jsonl or .parquet."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="--engine ray: a running cluster, e.g. ray://HEAD:10001 or auto."
+    ),
+    actors: int = typer.Option(
+        2, "--actors", min=1, help="--engine ray: actors, each loading the model once."
+    ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
     from rich.markup import escape
@@ -370,13 +408,22 @@ def predict(
 
     if not 0.0 <= min_confidence <= 1.0:
         _fail(f"--min-confidence must be between 0 and 1 (got {min_confidence:g}).", 2)
-    files, missing = expand_inputs(paths)
+    files, missing = expand_inputs(paths or [])
     for item in missing:
         _console(stderr=True).print(
             f"[red]✗[/] {escape(item)}: no such file, folder or matching glob"
         )
+    if from_list is not None:
+        from ser_cli.inference.ray_engine import read_path_list
+
+        files += [Path(p) for p in read_path_list(from_list)]  # missing ones fail per file
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
+    if engine is Engine.ray:
+        if plot is not None:
+            _fail("--plot draws local predictions; leave it out with --engine ray.", 2)
+        _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
+        return
     predictor = load_predictor(model)
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
@@ -398,6 +445,11 @@ def predict(
             adapt=adapt.value,
             min_confidence=min_confidence,
         )
+    if plot is not None:
+        from ser_cli.plots import save_timelines
+
+        for written in save_timelines(results, plot, predictor.labels):
+            _console(stderr=True).print(f"wrote {written}")
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:
@@ -419,6 +471,49 @@ def predict(
             f"[red]{failed} of {len(results) + len(missing)} input(s) failed[/] (listed above)."
         )
         raise typer.Exit(1)
+
+
+def _predict_on_ray(model, files, output, address, actors, window, hop, adapt, missing) -> None:
+    from ser_cli.inference.ray_engine import predict_with_ray
+    from ser_cli.render.progress import progress_bar
+
+    if output is None:
+        _fail("--engine ray writes its results to --output results.jsonl or results.parquet.", 2)
+    if adapt is not Adapt.none:
+        _fail("--adapt needs every file of a speaker at once; use it without --engine ray.", 2)
+    with progress_bar("predicting on ray") as on_progress:
+        summary = predict_with_ray(
+            model, files, output, address=address, actors=actors, window=window, hop=hop,
+            on_progress=on_progress,
+        )  # fmt: skip
+    _console().print(
+        f"predicted {summary.predicted} file(s) with {summary.actors} actor(s) in {summary.seconds:.1f} s "
+        f"({summary.clips_per_second:.1f} clips/s); {summary.skipped} already in {summary.output}",
+        soft_wrap=True,
+    )
+    if summary.failed or missing:
+        _console(stderr=True).print(
+            f"[red]{summary.failed + missing} input(s) failed[/] (see the 'error' field in {output}).",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def export(
+    model: str = typer.Argument(..., help="Run folder, or 'default' for the bundled model."),
+    out: Path = typer.Option(..., "--out", "-o", help="The .onnx file to write."),
+    fmt: ExportFormat = typer.Option(ExportFormat.onnx, "--format", "-f", help="Export format."),
+) -> None:
+    """Export a model to ONNX (labels, features and statistics inside) for torch-free predict."""
+    from ser_cli.inference.onnx_export import export_onnx
+
+    result = export_onnx(model, out)
+    _console().print(
+        f"exported {result.model} ({result.exporter} exporter, {result.bytes / 1e6:.1f} MB) -> {result.path}; "
+        f"matches torch within {result.max_difference:.1e}"
+    )
 
 
 @app.command()

@@ -90,16 +90,12 @@ def read_window(path: str | Path, start: float, duration: float) -> np.ndarray:
 
 
 def resample(samples: np.ndarray, orig_rate: int, new_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Resample mono float32 audio with torchaudio's band-limited sinc interpolation."""
+    """Resample mono float32 audio with soxr (the resampler the live stream uses too; no torch)."""
     if orig_rate == new_rate:
         return samples.astype(np.float32, copy=False)
-    import torch
-    import torchaudio.functional as AF
+    import soxr
 
-    out = AF.resample(
-        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), orig_rate, new_rate
-    )
-    return out.numpy()
+    return soxr.resample(np.ascontiguousarray(samples, dtype=np.float32), orig_rate, new_rate)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

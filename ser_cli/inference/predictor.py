@@ -168,7 +168,11 @@ class Predictor:
 def load_predictor(
     name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
 ) -> Predictor:
-    """Load the bundled model ('default') or a run folder's best checkpoint."""
+    """Load the bundled model ('default'), a run folder's best checkpoint or an .onnx file."""
+    if str(name_or_path).lower().endswith(".onnx"):  # exported: runs without torch
+        from ser_cli.inference.onnx_predictor import OnnxPredictor
+
+        return OnnxPredictor(name_or_path)
     from ser_cli.models.checkpoint import load_checkpoint
 
     return Predictor(

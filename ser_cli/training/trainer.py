@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -107,6 +108,7 @@ def train_run(
     resume: bool = False,
     on_progress: Progress | None = None,
     cache_root=None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train ``cfg.model`` on the manifest rows' train split; see the module docstring."""
     import torch
@@ -264,6 +266,8 @@ def train_run(
             )
             history.append(record)
             _append_history(run_dir, record)
+            if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
+                on_epoch(record)
             improved = not metrics or metrics["uar"] > best_uar
             if metrics and improved:
                 best_uar, stale = metrics["uar"], 0
@@ -306,6 +310,7 @@ def train_run(
     if val is not None:  # temperature scaling of the best epoch on the validation split
         calibrate_run(run_dir, val, val_stats, device, tc.batch_size, tc.max_eval_frames)
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
+    _save_curve(run_dir, history)
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
 
@@ -342,6 +347,7 @@ def _fit_closed_form(
     state = {"epoch": 1, "best_uar": metrics.get("uar", -1.0), "stale": 0, "metrics": metrics}
     for tag in ("best", "last"):
         save_checkpoint(run_dir, tag, model, {**meta, **state}, global_stats)
+    _save_curve(run_dir, [record])
     return TrainResult(run_dir, metrics, 1, time.time() - started, [record])
 
 
@@ -362,6 +368,13 @@ def _restore(run_dir: Path, model, optimizer, device: str):
         history = history[: meta["epoch"]]
         history_path.write_text("".join(json.dumps(h) + "\n" for h in history))
     return meta["epoch"], meta.get("best_uar", -1.0), meta.get("stale", 0), history
+
+
+def _save_curve(run_dir: Path, history: list[dict]) -> None:
+    """training_curve.png beside history.jsonl (loss, validation UAR and accuracy per epoch)."""
+    from ser_cli.plots import CURVE_NAME, save_training_curve
+
+    save_training_curve(history, run_dir / CURVE_NAME)
 
 
 def _append_history(run_dir: Path, record: dict) -> None:

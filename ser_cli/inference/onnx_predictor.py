@@ -1,0 +1,163 @@
+"""A predictor for exported ``.onnx`` models that never imports torch.
+
+Features come from :mod:`ser_cli.features.numpy_mel`, voice activity from Silero's ONNX
+model (:class:`~ser_cli.audio.vad.OnnxVoiceActivity`) and the classifier runs in
+onnxruntime, so `ser predict --model model.onnx` starts in a fraction of torch's import
+time. Everything else — labels, feature settings, normalisation statistics, the longest clip
+the model sees — is read from the file's metadata (see :mod:`ser_cli.inference.onnx_export`).
+It has the torch Predictor's interface, so predict, listen and eval use either.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ser_cli.errors import ModelError
+from ser_cli.features.normalization import Stats
+from ser_cli.inference.batch import BATCH_SIZE
+
+ONNX_SUFFIX = ".onnx"
+SUPPORTED_FORMAT_VERSION = 1  # metadata layout this reader understands
+
+
+class OnnxPredictor:
+    """An exported model in onnxruntime; 16 kHz audio in, emotion probabilities out."""
+
+    def __init__(self, path: str | Path):
+        from ser_cli.features.extract import FeatureConfig
+
+        self.path = Path(path).expanduser()
+        self.session = _session(self.path)
+        meta = _metadata(self.session, self.path)
+        self.meta = meta
+        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        self.feature_config = FeatureConfig.from_dict(meta["feature_config"])
+        if self.feature_config.kind not in ("logmel", "mfcc"):
+            raise ModelError(
+                f"{self.path}: reads '{self.feature_config.kind}' features, which ser computes only with torch; "
+                "use the run folder instead of the ONNX file."
+            )
+        self.global_stats = Stats(
+            np.asarray(meta["global_mean"], dtype=np.float32),
+            np.asarray(meta["global_std"], dtype=np.float32),
+        )
+        self.max_frames = int(meta["max_eval_frames"])
+        self.min_frames = int(meta.get("min_frames", 1))  # a CNN pools time: it needs this many
+        self.batch_size = BATCH_SIZE
+        self.temperature = float(meta.get("temperature", 1.0))  # calibration (1: none)
+        self.normalization = meta["normalization"]
+        self.model_name = meta["model"]
+        self._vad = None
+
+    @property
+    def vad(self):
+        from ser_cli.audio.vad import OnnxVoiceActivity
+
+        if self._vad is None:
+            self._vad = OnnxVoiceActivity()
+        return self._vad
+
+    def features(self, samples: np.ndarray) -> np.ndarray:
+        """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
+        from ser_cli.features.numpy_mel import compute_features_numpy
+
+        return compute_features_numpy(samples, self.feature_config)
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest audio the model reads whole: `ser predict`'s default window."""
+        return self.max_frames / self.feature_config.frames_per_second
+
+    def predict_batch(
+        self, feats: list[np.ndarray], stats: list[Stats | None] | None = None
+    ) -> np.ndarray:
+        """Probabilities (clips, classes) for clips' features, each (frames, dims).
+
+        The same batching as the torch path (:func:`ser_cli.inference.batch.iter_batches`):
+        each clip normalised by its ``stats`` (None: the training data's), centre-cropped to
+        the model's max frames, padded to its batch's longest clip with a mask; logits are
+        divided by the checkpoint's calibration temperature before the softmax.
+        """
+        from ser_cli.inference.batch import iter_batches
+        from ser_cli.inference.onnx_export import OUTPUT, softmax
+
+        out = np.zeros((len(feats), len(self.labels)), dtype=np.float32)
+        chosen = [s if s is not None else self.global_stats for s in (stats or [None] * len(feats))]
+        for x, mask, index in iter_batches(
+            feats, chosen, self.batch_size, self.max_frames, self.min_frames
+        ):
+            logits = self.session.run([OUTPUT], {"x": x, "mask": mask})[0]
+            out[index] = softmax(logits / self.temperature)
+        return out
+
+    def as_dict(self, probs: np.ndarray) -> dict[str, float]:
+        """{label: probability} of one clip's (classes,) probabilities, at full precision."""
+        return {label: float(p) for label, p in zip(self.labels, probs, strict=True)}
+
+    def uses_speaker_stats(self) -> bool:
+        return self.normalization == "speaker"
+
+
+def _session(path: Path):
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: ONNX model not found; export one with `ser export MODEL --out {path.name}`."
+        )
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ModelError(
+            "running .onnx models needs onnxruntime: pip install 'ser-cli[onnx]'."
+        ) from None
+    import os
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only: its warnings go straight to the terminal
+    # onnxruntime ignores OMP_NUM_THREADS; honour it, as torch does (Ray sets it per actor)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    opts.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0: one per core
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for foreign or corrupt files
+        raise ModelError(
+            f"{path}: not a readable ONNX model ({str(exc).strip().splitlines()[0][:120]}); "
+            "re-export it with `ser export`."
+        ) from None
+
+
+def _metadata(session, path: Path) -> dict:
+    props = session.get_modelmeta().custom_metadata_map
+    try:
+        meta = {k[len("ser.") :]: json.loads(v) for k, v in props.items() if k.startswith("ser.")}
+    except json.JSONDecodeError:
+        raise ModelError(
+            f"{path}: its ser metadata is not valid JSON; re-export the model."
+        ) from None
+    if meta.get("format") != "ser-onnx":
+        raise ModelError(
+            f"{path}: an ONNX file without ser metadata (labels, features); "
+            "export models with `ser export` so they describe themselves."
+        )
+    if meta.get("format_version", 0) > SUPPORTED_FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: exported by a newer ser ({meta.get('ser_version')}); upgrade ser-cli."
+        )
+    missing = [
+        k
+        for k in (
+            "labels",
+            "feature_config",
+            "global_mean",
+            "global_std",
+            "max_eval_frames",
+            "normalization",
+            "model",
+        )
+        if k not in meta
+    ]
+    if missing:
+        raise ModelError(f"{path}: ser metadata lacks {', '.join(missing)}; re-export the model.")
+    return meta
