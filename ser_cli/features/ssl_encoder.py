@@ -20,6 +20,9 @@ def load_encoder(name_or_path: str, device: str = "cpu"):
     """(feature_extractor, encoder module, is_whisper), loaded once per process."""
     key = f"{name_or_path}@{device}"
     if key not in _LOADED:
+        from ser_cli.quiet import quiet_transformers
+
+        quiet_transformers()
         try:
             from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 

@@ -138,8 +138,13 @@ class Predictor:
 def load_predictor(
     name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
 ) -> Predictor:
-    """Load the bundled model ('default') or a run folder's best checkpoint."""
+    """Load the bundled model ('default'), a run folder's best checkpoint, or a transformers
+    audio classifier (a local folder or a hub id: see :mod:`ser_cli.inference.hub_predictor`)."""
+    from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
     from ser_cli.models.checkpoint import load_checkpoint
+
+    if is_hub_classifier(name_or_path):
+        return HubPredictor(str(name_or_path), device)
 
     return Predictor(
         load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device
