@@ -149,6 +149,13 @@ def train_run(
         raise ConfigError(
             f"{run_dir}: already holds a run; use --resume to continue it or choose another --out."
         )
+    from ser_cli.training.finetune import finetune_run, wants_finetune
+
+    if wants_finetune(cfg):  # encoder weights train: the separate waveform path
+        return finetune_run(
+            train_rows, val_rows, labels, cfg, run_dir,
+            resume=resume, on_progress=on_progress, cache_root=cache_root,
+        )  # fmt: skip
 
     device = resolve_device(tc.device)
     if tc.num_threads:
