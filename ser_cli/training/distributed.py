@@ -73,6 +73,16 @@ class Dist:
         dist.all_reduce(both)
         return float(both[0] / max(float(both[1]), 1e-12))
 
+    def sync_buffers(self, model) -> None:
+        """Copy rank 0's buffers (batch-norm running statistics) to every rank: each rank
+        updated its own in the last training step, and evaluation must see one model."""
+        if not self.active:
+            return
+        import torch.distributed as dist
+
+        for buffer in model.buffers():
+            dist.broadcast(buffer.data, src=0)
+
     def barrier(self) -> None:
         if self.active:
             import torch.distributed as dist

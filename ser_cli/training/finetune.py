@@ -239,6 +239,7 @@ def finetune_run(
                         total_steps,
                         f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
                     )
+            ctx.sync_buffers(model)
             metrics = evaluate()  # every rank scores all of val with the same weights
             record = {
                 "epoch": epoch + 1,

@@ -23,6 +23,7 @@ from ser_cli.features.clips import ClipSet, clip_stats, eval_batches, load_clips
 from ser_cli.features.normalization import Stats, frame_stats
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import restore_optimizer, save_checkpoint
+from ser_cli.training import distributed
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
@@ -158,11 +159,15 @@ def train_run(
         )  # fmt: skip
 
     device = resolve_device(tc.device)
+    ctx = distributed.setup(device)  # torchrun: one rank of several; else a no-op
+    if not ctx.is_main:
+        on_progress = None  # one progress display: rank 0's
     if tc.num_threads:
         torch.set_num_threads(tc.num_threads)
     torch.manual_seed(tc.seed)
     started = time.time()
 
+    distributed.prefetch_features(train_rows + val_rows, cfg.features, cache_root, ctx, on_progress)
     train = load_clips(
         train_rows, cfg.features, labels, cache_root=cache_root, on_progress=on_progress
     )
@@ -185,8 +190,9 @@ def train_run(
         "train_config": asdict(tc),
         "train_speakers": sorted(set(train.groups)),
     }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_run_config(cfg, run_dir / CONFIG_NAME)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_run_config(cfg, run_dir / CONFIG_NAME)
 
     def evaluate(epoch: int) -> dict:
         if val is None:
@@ -197,6 +203,10 @@ def train_run(
         return compute_metrics(val.labels, probs.argmax(1), labels)
 
     if spec.fitter == "sklearn":
+        if ctx.active:
+            raise ConfigError(
+                f"model '{cfg.model}' is fitted in one pass; run it without torchrun."
+            )
         return _fit_closed_form(
             model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started
         )
@@ -204,7 +214,8 @@ def train_run(
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
     criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / tc.batch_size)
+    net = ctx.wrap(model, device)  # DistributedDataParallel under torchrun
+    steps_per_epoch = math.ceil(math.ceil(len(train) / ctx.world) / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
     use_amp = tc.amp and device == "cuda"
 
@@ -215,11 +226,13 @@ def train_run(
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, tc.epochs):
-            model.train()
+            net.train()
             # Per-epoch seeds (data order, augmentation, dropout): a resumed run replays exactly.
+            # Under torchrun every rank draws the same order and trains on its own shard.
             rng = np.random.default_rng([tc.seed, epoch])
-            torch.manual_seed(tc.seed * 10_000 + epoch)
-            order = rng.permutation(len(train))
+            torch.manual_seed(ctx.torch_seed(tc.seed * 10_000 + epoch))
+            order = ctx.shard(rng.permutation(len(train)))
+            rng = ctx.rank_rng(rng, tc.seed, epoch)
             running, seen = 0.0, 0
             for b in range(steps_per_epoch):
                 index = order[b * tc.batch_size : (b + 1) * tc.batch_size]
@@ -240,9 +253,7 @@ def train_run(
                         epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
                     )
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = model(
-                        torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-                    )
+                    logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
                 loss = criterion(logits.float(), torch.from_numpy(y).to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -256,35 +267,38 @@ def train_run(
                         total_steps,
                         f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
                     )
+            ctx.sync_buffers(model)  # batch-norm statistics as rank 0's: one model everywhere
             metrics = evaluate(epoch)
             record = {
                 "epoch": epoch + 1,
-                "train_loss": running / max(seen, 1),
+                "train_loss": ctx.mean(running / max(seen, 1), seen),
                 "lr": optimizer.param_groups[0]["lr"],
             }
             record.update(
                 {f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")}
             )
             history.append(record)
-            _append_history(run_dir, record)
+            if ctx.is_main:
+                _append_history(run_dir, record)
             improved = not metrics or metrics["uar"] > best_uar
             if metrics and improved:
                 best_uar, stale = metrics["uar"], 0
             elif metrics:
                 stale += 1
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
-            if improved:
+            if improved and ctx.is_main:
                 save_checkpoint(
                     run_dir, "best", model, {**meta, "metrics": metrics, **state}, global_stats
                 )
-            save_checkpoint(
-                run_dir,
-                "last",
-                model,
-                {**meta, "metrics": metrics, **state},
-                global_stats,
-                optimizer,
-            )
+            if ctx.is_main:
+                save_checkpoint(
+                    run_dir,
+                    "last",
+                    model,
+                    {**meta, "metrics": metrics, **state},
+                    global_stats,
+                    optimizer,
+                )
             if on_progress and metrics:
                 on_progress(
                     (epoch + 1) * steps_per_epoch,
@@ -294,18 +308,20 @@ def train_run(
             if metrics and stale >= tc.patience:
                 break
     except KeyboardInterrupt:
-        save_checkpoint(
-            run_dir,
-            "last",
-            model,
-            {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
-            global_stats,
-            optimizer,
-        )
+        if ctx.is_main:
+            save_checkpoint(
+                run_dir,
+                "last",
+                model,
+                {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
+                global_stats,
+                optimizer,
+            )
         raise TrainingInterrupted(
             f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume."
         ) from None
 
+    ctx.barrier()  # rank 0 has written best.json
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
