@@ -56,7 +56,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision, used on CUDA only
     num_threads: int = 0  # CPU threads for torch; 0 leaves torch's default
-    # Fine-tuning a speech encoder (model ssl with model_options.finetune top-N or all):
+    # Fine-tuning a speech encoder (model ssl with model_options.finetune top-N or all); there
+    # crop_frames and max_eval_frames count 20 ms waveform frames (200 frames = 4 s):
     encoder_lr: float = 5e-5  # peak rate of the encoder's weights: pretrained, so they move gently
     gradient_checkpointing: bool = False  # recompute encoder activations in backward: less memory
     mask_time_prob: float = 0.05  # share of encoder frames masked while training (its SpecAugment)

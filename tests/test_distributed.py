@@ -64,3 +64,41 @@ def test_torchrun_two_ranks_train_one_run(tmp_path):
         [line for line in p.read_text().splitlines() if "best validation" in line] for p in outputs
     ]
     assert summaries[0] and summaries[0] == summaries[1], summaries
+
+
+@pytest.mark.slow
+def test_torchrun_fine_tunes_an_encoder(tmp_path):
+    from test_finetune import save_encoder
+
+    rows = write_corpus(tmp_path / "audio")
+    manifest = write_manifest(rows, tmp_path / "prep" / "manifest.csv")
+    encoder = save_encoder(tmp_path / "enc", "wav2vec2")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": "ssl",
+                "model_options": {"dims": 32, "finetune": "all"},
+                "features": {"kind": "ssl", "ssl_model": str(encoder)},
+                "train": {
+                    "epochs": 2,
+                    "batch_size": 8,
+                    "crop_frames": 40,
+                    "num_threads": 1,
+                    "gradient_checkpointing": True,
+                    "mask_time_prob": 0.05,
+                },  # fmt: skip
+            }
+        )
+    )
+    run = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "ser_cli", "train", "--data", str(manifest), "--out", str(run),
+        "--config", str(config), "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert len((run / "history.jsonl").read_text().splitlines()) == 2
+    assert (run / "best.safetensors").exists()

@@ -116,6 +116,9 @@ class SSLFineTune(nn.Module):
                 for p in block.parameters():
                     p.requires_grad = True
         freeze_conv_encoder(self.encoder)
+        masked = getattr(self.encoder, "masked_spec_embed", None)
+        if masked is not None:  # pretraining's mask vector: a step without masks leaves it
+            masked.requires_grad = False  # unused, which DistributedDataParallel rejects
         return len(blocks) if top == ALL_LAYERS else (top or 0)
 
     def encoder_parameters(self) -> list[nn.Parameter]:
