@@ -131,6 +131,15 @@ def test_top_block_learns_and_only_it_changes(kind, corpus, tmp_path):
     assert probs.shape == (8,) and abs(float(probs.sum()) - 1) < 1e-4
     report = evaluate_rows(load_checkpoint(run), test_rows, cache_root=root / "cache")
     assert report["n"] == len(test_rows) and report["accuracy"] > 1 / 8
+    if kind == "wav2vec2":  # the live path too: 20 ms waveform frames through the encoder
+        from typer.testing import CliRunner
+
+        from ser_cli.cli import app
+
+        args = ["listen", "--file", test_rows[0]["path"], "--speed", "0", "--model", str(run)]
+        result = CliRunner().invoke(app, [*args, "--window", "0.5", "--hop", "0.25"])
+        assert result.exit_code == 0, result.output
+        assert any(label in result.output for label in ckpt.labels)
 
 
 @pytest.mark.slow
