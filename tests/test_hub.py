@@ -162,3 +162,22 @@ def test_eval_cli_side_by_side_with_a_trained_run(classifier, tmp_path):
     table = runner.invoke(app, [*args, "--out", str(out)])
     assert table.exit_code == 0, table.output
     assert classifier.name in table.output and "classic" in table.output
+
+
+def test_unknown_name_fails_fast_and_says_why(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from ser_cli.errors import ModelError
+
+    def offline(self, name, **kwargs):  # never touch the network in tests
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", offline)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="not a local folder.*cannot be reached"):
+        load_predictor("runs/typo")
+    empty = tmp_path / "clf"
+    save_classifier(empty, HUB_LABELS)
+    (empty / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="cannot load"):
+        load_predictor(str(empty))

@@ -24,6 +24,7 @@ from ser_cli.labels import map_model_labels
 CLASSIFIER_SUFFIX = "ForSequenceClassification"  # transformers' audio-classification heads
 MAX_SECONDS = 10.0  # longest audio classified at once (centre cut): attention is quadratic
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as the hub spells ids
+HUB_TIMEOUT = 10.0  # seconds to wait for the hub to say whether a model exists
 
 
 def is_hub_classifier(name_or_path) -> bool:
@@ -53,6 +54,71 @@ def _folder_architectures(folder: Path) -> list[str] | None:
     return found or None
 
 
+def _load_classifier(name: str):
+    """(config, model, feature extractor) of a local folder, a cached hub id, or a hub id
+    that exists online (downloaded once into the transformers cache)."""
+    from transformers import (
+        AutoConfig,
+        AutoFeatureExtractor,
+        AutoModelForAudioClassification,
+        Wav2Vec2FeatureExtractor,
+    )
+
+    local = Path(name).expanduser().is_dir()
+
+    def load(offline: bool):
+        config = AutoConfig.from_pretrained(name, local_files_only=offline)
+        model = AutoModelForAudioClassification.from_pretrained(name, local_files_only=offline)
+        try:
+            extractor = AutoFeatureExtractor.from_pretrained(name, local_files_only=offline)
+        except (OSError, ValueError, KeyError):
+            # No preprocessor_config.json: the wav2vec 2.0 defaults (zero mean, unit variance).
+            extractor = Wav2Vec2FeatureExtractor(
+                feature_size=1,
+                sampling_rate=SAMPLE_RATE,
+                do_normalize=True,
+                return_attention_mask=True,
+            )
+        return config, model, extractor
+
+    try:
+        return load(offline=True)  # a folder, or a hub model downloaded before
+    except (OSError, ValueError, KeyError) as exc:
+        if local:
+            raise ModelError(
+                f"cannot load '{name}' as an audio classifier ({str(exc).splitlines()[0]}); "
+                "the folder should hold a transformers …ForSequenceClassification checkpoint."
+            ) from None
+    _check_on_hub(name)
+    try:
+        return load(offline=False)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(
+            f"cannot load '{name}' from the Hugging Face hub as an audio classifier "
+            f"({str(exc).splitlines()[0]})."
+        ) from None
+
+
+def _check_on_hub(name: str) -> None:
+    """Fail fast, with the likely cause, when ``name`` is neither local nor on the hub
+    (a mistyped run folder would otherwise wait through the hub client's retries)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        HfApi().model_info(name, timeout=HUB_TIMEOUT)
+    except RepositoryNotFoundError:
+        raise ModelError(
+            f"model '{name}' not found: no such local folder, and no such model on the Hugging Face "
+            "hub; give a `ser train` run folder, 'default', a classifier folder or a hub id."
+        ) from None
+    except Exception as exc:  # network down, proxy, timeout: any of them means the same here
+        raise ModelError(
+            f"model '{name}' is not a local folder, and the Hugging Face hub cannot be reached "
+            f"to fetch it ({type(exc).__name__}); check the path, or connect once to download it."
+        ) from None
+
+
 class HubPredictor:
     """A transformers audio classifier behind the predictor interface.
 
@@ -70,32 +136,7 @@ class HubPredictor:
         from ser_cli.quiet import quiet_transformers
 
         quiet_transformers()
-        try:
-            from transformers import (
-                AutoConfig,
-                AutoFeatureExtractor,
-                AutoModelForAudioClassification,
-                Wav2Vec2FeatureExtractor,
-            )
-
-            config = AutoConfig.from_pretrained(name_or_path)
-            model = AutoModelForAudioClassification.from_pretrained(name_or_path)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(
-                f"cannot load '{name_or_path}' as an audio classifier ({str(exc).splitlines()[0]}); "
-                "give a `ser train` run folder, 'default', a local transformers "
-                "…ForSequenceClassification folder, or a Hugging Face id (network needed on first use)."
-            ) from None
-        try:
-            extractor = AutoFeatureExtractor.from_pretrained(name_or_path)
-        except (OSError, ValueError, KeyError):
-            # No preprocessor_config.json: the wav2vec 2.0 defaults (zero mean, unit variance).
-            extractor = Wav2Vec2FeatureExtractor(
-                feature_size=1,
-                sampling_rate=SAMPLE_RATE,
-                do_normalize=True,
-                return_attention_mask=True,
-            )
+        config, model, extractor = _load_classifier(str(name_or_path))
         names = [config.id2label[i] for i in sorted(config.id2label)]
         self.labels, unmatched = map_model_labels(names)
         self.warnings: list[str] = []
