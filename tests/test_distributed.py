@@ -3,6 +3,7 @@ on CPU (gloo) trains DistributedDataParallel; rank 0 alone writes the run folder
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,14 @@ def test_torchrun_two_ranks_train_one_run(tmp_path):
         [line for line in p.read_text().splitlines() if "best validation" in line] for p in outputs
     ]
     assert summaries[0] and summaries[0] == summaries[1], summaries
+
+    # Resume under torchrun: every rank restores rank 0's `last`, one more epoch is appended.
+    resumed = [*command, "--resume", "--epochs", "3"]
+    resumed[resumed.index("--log_dir") + 1] = str(tmp_path / "logs-resume")
+    done = subprocess.run(resumed, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
 @pytest.mark.slow
