@@ -114,6 +114,18 @@ def _root(
     """Speech emotion recognition from the command line."""
 
 
+def _show_warnings(source) -> None:
+    """A hub classifier's notes (e.g. labels that match no known emotion), once, on stderr;
+    ``source`` is a loaded predictor or an eval report."""
+    from rich.markup import escape
+
+    notes = (
+        source.get("warnings", ()) if isinstance(source, dict) else getattr(source, "warnings", ())
+    )
+    for warning in notes:
+        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+
+
 def _split_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -301,7 +313,10 @@ def train(
 @handles_errors
 def evaluate(
     model: list[str] | None = typer.Option(
-        None, "--model", "-m", help="Run folder(s) or 'default'; repeat to compare."
+        None,
+        "--model",
+        "-m",
+        help="Run folder(s), 'default', or a transformers classifier (folder or hub id); repeat to compare.",
     ),
     data: Path = typer.Option(
         ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
@@ -343,6 +358,8 @@ def evaluate(
         return
     from ser_cli.render.metrics import eval_report
 
+    for report in reports.values():
+        _show_warnings(report)
     console = _console()
     console.print(eval_report(reports))
     for path in written:
@@ -354,7 +371,10 @@ def evaluate(
 def predict(
     paths: list[str] = typer.Argument(None, help="Audio files, folders (recursive) or globs."),
     model: str = typer.Option(
-        "default", "--model", "-m", help="Run folder, .onnx file, or 'default' (bundled)."
+        "default",
+        "--model",
+        "-m",
+        help="Run folder, 'default' (bundled), .onnx file, or a transformers classifier (folder or hub id).",
     ),
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
@@ -425,6 +445,7 @@ def predict(
         _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
         return
     predictor = load_predictor(model)
+    _show_warnings(predictor)
     if len(files) > 1:
         with progress_bar("predicting", transient=True) as on_progress:
             results = predict_files(
@@ -520,7 +541,10 @@ def export(
 @handles_errors
 def listen(
     model: str = typer.Option(
-        "default", "--model", "-m", help="Run folder, or 'default' for the bundled model."
+        "default",
+        "--model",
+        "-m",
+        help="Run folder, 'default' (bundled), or a transformers classifier (folder or hub id).",
     ),
     file: Path | None = typer.Option(
         None, "--file", help="Feed a recording through the live pipeline instead of the microphone."
@@ -585,6 +609,7 @@ def listen(
         from ser_cli.inference.predictor import load_predictor
 
         predictor = load_predictor(model)
+        _show_warnings(predictor)
     except BaseException:
         source.close()
         raise

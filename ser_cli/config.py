@@ -65,6 +65,11 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = True  # mixed precision, used on CUDA only
     num_threads: int = 0  # CPU threads for torch; 0 leaves torch's default
+    # Fine-tuning a speech encoder (model ssl with model_options.finetune top-N or all); there
+    # crop_frames and max_eval_frames count 20 ms waveform frames (200 frames = 4 s):
+    encoder_lr: float = 5e-5  # peak rate of the encoder's weights: pretrained, so they move gently
+    gradient_checkpointing: bool = False  # recompute encoder activations in backward: less memory
+    mask_time_prob: float = 0.05  # share of encoder frames masked while training (its SpecAugment)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -74,6 +79,8 @@ class TrainConfig:
             raise ConfigError("train.epochs and train.batch_size must be at least 1.")
         if self.patience < 0:
             raise ConfigError("train.patience must be 0 (never stop early) or a number of epochs.")
+        if not 0.0 <= self.mask_time_prob < 1.0:
+            raise ConfigError("train.mask_time_prob must be in [0, 1).")
 
 
 @dataclass(frozen=True)

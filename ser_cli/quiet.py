@@ -22,3 +22,13 @@ def quiet_c_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def quiet_transformers() -> None:
+    """Stop transformers printing weight-loading progress bars and notices to stderr: they
+    would land in `ser predict --format json` output captured with 2>&1, and say nothing a
+    user can act on. Errors still raise."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

@@ -5,6 +5,8 @@ Frame-level features come out as (frames, dims) float32 arrays:
 - ``mfcc``: MFCCs over the same mel front end.
 - ``ssl``: hidden states of every layer of a pretrained speech encoder, shape
   (layers, frames, dims) — see :mod:`ser_cli.features.ssl_encoder`.
+- ``waveform``: the audio itself as (frames, 320) 20 ms chunks, for runs that fine-tune the
+  encoder (``model_options.finetune``); set by the fine-tuning trainer, not by users.
 
 The cache key is the file's absolute path, size and modification time plus the feature
 settings, so a changed file or a changed setting is recomputed, never served stale.
@@ -22,7 +24,7 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE, load_audio
 from ser_cli.errors import ConfigError
 
-FEATURE_KINDS = ("logmel", "mfcc", "ssl")
+FEATURE_KINDS = ("logmel", "mfcc", "ssl", "waveform")
 LOG_FLOOR = 1e-6  # added before the log so silent frames stay finite
 TRIM_DB = 40.0  # frames this far below the loudest frame, at either end, count as silence
 SSL_FRAMES_PER_SECOND = 50.0  # wav2vec 2.0, HuBERT, WavLM and Whisper encoders: one per 20 ms
@@ -113,7 +115,7 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         samples: shape (n,), float32 at SAMPLE_RATE.
     Returns:
         (frames, n_mels) for logmel, (frames, n_mfcc) for mfcc,
-        (layers, frames, dims) for ssl.
+        (layers, frames, dims) for ssl, (frames, 320) for waveform.
     """
     import torch
 
@@ -121,6 +123,10 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         from ser_cli.features.ssl_encoder import encode_all_layers
 
         return encode_all_layers(samples, cfg.ssl_model, max_seconds=cfg.ssl_max_seconds)
+    if cfg.kind == "waveform":
+        from ser_cli.features.ssl_encoder import waveform_frames
+
+        return waveform_frames(samples, cfg.ssl_max_seconds)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
         mel_power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(

@@ -13,6 +13,10 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.errors import ModelError
 
+# Fine-tuning feeds raw audio through the encoder. It travels through the feature pipeline
+# (cache, clips, crops, padding masks) as (frames, WAVE_FRAME) arrays of consecutive samples.
+WAVE_FRAME = 320  # samples per waveform frame: 20 ms at 16 kHz, the wav2vec 2.0-family stride
+
 _LOADED: dict[str, tuple] = {}
 
 
@@ -20,6 +24,9 @@ def load_encoder(name_or_path: str, device: str = "cpu"):
     """(feature_extractor, encoder module, is_whisper), loaded once per process."""
     key = f"{name_or_path}@{device}"
     if key not in _LOADED:
+        from ser_cli.quiet import quiet_transformers
+
+        quiet_transformers()
         try:
             from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
@@ -66,3 +73,22 @@ def encode_all_layers(
             out = model(inputs["input_values"].to(device), output_hidden_states=True)
             states = out.hidden_states
     return torch.stack([h[0] for h in states]).float().cpu().numpy()
+
+
+def waveform_frames(samples: np.ndarray, max_seconds: float) -> np.ndarray:
+    """16 kHz audio as consecutive 20 ms frames, for an encoder that is fine-tuned.
+
+    Args:
+        samples: (n,) float32 at SAMPLE_RATE; cut to ``max_seconds`` around the centre.
+    Returns:
+        (ceil(n / WAVE_FRAME), WAVE_FRAME) float32; the last frame zero-padded.
+    """
+    limit = int(max_seconds * SAMPLE_RATE)
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if samples.size > limit:
+        cut = (samples.size - limit) // 2
+        samples = samples[cut : cut + limit]
+    frames = max(1, -(-samples.size // WAVE_FRAME))
+    out = np.zeros(frames * WAVE_FRAME, dtype=np.float32)
+    out[: samples.size] = samples
+    return out.reshape(frames, WAVE_FRAME)

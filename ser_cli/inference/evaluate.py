@@ -111,6 +111,61 @@ def evaluate_rows(
     return metrics
 
 
+EVAL_BATCH = 8  # clips per predict_batch call when scoring a predictor on raw audio
+
+
+def evaluate_predictor(
+    predictor,
+    rows: list[dict],
+    *,
+    batch_size: int = EVAL_BATCH,
+    corpus_labels=None,
+    on_progress=None,
+) -> dict:
+    """Metrics of any predictor (e.g. a hub classifier) on manifest rows, from their audio:
+    each row's file through ``predictor.features`` and, in batches of similar length,
+    ``predictor.predict_batch``. No feature cache and no speaker statistics. Scored as
+    :func:`evaluate_rows` scores a checkpoint (:func:`score_probabilities`): clips of emotions
+    the model cannot output are left out and listed, calm counts as neutral where the corpus
+    has no calm.
+    """
+    from ser_cli.audio.io import load_audio
+    from ser_cli.inference.label_mapping import scorable_rows
+
+    labels = tuple(predictor.labels)
+    rows, corpus_labels = scorable_rows(rows, labels, corpus_labels)
+    feats = []
+    for done, row in enumerate(rows, start=1):
+        feats.append(predictor.features(load_audio(row["path"])))
+        if on_progress:
+            on_progress(done, len(rows), "audio")
+    order = np.argsort([len(f) for f in feats])  # similar lengths pad less
+    probs = np.zeros((len(rows), len(labels)), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        probs[chunk] = predictor.predict_batch([feats[i] for i in chunk])
+    targets = np.array([labels.index(r["label"]) for r in rows], dtype=np.int64)
+    metrics = score_probabilities(probs, targets, labels, corpus_labels)
+    metrics["adapted"] = False
+    return metrics
+
+
+def _evaluate_hub(name: str, rows: list[dict], out_dir, n_models: int, corpus_labels):
+    """evaluate_models' branch for a transformers classifier: (report, target folder)."""
+    from pathlib import Path
+
+    from ser_cli.inference.hub_predictor import HubPredictor
+
+    predictor = HubPredictor(name)
+    report = evaluate_predictor(predictor, rows, corpus_labels=corpus_labels)
+    report["warnings"] = list(predictor.warnings)
+    # Never write into someone's model folder (or a hub id): the cwd, as for the bundled model.
+    target = Path(out_dir) if out_dir else Path.cwd() / "ser-eval"
+    if n_models > 1 or not out_dir:
+        target = target / Path(name).name
+    return report, target
+
+
 def evaluate_models(
     models: list[str],
     rows: list[dict],
@@ -133,6 +188,7 @@ def evaluate_models(
 
     from ser_cli.atomic import write_json
     from ser_cli.data.manifest import select_split
+    from ser_cli.inference.hub_predictor import is_hub_classifier
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png, save_reliability_png
@@ -141,21 +197,24 @@ def evaluate_models(
     corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
     reports, written = {}, []
     for name in models:
-        run_dir = resolve_model_dir(name)
-        ckpt = load_checkpoint(run_dir)
-        report = evaluate_rows(
-            ckpt, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
-        )
+        if is_hub_classifier(name):
+            report, target = _evaluate_hub(str(name), chosen, out_dir, len(models), corpus_labels)
+        else:
+            run_dir = resolve_model_dir(name)
+            ckpt = load_checkpoint(run_dir)
+            report = evaluate_rows(
+                ckpt, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
+            )
+            target = (
+                Path(out_dir)
+                if out_dir
+                else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
+            )
+            if out_dir and len(models) > 1:
+                target = target / Path(str(name)).name
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
-        target = (
-            Path(out_dir)
-            if out_dir
-            else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
-        )
-        if out_dir and len(models) > 1:
-            target = target / Path(str(name)).name
         written.append(write_json(target / f"report-{split}.json", report))
         written.append(
             save_confusion_png(

@@ -168,12 +168,18 @@ class Predictor:
 def load_predictor(
     name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
 ) -> Predictor:
-    """Load the bundled model ('default'), a run folder's best checkpoint or an .onnx file."""
+    """Load the bundled model ('default'), a run folder's best checkpoint, an .onnx file, or a
+    transformers audio classifier (a local folder or a hub id: see
+    :mod:`ser_cli.inference.hub_predictor`): the one place that tells these apart."""
     if str(name_or_path).lower().endswith(".onnx"):  # exported: runs without torch
         from ser_cli.inference.onnx_predictor import OnnxPredictor
 
         return OnnxPredictor(name_or_path)
+    from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
     from ser_cli.models.checkpoint import load_checkpoint
+
+    if is_hub_classifier(name_or_path):
+        return HubPredictor(str(name_or_path), device)
 
     return Predictor(
         load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device

@@ -18,7 +18,7 @@ class ModelSpec:
     """What the registry knows about a model before importing torch."""
 
     module: str  # ser_cli.models submodule holding the classes
-    model_class: str
+    model_class: str  # the model class, or a function of the config that builds one
     config_class: str
     summary: str  # one line for `ser models`: what it is
     features: str  # feature kind it reads: logmel | ssl
@@ -61,9 +61,9 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "ssl": ModelSpec(
         "ssl_head",
-        "SSLHead",
+        "build_ssl_model",
         "SSLHeadConfig",
-        "pretrained speech encoder (frozen) + weighted layer sum + attentive pooling",
+        "pretrained speech encoder (frozen or fine-tuned) + weighted layer sum + attentive pooling",
         "ssl",
         why="transfer from a pretrained encoder; needs its download and more compute",
     ),

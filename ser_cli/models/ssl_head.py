@@ -7,7 +7,7 @@ projection and attentive pooling summarise time, and a linear layer classifies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,6 +22,30 @@ class SSLHeadConfig:
     n_classes: int = 8
     dims: int = 256  # projection width
     dropout: float = 0.2
+    # Which encoder weights train: "none" (frozen; cached hidden states), "top-N" (the top N
+    # transformer blocks) or "all" (everything but the convolutional feature encoder).
+    finetune: str = "none"
+    # Fine-tuning only, filled in by the trainer: the encoder's transformers config (so a
+    # checkpoint rebuilds the encoder without the original), whether it takes an attention
+    # mask, and whether its feature extractor normalises each clip to zero mean, unit variance.
+    encoder_config: dict = field(default_factory=dict)
+    encoder_mask: bool = True
+    normalize_waveform: bool = True
+
+    def __post_init__(self) -> None:
+        from ser_cli.models.ssl_finetune import parse_finetune
+
+        parse_finetune(self.finetune)  # a clear error for a bad value, before any training
+
+
+def build_ssl_model(cfg: SSLHeadConfig) -> nn.Module:
+    """The registry's builder: the head alone (frozen encoder, cached features) or, when
+    ``cfg.finetune`` trains encoder weights, encoder + head on waveforms."""
+    if cfg.finetune == "none":
+        return SSLHead(cfg)
+    from ser_cli.models.ssl_finetune import SSLFineTune
+
+    return SSLFineTune(cfg)
 
 
 class SSLHead(nn.Module):

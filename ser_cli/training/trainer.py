@@ -25,6 +25,7 @@ from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import restore_optimizer, save_checkpoint
 from ser_cli.progress import Progress
+from ser_cli.training import distributed
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
@@ -141,14 +142,25 @@ def train_run(
         raise ConfigError(
             f"{run_dir}: already holds a run; use --resume to continue it or choose another --out."
         )
+    from ser_cli.training.finetune import finetune_run, wants_finetune
+
+    if wants_finetune(cfg):  # encoder weights train: the separate waveform path
+        return finetune_run(
+            train_rows, val_rows, labels, cfg, run_dir,
+            resume=resume, on_progress=on_progress, cache_root=cache_root,
+        )  # fmt: skip
 
     device = resolve_device(tc.device)
+    ctx = distributed.setup(device)  # torchrun: one rank of several; else a no-op
+    if not ctx.is_main:
+        on_progress = None  # one progress display: rank 0's
     # CPU results depend on the thread count (how reductions are split), which is process state
     # that an import can change (silero_vad sets 1): pin it so one seed gives one result.
     threads = tc.num_threads or default_threads()
     torch.set_num_threads(threads)
     started = time.time()
 
+    distributed.prefetch_features(train_rows + val_rows, cfg.features, cache_root, ctx, on_progress)
     train = load_clips(
         train_rows, cfg.features, labels, cache_root=cache_root, on_progress=on_progress
     )
@@ -176,8 +188,9 @@ def train_run(
         "train_speakers": sorted(set(train.groups)),
         "torch_threads": threads,
     }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_run_config(cfg, run_dir / CONFIG_NAME)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_run_config(cfg, run_dir / CONFIG_NAME)
 
     def evaluate(epoch: int) -> dict:
         if val is None:
@@ -193,6 +206,10 @@ def train_run(
         return compute_metrics(val.labels, probs.argmax(1), labels)
 
     if spec.fitter == "sklearn":
+        if ctx.active:
+            raise ConfigError(
+                f"model '{cfg.model}' is fitted in one pass; run it without torchrun."
+            )
         result = _fit_closed_form(
             model, train, train_stats, labels, tc, meta, global_stats, run_dir, evaluate, started
         )
@@ -203,7 +220,8 @@ def train_run(
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
     criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / tc.batch_size)
+    net = ctx.wrap(model, device)  # DistributedDataParallel under torchrun
+    steps_per_epoch = math.ceil(math.ceil(len(train) / ctx.world) / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
     use_amp = tc.amp and device == "cuda"
 
@@ -214,11 +232,13 @@ def train_run(
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, tc.epochs):
-            model.train()
+            net.train()
             # Per-epoch seeds (data order, augmentation, dropout): a resumed run replays exactly.
+            # Under torchrun every rank draws the same order and trains on its own shard.
             rng = np.random.default_rng([tc.seed, epoch])
-            torch.manual_seed(tc.seed * 10_000 + epoch)
-            order = rng.permutation(len(train))
+            torch.manual_seed(ctx.torch_seed(tc.seed * 10_000 + epoch))
+            order = ctx.shard(rng.permutation(len(train)))
+            rng = ctx.rank_rng(rng, tc.seed, epoch)
             running, seen = 0.0, 0
             for b in range(steps_per_epoch):
                 index = order[b * tc.batch_size : (b + 1) * tc.batch_size]
@@ -239,9 +259,7 @@ def train_run(
                         epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
                     )
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = model(
-                        torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-                    )
+                    logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
                 loss = criterion(logits.float(), torch.from_numpy(y).to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -255,37 +273,40 @@ def train_run(
                         total_steps,
                         f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
                     )
+            ctx.sync_buffers(model)  # batch-norm statistics as rank 0's: one model everywhere
             metrics = evaluate(epoch)
             record = {
                 "epoch": epoch + 1,
-                "train_loss": running / max(seen, 1),
+                "train_loss": ctx.mean(running / max(seen, 1), seen),
                 "lr": optimizer.param_groups[0]["lr"],
             }
             record.update(
                 {f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")}
             )
             history.append(record)
-            _append_history(run_dir, record)
-            if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
-                on_epoch(record)
+            if ctx.is_main:
+                _append_history(run_dir, record)
+                if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
+                    on_epoch(record)
             improved = not metrics or metrics["uar"] > best_uar
             if metrics and improved:
                 best_uar, stale = metrics["uar"], 0
             elif metrics:
                 stale += 1
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
-            if improved:
+            if improved and ctx.is_main:
                 save_checkpoint(
                     run_dir, "best", model, {**meta, "metrics": metrics, **state}, global_stats
                 )
-            save_checkpoint(
-                run_dir,
-                "last",
-                model,
-                {**meta, "metrics": metrics, **state},
-                global_stats,
-                optimizer,
-            )
+            if ctx.is_main:
+                save_checkpoint(
+                    run_dir,
+                    "last",
+                    model,
+                    {**meta, "metrics": metrics, **state},
+                    global_stats,
+                    optimizer,
+                )
             if on_progress and metrics:
                 on_progress(
                     (epoch + 1) * steps_per_epoch,
@@ -295,22 +316,25 @@ def train_run(
             if metrics and tc.patience and stale >= tc.patience:
                 break
     except KeyboardInterrupt:
-        save_checkpoint(
-            run_dir,
-            "last",
-            model,
-            {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
-            global_stats,
-            optimizer,
-        )
+        if ctx.is_main:
+            save_checkpoint(
+                run_dir,
+                "last",
+                model,
+                {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
+                global_stats,
+                optimizer,
+            )
         raise TrainingInterrupted(
             f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume."
         ) from None
 
-    if val is not None:  # temperature scaling of the best epoch on the validation split
+    if val is not None and ctx.is_main:  # temperature scaling of the best epoch on val
         calibrate_run(run_dir, val, val_stats, device, tc.batch_size, tc.max_eval_frames)
+    ctx.barrier()  # rank 0 has written best.json
     best = json.loads((run_dir / "best.json").read_text()).get("metrics", {})
-    _save_curve(run_dir, history)
+    if ctx.is_main:
+        _save_curve(run_dir, history)
     return TrainResult(run_dir, best, len(history), time.time() - started, history)
 
 
