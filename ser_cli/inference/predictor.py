@@ -186,8 +186,7 @@ def predict_files(
 
     Files no longer than ``window`` seconds (default: the longest input the model reads whole,
     ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` (if it has one) at
-    a time, exactly
-    as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
+    a time, exactly as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
     timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
     windows classified in batches and summarised by the mean of their probabilities. With
     ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
