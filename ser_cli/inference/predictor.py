@@ -199,8 +199,8 @@ def predict_files(
     """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
 
     Files no longer than ``window`` seconds (default: the longest input the model reads whole,
-    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` at a time, exactly
-    as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
+    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` (if it has one) at
+    a time, exactly as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
     timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
     windows classified in batches and summarised by the mean of their probabilities. With
     ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
@@ -248,7 +248,7 @@ def predict_files(
                     results[i] = _predict_long(predictor, path, info.duration, window, hop, stats)
         except SerError as exc:
             results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
-        if len(pending) >= predictor.batch_size:
+        if len(pending) >= getattr(predictor, "batch_size", BATCH_SIZE):
             flush()
         if on_progress:
             on_progress(i + 1, len(paths), path.name)
@@ -312,7 +312,7 @@ def _predict_long(
         spans.append((start, start + len(samples) / SAMPLE_RATE))
         if predictor.vad.is_speech(samples):
             batch.append((len(spans) - 1, predictor.features(samples)))
-            if len(batch) >= predictor.batch_size:
+            if len(batch) >= getattr(predictor, "batch_size", BATCH_SIZE):
                 flush()
         start += hop
     flush()
