@@ -56,7 +56,7 @@ def test_torchrun_two_ranks_train_one_run(tmp_path):
     )
     assert sorted(p.name for p in run.iterdir()) == [
         "best.json", "best.safetensors", "config.yaml", "history.jsonl",
-        "last.json", "last.optim.safetensors", "last.safetensors",
+        "last.json", "last.optim.safetensors", "last.safetensors", "training_curve.png",
     ]  # fmt: skip
     assert len((run / "history.jsonl").read_text().splitlines()) == 2
     # Each rank printed its own result: the metrics were computed alike everywhere.

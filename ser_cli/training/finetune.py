@@ -273,7 +273,7 @@ def finetune_run(
                     total_steps,
                     f"epoch {epoch + 1} val uar {metrics['uar']:.3f} (best {best_uar:.3f})",
                 )
-            if metrics and stale >= tc.patience:
+            if metrics and tc.patience and stale >= tc.patience:  # 0: finish the schedule
                 break
     except KeyboardInterrupt:
         save("last", {"epoch": epoch, "best_uar": best_uar, "stale": stale}, {}, True)
