@@ -202,7 +202,12 @@ def train(
     sets += [f"train.epochs={epochs}"] if epochs else []
     sets += [f"train.device={device}"] if device else []
     sets += [f"train.seed={seed}"] if seed is not None else []
-    cfg = load_run_config(config, sets, model=model)
+    base = None
+    if resume:  # the run's own settings are the base: leaving out --model changes nothing
+        from ser_cli.training.trainer import saved_config
+
+        base = saved_config(out)
+    cfg = load_run_config(config, sets, model=model, base=base)
     rows = read_manifest(data)
     console = _console()
     if cv:
@@ -220,7 +225,7 @@ def train(
             return bar.__enter__()
 
         try:
-            result = run_cv(rows, cfg, out, on_fold=on_fold)
+            result = run_cv(rows, cfg, out, on_fold=on_fold, resume=resume)
         finally:
             if stack:
                 stack.pop().__exit__(None, None, None)
@@ -293,7 +298,9 @@ def predict(
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table | json | csv."),
+    fmt: str = typer.Option(
+        "table", "--format", "-f", help="table | json | csv (with -o: from its .json/.csv suffix)."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the json/csv result to this file."
     ),
@@ -316,6 +323,18 @@ def predict(
 
     if fmt not in ("table", "json", "csv"):
         _fail(f"--format must be table, json or csv (got '{fmt}').", 2)
+    if output is not None:
+        from ser_cli.atomic import check_output_file
+
+        suffix_fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower())
+        if fmt == "table" and suffix_fmt is None:
+            _fail(
+                f"-o {output}: a table is for the screen; name a .json or .csv file, "
+                "or add --format json|csv.",
+                2,
+            )
+        fmt = suffix_fmt if fmt == "table" else fmt
+        check_output_file(output, "-o")
     files, missing = expand_inputs(paths)
     for item in missing:
         _console(stderr=True).print(
@@ -339,7 +358,12 @@ def predict(
             if fmt == "json"
             else predictions_csv(results, predictor.labels)
         )
-        if output:
+        for r in results:  # the table lists failures itself; json/csv go to stderr too
+            if r.error:
+                _console(stderr=True).print(f"[red]✗[/] {escape(r.error)}", soft_wrap=True)
+        if output and all(r.error for r in results):  # never replace a good file with errors
+            _console(stderr=True).print(f"not writing {escape(str(output))}: no input succeeded.")
+        elif output:
             from ser_cli.atomic import write_text
 
             write_text(output, text if text.endswith("\n") else text + "\n")
@@ -401,6 +425,10 @@ def listen(
         return
     if file is not None and device_index is not None:
         _fail("--device-index picks a microphone; leave it out when reading --file.", 2)
+    if log is not None:
+        from ser_cli.atomic import check_output_file
+
+        check_output_file(log, "--log")
     given = {"window": window, "hop": hop, "smoothing": smoothing}
     options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
     source = (

@@ -74,32 +74,37 @@ def evaluate_models(
 ) -> tuple[dict[str, dict], list]:
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
-    Writes ``report.json`` and ``confusion.png`` per model into ``out_dir`` (default: the
-    model's run folder; a subfolder per model when several are compared).
+    Writes ``report.json`` and ``confusion.png`` per model into ``out_dir`` (checked up front;
+    a subfolder per model when several are compared), or, without ``out_dir``, into the
+    model's run folder when it is writable; never into the bundled model or the working folder.
     Returns (reports by model name, paths written).
     """
+    import os
     from pathlib import Path
 
-    from ser_cli.atomic import write_json
+    from ser_cli.atomic import check_output_dir, write_json
     from ser_cli.data.manifest import select_split
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png
 
-    chosen = rows if split == "all" else select_split(rows, split, source)
+    chosen = select_split(rows, split, source)
+    if out_dir:
+        check_output_dir(out_dir, "--out")
+    run_dirs = [resolve_model_dir(name) for name in models]  # every --model checked first
     reports, written = {}, []
-    for name in models:
-        run_dir = resolve_model_dir(name)
+    for name, run_dir in zip(models, run_dirs, strict=True):
         ckpt = load_checkpoint(run_dir)
         report = evaluate_rows(ckpt, chosen, adapt=adapt)
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
-        target = (
-            Path(out_dir)
-            if out_dir
-            else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
-        )
+        if out_dir:
+            target = Path(out_dir)
+        elif not _is_bundled(run_dir) and run_dir.is_dir() and os.access(run_dir, os.W_OK):
+            target = run_dir
+        else:
+            continue  # the bundled model (or a read-only run): report on screen only
         if out_dir and len(models) > 1:
             target = target / Path(str(name)).name
         written.append(write_json(target / f"report-{split}.json", report))

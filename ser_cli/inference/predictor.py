@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import ModelError, SerError
+from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE, audio_info, load_audio, read_window
+from ser_cli.errors import ModelError, SerError, UsageError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.labels import SILENCE
 
@@ -163,9 +163,8 @@ def predict_files(
     normalised by their pooled statistics first (no labels involved).
     """
     if adapt not in ADAPT_MODES:
-        raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
-    if hop <= 0 or window <= 0:
-        raise SerError("--window and --hop must be positive numbers of seconds.")
+        raise UsageError(f"--adapt must be one of {', '.join(ADAPT_MODES)} (got '{adapt}').")
+    check_window(window, hop)
     speaker_stats = (
         _speaker_stats(predictor, paths, adapt)
         if adapt != "none" and predictor.uses_speaker_stats()
@@ -178,9 +177,23 @@ def predict_files(
             results.append(_predict_one(predictor, path, window, hop, stats))
         except SerError as exc:
             results.append(FilePrediction(str(path), None, None, 0.0, error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bad clip must never cost the others
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            error = f"{path}: could not be classified ({type(exc).__name__}: {detail})"
+            results.append(FilePrediction(str(path), None, None, 0.0, error=error))
         if on_progress:
             on_progress(done, len(paths), path.name)
     return results
+
+
+def check_window(window: float, hop: float) -> None:
+    """--window and --hop as finite seconds, the window long enough to classify."""
+    import math
+
+    if not (math.isfinite(window) and window >= MIN_DURATION):
+        raise UsageError(f"--window must be at least {MIN_DURATION:g} seconds (got {window:g}).")
+    if not (math.isfinite(hop) and hop > 0):
+        raise UsageError(f"--hop must be a positive number of seconds (got {hop:g}).")
 
 
 def _speaker_key(path: Path, adapt: str) -> str:
@@ -193,9 +206,9 @@ def _speaker_stats(predictor: Predictor, paths: list[Path], adapt: str) -> dict[
         try:
             info = audio_info(path)
             samples = load_audio(path) if info.duration <= 60 else read_window(path, 0, 60)
-        except SerError:
-            continue  # reported when the file itself is predicted
-        feats.append(predictor.features(samples))
+            feats.append(predictor.features(samples))
+        except Exception:  # noqa: BLE001 - reported when the file itself is predicted
+            continue
         groups.append(_speaker_key(path, adapt))
     return group_stats(feats, groups) if feats else {}
 

@@ -11,7 +11,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, audio_info, read_window
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, read_window, stream_resampler
 from ser_cli.errors import DeviceError, SerError
 
 MIC_BLOCK = 0.1  # seconds per PyAudio buffer: small, so hops arrive on time
@@ -157,9 +157,7 @@ class PyAudioSource:
                 error = exc
                 continue
             if rate != SAMPLE_RATE:
-                import soxr
-
-                self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+                self._resampler = stream_resampler(rate, SAMPLE_RATE)
             return rate
         raise DeviceError(
             f"could not open {self.description} for recording ({error}); "
