@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 from ser_cli.atomic import write_text
@@ -107,7 +108,7 @@ def _resolve_paths(rows: list[dict], manifest: Path) -> None:
     for row in rows:
         clip = Path(row["path"] or "").expanduser()
         if not clip.is_absolute():
-            clip = folder / clip
+            clip = Path(os.path.normpath(folder / clip))
         row["path"] = str(clip)
         if not row["path"] or not clip.is_file():
             missing.append(clip)

@@ -37,7 +37,7 @@ from ser_cli.data.splits import (
 from ser_cli.errors import USAGE, AudioError, DatasetError
 from ser_cli.labels import EMOTIONS
 
-# Threads that decode and check audio at once: libsndfile and torch's resampler release the
+# Threads that decode and check audio at once: libsndfile and soxr release the
 # GIL, and two keep a 2-core machine busy without starving it.
 VALIDATION_WORKERS = 2
 DURATION_DECIMALS = 3  # manifest durations in seconds, to the millisecond

@@ -77,10 +77,11 @@ class CsvLog:
         import os
         import tempfile
 
-        from ser_cli.atomic import check_output_file, remove_stale_temps
+        from ser_cli.atomic import remove_stale_temps
 
         self.path = Path(path)
-        check_output_file(self.path, "--log")
+        if self.path.is_dir():
+            raise SerError(f"cannot write the log {self.path}: it is a folder; give a file name.")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.path.parent)
