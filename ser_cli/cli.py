@@ -267,9 +267,10 @@ def evaluate(
     ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
-    from ser_cli.data.manifest import read_manifest
+    from ser_cli.data.manifest import check_split, read_manifest
     from ser_cli.inference.evaluate import evaluate_models
 
+    check_split(split)
     rows = read_manifest(data)
     reports, written = evaluate_models(
         model or ["default"], rows, split=split, adapt=adapt, out_dir=out, source=data
@@ -430,7 +431,12 @@ def listen(
 
         check_output_file(log, "--log")
     given = {"window": window, "hop": hop, "smoothing": smoothing}
-    options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
+    from ser_cli.errors import SerError
+
+    try:
+        options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
+    except SerError as exc:  # every check there is about an option's value: a usage error
+        _fail(str(exc), 2)
     source = (
         FileSource(file, speed)
         if file is not None
@@ -465,8 +471,16 @@ def listen(
     console.print(view.summary_line(summary), soft_wrap=True)
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwind as Ctrl-C does: temp files removed, `last` kept
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    # `kill` (SIGTERM) would end Python without running finally blocks, leaving temp files.
+    signal.signal(signal.SIGTERM, _terminated)
     app(prog_name="ser")
 
 

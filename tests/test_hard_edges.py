@@ -190,6 +190,23 @@ def test_a_1_hz_wav_is_refused_clearly(tmp_path):
     assert "sample rate 1 Hz is too low" in result.output
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=3000), st.sampled_from([".wav", ".mp3", ".flac", ".ogg"]))
+def test_arbitrary_bytes_load_as_audio_or_fail_with_an_audio_error(tmp_path, data, suffix):
+    from ser_cli.errors import AudioError
+
+    path = tmp_path / f"x{suffix}"
+    path.write_bytes(data)
+    try:
+        samples = load_audio(path)
+    except AudioError as exc:
+        assert str(exc).startswith(str(path))
+    else:
+        assert samples.dtype == np.float32 and samples.ndim == 1
+
+
 # --- 3. data safety ---------------------------------------------------------------------------
 
 
@@ -537,6 +554,8 @@ def test_permission_denied_says_so(tmp_path, clip):
         (["prepare", "{corpus}", "--out", "{out}", "--folds", "1"], 2),
         (["predict", "{clip}", "--adapt", "sideways"], 2),
         (["predict", "{clip}", "--format", "xml"], 2),
+        (["listen", "--file", "{clip}", "--smoothing", "0"], 2),
+        (["listen", "--file", "{clip}", "--speed", "-1"], 2),
         (["prepare", "{out}/missing", "--out", "{out}"], 1),
         (["predict", "{clip}", "--model", "{out}/missing"], 1),
     ],

@@ -81,11 +81,13 @@ def _check_readable(path: Path) -> None:
         raise AudioError(f"{path}: file not found; check the path.")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file.")
-    mode = path.stat().st_mode
-    if not stat.S_ISREG(mode):  # reading a FIFO would block until something writes to it
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # reading a FIFO would block until something writes to it
         raise AudioError(
             f"{path}: not a regular file (a pipe, socket or device); save the audio to a file first."
         )
+    if info.st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes).")
     try:
         with open(path, "rb"):
             pass

@@ -142,8 +142,7 @@ def select_split(
     rows: list[dict[str, str]], split: str, source: str | Path = "manifest"
 ) -> list[dict[str, str]]:
     """Rows of one split; UsageError for an unknown split, ManifestError for an empty one."""
-    if split not in SPLIT_CHOICES:
-        raise UsageError(f"unknown --split '{split}'; choose one of: {', '.join(SPLIT_CHOICES)}.")
+    check_split(split)
     if split == "all":
         return list(rows)
     chosen = [r for r in rows if r.get("split") == split]
@@ -153,3 +152,9 @@ def select_split(
             f"{source}: the '{split}' split is empty (splits present: {', '.join(present)})."
         )
     return chosen
+
+
+def check_split(split: str) -> None:
+    """UsageError unless ``split`` is train, val, test or all."""
+    if split not in SPLIT_CHOICES:
+        raise UsageError(f"unknown --split '{split}'; choose one of: {', '.join(SPLIT_CHOICES)}.")

@@ -268,7 +268,7 @@ def expand_inputs(items: list[str]) -> tuple[list[Path], list[str]]:
             found += sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
             )
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a broken link is reported as one
             found.append(path)
         else:
             matches = sorted(
