@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import check_output_dir, write_json
+from ser_cli.atomic import check_output_dir, remove_stale_temps, write_json
 from ser_cli.config import RunConfig
 from ser_cli.errors import ConfigError, ManifestError
 
@@ -63,6 +63,7 @@ def run_cv(
     all_folds = fold_ids(rows)
     chosen = folds or all_folds
     check_output_dir(out_dir, "--out")
+    remove_stale_temps(out_dir)
     results = []
     if resume:
         saved = saved_config(out_dir)
