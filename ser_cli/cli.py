@@ -287,6 +287,8 @@ def evaluate(
     console.print(eval_report(reports))
     for path in written:
         console.print(f"wrote {path}")
+    if not written:
+        console.print("reports not saved (bundled or read-only model); add --out DIR to keep them.")
 
 
 @app.command()

@@ -155,7 +155,8 @@ def predict_files(
     adapt: str = "none",
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> list[FilePrediction]:
-    """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
+    """Predict every file; a bad file (any failure, not only ser's own errors) becomes a
+    FilePrediction with ``error`` set, so one clip never costs the others their results.
 
     Files no longer than ``window`` are classified whole; longer ones are read window by
     window into a timeline (silence marked) and summarised by the mean of their speech
