@@ -57,7 +57,12 @@ def run_cv(
     """
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.training.trainer import check_same_recipe, saved_config, train_run
+    from ser_cli.training.trainer import (
+        TrainingInterrupted,
+        check_same_recipe,
+        saved_config,
+        train_run,
+    )
 
     out_dir = Path(out_dir)
     all_folds = fold_ids(rows)
@@ -81,14 +86,20 @@ def run_cv(
         progress = on_fold(fold, i, len(chosen)) if on_fold else None
         started = time.time()
         fold_dir = out_dir / f"fold{fold}"
-        train_run(
-            fold_rows,
-            cfg,
-            fold_dir,
-            resume=resume and (fold_dir / "last.json").exists(),
-            on_progress=progress,
-            cache_root=cache_root,
-        )
+        try:
+            train_run(
+                fold_rows,
+                cfg,
+                fold_dir,
+                resume=resume and (fold_dir / "last.json").exists(),
+                on_progress=progress,
+                cache_root=cache_root,
+            )
+        except TrainingInterrupted:
+            raise TrainingInterrupted(
+                f"cross-validation interrupted in fold {fold} ({i + 1} of {len(chosen)}); "
+                f"{len(results)} finished fold(s) kept in {out_dir}. Continue with --resume."
+            ) from None
         seconds = time.time() - started
         ckpt = load_checkpoint(out_dir / f"fold{fold}", "best")
         test_rows = [r for r in fold_rows if r["split"] == "test"]
