@@ -262,7 +262,12 @@ def train(
     sets += [f"train.epochs={epochs}"] if epochs else []
     sets += [f"train.device={device.value}"] if device else []
     sets += [f"train.seed={seed}"] if seed is not None else []
-    cfg = load_run_config(config, sets, model=model)
+    base = None
+    if resume:  # the run's own settings are the base: leaving out --model changes nothing
+        from ser_cli.training.trainer import saved_config
+
+        base = saved_config(out)
+    cfg = load_run_config(config, sets, model=model, base=base)
     rows = read_manifest(data)
     console = _console()
     if cv:
@@ -280,7 +285,7 @@ def train(
             return bar.__enter__()
 
         try:
-            result = run_cv(rows, cfg, out, on_fold=on_fold)
+            result = run_cv(rows, cfg, out, on_fold=on_fold, resume=resume)
         finally:
             if stack:
                 stack.pop().__exit__(None, None, None)
@@ -337,9 +342,10 @@ def evaluate(
     ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
-    from ser_cli.data.manifest import read_manifest
+    from ser_cli.data.manifest import check_split, read_manifest
     from ser_cli.inference.evaluate import evaluate_models
 
+    check_split(split)
     rows = read_manifest(data)
     reports, written = evaluate_models(
         model or ["default"],
@@ -364,6 +370,8 @@ def evaluate(
     console.print(eval_report(reports))
     for path in written:
         console.print(f"wrote {path}")
+    if not written:
+        console.print("reports not saved (bundled or read-only model); add --out DIR to keep them.")
 
 
 @app.command()
@@ -379,7 +387,12 @@ def predict(
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
     ),
-    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.table,
+        "--format",
+        "-f",
+        help="Output format (with -o and no --format: from its .json/.csv suffix).",
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the json/csv result to this file."
     ),
@@ -428,6 +441,20 @@ def predict(
 
     if not 0.0 <= min_confidence <= 1.0:
         _fail(f"--min-confidence must be between 0 and 1 (got {min_confidence:g}).", 2)
+    if output is not None and engine is Engine.local:
+        from ser_cli.atomic import check_output_file
+
+        suffix_fmt = {".json": OutputFormat.json, ".csv": OutputFormat.csv}.get(
+            output.suffix.lower()
+        )
+        if fmt is OutputFormat.table and suffix_fmt is None:
+            _fail(
+                f"-o {output}: a table is for the screen; name a .json or .csv file, "
+                "or add --format json|csv.",
+                2,
+            )
+        fmt = suffix_fmt if fmt is OutputFormat.table else fmt
+        check_output_file(output, "-o")
     files, missing = expand_inputs(paths or [])
     for item in missing:
         _console(stderr=True).print(
@@ -479,7 +506,12 @@ def predict(
             if fmt == "json"
             else predictions_csv(results, predictor.labels)
         )
-        if output:
+        for r in results:  # the table lists failures itself; json/csv go to stderr too
+            if r.error:
+                _console(stderr=True).print(f"[red]✗[/] {escape(r.error)}", soft_wrap=True)
+        if output and all(r.error for r in results):  # never replace a good file with errors
+            _console(stderr=True).print(f"not writing {escape(str(output))}: no input succeeded.")
+        elif output:
             from ser_cli.atomic import write_text
 
             write_text(output, text if text.endswith("\n") else text + "\n")
@@ -593,13 +625,22 @@ def listen(
         return
     if file is not None and device_index is not None:
         _fail("--device-index picks a microphone; leave it out when reading --file.", 2)
+    if log is not None:
+        from ser_cli.atomic import check_output_file
+
+        check_output_file(log, "--log")
     given = {
         "window": window,
         "hop": hop,
         "smoothing": smoothing,
         "min_confidence": min_confidence,
     }
-    options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
+    from ser_cli.errors import SerError
+
+    try:
+        options = ListenOptions(**{k: v for k, v in given.items() if v is not None})
+    except SerError as exc:  # every check there is about an option's value: a usage error
+        _fail(str(exc), 2)
     source = (
         FileSource(file, speed)
         if file is not None
@@ -635,8 +676,16 @@ def listen(
     console.print(view.summary_line(summary), soft_wrap=True)
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # unwind as Ctrl-C does: temp files removed, `last` kept
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    # `kill` (SIGTERM) would end Python without running finally blocks, leaving temp files.
+    signal.signal(signal.SIGTERM, _terminated)
     app(prog_name="ser")
 
 

@@ -7,18 +7,26 @@ overrides on top of these defaults; the merged result is written to the run fold
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
-from ser_cli.errors import ConfigError
+from ser_cli.errors import ConfigError, OverrideError
 from ser_cli.features.extract import FeatureConfig
+from ser_cli.validation import (
+    at_least,
+    check_fields,
+    check_value,
+    field_type,
+    fraction,
+    one_of,
+    ordered_pair,
+    positive,
+)
 
 NORMALIZATIONS = ("speaker", "global")
-
-
-_YAML11_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-3, 5E4, 2.e-5
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MIN_BATCH = 2  # batch norm needs at least two clips per batch to train
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,24 @@ class AugmentConfig:
     freq_mask_width: int = 8  # widest frequency mask, in bands
     time_masks: int = 2  # SpecAugment time masks per clip
     time_mask_width: int = 20  # widest time mask, in frames (10 ms each)
+
+    WHERE: ClassVar[str] = "train.augment"
+    RULES: ClassVar[dict] = {
+        "gain_db": at_least(0),
+        "noise_prob": fraction,
+        "snr_db": ordered_pair(),
+        "speed_prob": fraction,
+        "speed_range": ordered_pair(positive),
+        "pitch_prob": fraction,
+        "pitch_bands": at_least(0),
+        "freq_masks": at_least(0),
+        "freq_mask_width": at_least(0),
+        "time_masks": at_least(0),
+        "time_mask_width": at_least(0),
+    }
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.WHERE)
 
 
 @dataclass(frozen=True)
@@ -72,15 +98,29 @@ class TrainConfig:
     mask_time_prob: float = 0.05  # share of encoder frames masked while training (its SpecAugment)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    WHERE: ClassVar[str] = "train"
+    RULES: ClassVar[dict] = {
+        "epochs": at_least(1),
+        "batch_size": at_least(MIN_BATCH),
+        "lr": positive,
+        "weight_decay": at_least(0),
+        "warmup_frac": fraction,
+        "label_smoothing": fraction,
+        "grad_clip": positive,
+        "patience": at_least(0),  # 0: never stop early
+        "seed": at_least(0),
+        "crop_frames": at_least(1),
+        "max_eval_frames": at_least(1),
+        "normalization": one_of(*NORMALIZATIONS),
+        "global_norm_prob": fraction,
+        "device": one_of(*DEVICES),
+        "num_threads": at_least(0),
+        "encoder_lr": positive,
+        "mask_time_prob": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
+    }
+
     def __post_init__(self) -> None:
-        if self.normalization not in NORMALIZATIONS:
-            raise ConfigError(f"train.normalization must be one of {', '.join(NORMALIZATIONS)}.")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("train.epochs and train.batch_size must be at least 1.")
-        if self.patience < 0:
-            raise ConfigError("train.patience must be 0 (never stop early) or a number of epochs.")
-        if not 0.0 <= self.mask_time_prob < 1.0:
-            raise ConfigError("train.mask_time_prob must be in [0, 1).")
+        check_fields(self, self.WHERE)
 
 
 @dataclass(frozen=True)
@@ -92,36 +132,54 @@ class RunConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    WHERE: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        check_fields(self, self.WHERE)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _build(cls, data: dict, where: str):
-    """Instantiate a (nested) config dataclass from a plain dict, rejecting unknown keys."""
+# The section each nested mapping is built as.
+SECTIONS: dict[type, dict[str, type]] = {
+    RunConfig: {"features": FeatureConfig, "train": TrainConfig},
+    TrainConfig: {"augment": AugmentConfig},
+}
+
+
+def _build(cls, data, where: str):
+    """Instantiate a (nested) config dataclass from a plain dict, rejecting unknown keys.
+
+    Each value is type- and range-checked by the dataclass itself (see ser_cli.validation).
+    """
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}.")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
+        raise ConfigError(
+            f"{where or 'config'}: expected a mapping (key: value lines), got {_kind(data)}."
+        )
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(str(k) for k in set(data) - known)
     if unknown:
         raise ConfigError(
-            f"unknown setting(s) {', '.join(where + '.' + k if where else k for k in unknown)}."
+            f"unknown setting(s) {', '.join(where + '.' + k if where else k for k in unknown)}; "
+            f"{where or 'the config'} has: {', '.join(sorted(known))}."
         )
     kwargs = {}
     for name, value in data.items():
-        default = getattr(cls(), name) if name != "features" else None
-        if dataclasses.is_dataclass(default) or name in ("features", "augment", "train"):
-            sub_cls = {"features": FeatureConfig, "augment": AugmentConfig, "train": TrainConfig}[
-                name
-            ]
-            kwargs[name] = _build(sub_cls, value, f"{where}.{name}".strip("."))
-        elif isinstance(default, tuple) and isinstance(value, list):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+        sub_cls = SECTIONS.get(cls, {}).get(name)
+        kwargs[name] = _build(sub_cls, value, f"{where}.{name}".strip(".")) if sub_cls else value
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {list: "a list", str: "text", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def run_config_from_dict(data: dict) -> RunConfig:
@@ -129,48 +187,109 @@ def run_config_from_dict(data: dict) -> RunConfig:
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
-    """'train.epochs=5' -> (['train', 'epochs'], 5); values are parsed as YAML scalars."""
+    """'train.epochs=5' -> (['train', 'epochs'], 5); values are parsed as YAML scalars.
+
+    The key must name a setting and the value must fit its type (coerced where unambiguous:
+    'train.lr=1e-3' gives 0.001); otherwise OverrideError, a usage error.
+    """
     import yaml
 
     if "=" not in text:
-        raise ConfigError(
-            f"override '{text}' must look like section.key=value (e.g. train.epochs=5)."
+        raise OverrideError(
+            f"--set '{text}' must look like section.key=value (e.g. train.epochs=5)."
         )
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw)
-    if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
-        value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; --help suggests it
-    return key.strip().split("."), value
+    keys = [k.strip() for k in key.strip().split(".")]
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw  # a value YAML cannot read is taken as text and type-checked below
+    return keys, _check_override(keys, value)
+
+
+def _check_override(keys: list[str], value):
+    """Walk the config classes along ``keys``; check ``value`` against the last field's type."""
+    cls, where = RunConfig, ""
+    for i, name in enumerate(keys):
+        where = f"{where}.{name}".strip(".")
+        if cls is None:  # inside model_options: the model's own config checks it later
+            return value
+        annotation = field_type(cls, name)
+        if annotation is None:
+            known = ", ".join(f.name for f in fields(cls))
+            raise OverrideError(f"--set {where}: unknown setting; choose one of: {known}.")
+        last = i == len(keys) - 1
+        sub_cls = SECTIONS.get(cls, {}).get(name)
+        if last:
+            if sub_cls is not None and not isinstance(value, dict):
+                raise OverrideError(
+                    f"--set {where}: is a section; set one of its keys, e.g. {where}."
+                    f"{fields(sub_cls)[0].name}=..."
+                )
+            if sub_cls is None:
+                return check_value(cls, name, value, f"--set {where}", OverrideError)
+            return value
+        if sub_cls is None and name != "model_options":
+            raise OverrideError(f"--set {where}: is a single value, not a section.")
+        cls = sub_cls
+    return value
 
 
 def load_run_config(
-    path: str | Path | None = None, overrides: list[str] = (), model: str | None = None
+    path: str | Path | None = None,
+    overrides: list[str] = (),
+    model: str | None = None,
+    base: dict | None = None,
 ) -> RunConfig:
-    """Defaults, then the YAML file, then ``--model``, then key=value overrides."""
-    import yaml
-
-    data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"{path}: config file not found.")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+    """Defaults (or ``base``, a saved run's config), then the YAML file, then ``--model``,
+    then key=value overrides. Every value is type- and range-checked here, before any work."""
+    data = read_config_file(path) if path is not None else {}
     merged = RunConfig().to_dict()
+    if base is not None:
+        _deep_update(merged, base)
     _deep_update(merged, data)
     if model is not None:
         merged["model"] = model
     for text in overrides:
         keys, value = parse_override(text)
         node = merged
-        for k in keys[:-1]:
-            if k not in node or not isinstance(node[k], dict):
-                raise ConfigError(f"override '{text}': unknown section '{k}'.")
-            node = node[k]
+        for depth, k in enumerate(keys[:-1], start=1):
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                where = ".".join(keys[:depth])
+                raise ConfigError(
+                    f"{where}: expected a mapping (key: value lines), got {_kind(node)}."
+                )
         node[keys[-1]] = value
     return run_config_from_dict(merged)
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML run config as a mapping; ConfigError for anything unreadable or not a mapping."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found.")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a regular file; give a YAML run config.")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the config as UTF-8 YAML.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc}).") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of settings (model:, train:, ...), got {_kind(data)}."
+        )
+    return data
 
 
 def _deep_update(base: dict, new: dict) -> None:

@@ -39,6 +39,7 @@ PACKAGES = (
     ("torch", "torch", True, None),
     ("torchaudio", "torchaudio", True, None),
     ("transformers", "transformers", True, None),
+    ("huggingface-hub", "huggingface_hub", True, None),
     ("soundfile", "soundfile", True, None),
     ("soxr", "soxr", True, None),
     ("numpy", "numpy", True, None),
@@ -51,6 +52,10 @@ PACKAGES = (
     ("packaging", "packaging", True, None),
     ("typer", "typer", True, None),
     ("rich", "rich", True, None),
+    ("onnx", "onnx", False, "onnx"),
+    ("onnxruntime", "onnxruntime", False, "onnx"),
+    ("ray", "ray", False, "ray"),
+    ("pyarrow", "pyarrow", False, "ray"),
 )
 
 # (format, subtype, suffix): the containers ser reads in practice. WAV is the one it needs.

@@ -102,8 +102,18 @@ def test_a_run_folder_holds_sidecar_config_and_optimizer(corpus, cache, tmp_path
     assert (tmp_path / "run" / "last.optim.safetensors").exists()
 
 
+@pytest.fixture(scope="module")
+def straight_run(corpus, cache, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("straight") / "run"
+    train_run(corpus[0], quick_config("enhanced", epochs=2), out, cache_root=cache)
+    return out
+
+
+# Where Ctrl-C lands, in training batches of the second epoch: as it starts, or part-way
+# through (weights already changed by this epoch must not be saved as the previous epoch's).
+@pytest.mark.parametrize("batches_into_epoch", [0, 3])
 def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
-    corpus, cache, tmp_path, monkeypatch
+    corpus, cache, tmp_path, monkeypatch, straight_run, batches_into_epoch
 ):
     import torch
     from safetensors.torch import load_file
@@ -112,25 +122,25 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
 
     rows, _ = corpus
     cfg = quick_config("enhanced", epochs=2)
-    train_run(rows, cfg, tmp_path / "straight", cache_root=cache)
 
     steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
+    assert batches_into_epoch < steps_per_epoch
     calls = {"n": 0}
     real = training.train_batch
 
-    def interrupting(*args, **kwargs):  # Ctrl-C as the second epoch starts
+    def interrupting(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == steps_per_epoch + 1:
+        if calls["n"] == steps_per_epoch + batches_into_epoch + 1:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
     monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted, match="--resume"):
+    with pytest.raises(training.TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, tmp_path / "resumed", cache_root=cache)
     monkeypatch.setattr(training, "train_batch", real)
     result = train_run(rows, cfg, tmp_path / "resumed", resume=True, cache_root=cache)
     assert result.epochs_run == 2
-    a = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    a = load_file(str(straight_run / "last.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     history = [
@@ -138,6 +148,22 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
         for line in (tmp_path / "resumed" / "history.jsonl").read_text().splitlines()
     ]
     assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_interrupt_in_the_first_epoch_leaves_nothing_to_resume(
+    corpus, cache, tmp_path, monkeypatch
+):
+    import ser_cli.training.trainer as training
+
+    rows, _ = corpus
+
+    def interrupting(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_batch", interrupting)
+    with pytest.raises(training.TrainingInterrupted, match="nothing to resume.*without --resume"):
+        train_run(rows, quick_config("enhanced", epochs=2), tmp_path / "run", cache_root=cache)
+    assert not (tmp_path / "run" / "last.json").exists()
 
 
 def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):
@@ -288,7 +314,7 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
         app,
         ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"],
     )
-    assert result.exit_code == 1 and "unknown setting" in result.output
+    assert result.exit_code == 2 and "unknown setting" in result.output
 
 
 @pytest.mark.parametrize(

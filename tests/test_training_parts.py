@@ -120,10 +120,10 @@ def test_lr_without_warmup_steps_still_starts_at_the_peak():
         ("train.epochs=5", ["train", "epochs"], 5),
         ("train.lr=1e-3", ["train", "lr"], 1e-3),  # a float, though YAML 1.1 reads a string
         ("train.lr=3.0e-4", ["train", "lr"], 3e-4),
-        ("train.augment.speed_range=[0.8, 1.2]", ["train", "augment", "speed_range"], [0.8, 1.2]),
+        ("train.augment.speed_range=[0.8, 1.2]", ["train", "augment", "speed_range"], (0.8, 1.2)),
         ("features.trim_silence=false", ["features", "trim_silence"], False),
         ("model=ultimate", ["model"], "ultimate"),
-        ("train.device=cuda=0", ["train", "device"], "cuda=0"),  # only the first '=' splits
+        ("model_options.name=a=b", ["model_options", "name"], "a=b"),  # only the first '=' splits
     ],
 )
 def test_overrides_parse_yaml_scalars(text, keys, value):

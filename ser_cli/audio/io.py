@@ -2,7 +2,9 @@
 
 Every command reads audio through :func:`load_audio` (whole clips) or :func:`read_window`
 (a stretch of a long recording, read without loading the rest), so validation and
-resampling behave the same in prepare, train, predict and listen.
+resampling behave the same in prepare, train, predict and listen. All resampling goes through
+soxr (:func:`resample` for whole arrays, :func:`stream_resampler` for a live stream): fast and
+band-limited at any pair of rates, including odd ones such as 24,414 Hz.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from ser_cli.errors import AudioError, short_reason
 SAMPLE_RATE = 16_000  # Hz: every model in ser works at this rate
 MIN_DURATION = 0.25  # seconds: shorter clips carry too little prosody to classify
 SILENCE_PEAK = 1e-4  # absolute peak below which a clip counts as all-silent (about -80 dBFS)
+MIN_SAMPLE_RATE = 4_000  # Hz: below this a file holds no usable speech band (telephone is 8 kHz)
+RESAMPLE_QUALITY = "HQ"  # soxr's high quality: flat to 0.95 of Nyquist, well past speech
 
 # Suffixes ser looks for when it walks a folder (any format libsndfile reads).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus")
@@ -43,21 +47,63 @@ def audio_info(path: str | Path) -> AudioInfo:
     import soundfile as sf
 
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found; check the path.")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file.")
+    _check_readable(path)
     try:
-        info = sf.info(str(path))
-    except Exception as exc:  # libsndfile raises several types for foreign files
+        with _quiet_decoder(path):
+            info = sf.info(str(path))
+    except Exception:  # libsndfile raises several types, with misleading texts, for foreign files
         raise AudioError(
-            f"{path}: not a readable audio file ({short_reason(exc)}); convert it to WAV or FLAC."
+            f"{path}: not a readable audio file (unknown format or corrupt data); "
+            "convert it to WAV or FLAC."
         ) from None
     frames = int(info.frames)
     # MP3 and some OGG headers report no frame count; fall back to decoding later.
     if frames <= 0 and info.format not in ("MPEG", "OGG"):
         raise AudioError(f"{path}: the file holds no audio (zero length).")
+    if info.samplerate < MIN_SAMPLE_RATE:
+        raise AudioError(
+            f"{path}: sample rate {info.samplerate} Hz is too low for speech (ser needs at "
+            f"least {MIN_SAMPLE_RATE} Hz; it works at {SAMPLE_RATE} Hz); re-export the audio."
+        )
     return AudioInfo(path, int(info.samplerate), int(info.channels), frames, str(info.format))
+
+
+def _check_readable(path: Path) -> None:
+    """Missing, a broken link, a folder, a FIFO or device, or no permission: say which."""
+    import os
+    import stat
+
+    if not path.exists():
+        if path.is_symlink():
+            raise AudioError(
+                f"{path}: broken symbolic link (its target {os.readlink(path)} is missing)."
+            )
+        raise AudioError(f"{path}: file not found; check the path.")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file.")
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):  # reading a FIFO would block until something writes to it
+        raise AudioError(
+            f"{path}: not a regular file (a pipe, socket or device); save the audio to a file first."
+        )
+    if info.st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes).")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise AudioError(f"{path}: permission denied; make the file readable (chmod +r).") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot open the file ({exc.strerror or exc}).") from None
+
+
+def _quiet_decoder(path: Path):
+    """libmpg123 prints its own complaints about bad MP3 data straight to stderr: hide them."""
+    import contextlib
+
+    from ser_cli.quiet import quiet_c_stderr
+
+    return quiet_c_stderr() if path.suffix.lower() == ".mp3" else contextlib.nullcontext()
 
 
 def load_audio(
@@ -90,12 +136,25 @@ def read_window(path: str | Path, start: float, duration: float) -> np.ndarray:
 
 
 def resample(samples: np.ndarray, orig_rate: int, new_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Resample mono float32 audio with soxr (the resampler the live stream uses too; no torch)."""
-    if orig_rate == new_rate:
-        return samples.astype(np.float32, copy=False)
+    """Resample mono float32 audio (n,) -> (round(n * new_rate / orig_rate),) with soxr.
+
+    soxr's cost does not depend on how "odd" the rate ratio is (torchaudio's sinc kernel grows
+    with the ratio's reduced form: seconds and gigabytes for 24,414 Hz -> 16 kHz).
+    """
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if orig_rate == new_rate or samples.size == 0:
+        return samples
     import soxr
 
-    return soxr.resample(np.ascontiguousarray(samples, dtype=np.float32), orig_rate, new_rate)
+    return soxr.resample(samples, orig_rate, new_rate, quality=RESAMPLE_QUALITY)
+
+
+def stream_resampler(orig_rate: int, new_rate: int = SAMPLE_RATE):
+    """A soxr stream resampler for mono float32 blocks: ``.resample_chunk(block)`` keeps the
+    filter state between blocks, so a live stream has no clicks at block boundaries."""
+    import soxr
+
+    return soxr.ResampleStream(orig_rate, new_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -119,7 +178,10 @@ def _read(info: AudioInfo, start: int, stop: int | None) -> np.ndarray:
     import soundfile as sf
 
     try:
-        data, _ = sf.read(str(info.path), start=start, stop=stop, dtype="float32", always_2d=True)
+        with _quiet_decoder(info.path):
+            data, _ = sf.read(
+                str(info.path), start=start, stop=stop, dtype="float32", always_2d=True
+            )
     except Exception as exc:
         raise AudioError(
             f"{info.path}: could not decode the audio ({short_reason(exc)}); the file may be corrupt."

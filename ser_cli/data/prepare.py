@@ -2,7 +2,10 @@
 
 :func:`prepare_corpus` is the library behind ``ser prepare``. It writes
 ``out_dir/manifest.csv`` (one row per usable clip, absolute paths) and ``out_dir/summary.json``
-atomically, so a rerun simply replaces them, and returns the same rows. Files it cannot use
+atomically, so a rerun simply replaces them, and returns the same rows. Both are written in full
+to temporary files first; summary.json (which records the manifest's SHA-256) is renamed into
+place first and manifest.csv last, as the commit point. Temporary files a killed run left are
+removed by the next run. Files it cannot use
 (a name outside the corpus convention, an unmapped emotion, audio that fails
 :func:`ser_cli.audio.io.load_audio`) are listed in ``rejected`` with a reason each; they never stop
 the run. Same corpus, options and seed give a byte-identical manifest.
@@ -10,6 +13,8 @@ the run. Same corpus, options and seed give a byte-identical manifest.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ser_cli.__version__ import __version__
-from ser_cli.atomic import write_json
+from ser_cli.atomic import atomic_path, check_output_dir, remove_stale_temps
 from ser_cli.data import corpora as datasets
 from ser_cli.data.corpora.base import ParsedClip, Rejected
-from ser_cli.data.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, write_manifest
+from ser_cli.data.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, manifest_text
 from ser_cli.data.splits import (
     RANDOM,
     SPEAKER,
@@ -29,11 +34,11 @@ from ser_cli.data.splits import (
     speaker_folds,
     speaker_split,
 )
-from ser_cli.errors import AudioError, DatasetError
+from ser_cli.errors import USAGE, AudioError, DatasetError
 from ser_cli.labels import EMOTIONS
 from ser_cli.progress import Progress
 
-# Threads that decode and check audio at once: libsndfile and torch's resampler release the
+# Threads that decode and check audio at once: libsndfile and soxr release the
 # GIL, and two keep a 2-core machine busy without starving it.
 VALIDATION_WORKERS = 2
 DURATION_DECIMALS = 3  # manifest durations in seconds, to the millisecond
@@ -86,6 +91,8 @@ def prepare_corpus(
         raise DatasetError(f"{root}: corpus folder not found; check the path.")
     if out_dir.exists() and not out_dir.is_dir():
         raise DatasetError(f"{out_dir}: --out is a file; pass a folder for {MANIFEST_NAME}.")
+    check_output_dir(out_dir, "--out")
+    remove_stale_temps(out_dir)
     auto = dataset.strip().lower() == datasets.AUTO
     name = datasets.detect_dataset(root) if auto else dataset
     parser = datasets.get_parser(name)
@@ -114,7 +121,8 @@ def prepare_corpus(
         for row, value in zip(rows, fold_assignment.values, strict=True):
             row["fold"] = value
 
-    manifest_path = write_manifest(rows, out_dir / MANIFEST_NAME)
+    manifest_path = out_dir / MANIFEST_NAME
+    text = manifest_text(rows)
     summary = _summary(
         rows,
         rejected,
@@ -125,7 +133,12 @@ def prepare_corpus(
         ignored=parsed.ignored,
         warnings=warnings,
     )
-    summary_path = write_json(out_dir / SUMMARY_NAME, summary)
+    summary["manifest_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    summary_path = out_dir / SUMMARY_NAME
+    # Both files complete on disk before either is renamed; the manifest goes last.
+    with atomic_path(manifest_path) as manifest_tmp, atomic_path(summary_path) as summary_tmp:
+        manifest_tmp.write_text(text, encoding="utf-8")
+        summary_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PrepareResult(
         dataset=parser.name,
         corpus_dir=root,
@@ -146,14 +159,19 @@ def _check_options(
 ) -> None:
     """Fail on bad options before any file is read."""
     if split not in SPLIT_METHODS:
-        raise DatasetError(f"unknown --split '{split}'; use one of: {', '.join(SPLIT_METHODS)}.")
+        raise DatasetError(
+            f"unknown --split '{split}'; use one of: {', '.join(SPLIT_METHODS)}.", exit_code=USAGE
+        )
     if split == RANDOM and (test_speakers or val_speakers):
         raise DatasetError(
             "--test-speakers and --val-speakers apply to --split speaker only; drop them or "
-            "the --split random."
+            "the --split random.",
+            exit_code=USAGE,
         )
     if folds < 0 or folds == 1:
-        raise DatasetError(f"--folds {folds}: ask for 2 or more folds, or 0 for none.")
+        raise DatasetError(
+            f"--folds {folds}: ask for 2 or more folds, or 0 for none.", exit_code=USAGE
+        )
 
 
 def _validate(
@@ -186,6 +204,8 @@ def _check_audio(clip: ParsedClip) -> tuple[float, int, int] | Rejected:
         # The message starts with the path; the report shows the path in its own column.
         reason = str(exc).removeprefix(f"{clip.path}: ")
         return Rejected(clip.path, reason)
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the whole corpus
+        return Rejected(clip.path, f"could not be read ({type(exc).__name__}: {exc})")
     # MP3 and some OGG headers give no length; the decoded (16 kHz) samples do.
     duration = info.duration or len(samples) / SAMPLE_RATE
     return duration, info.sample_rate, info.channels

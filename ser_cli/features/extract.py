@@ -18,11 +18,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, load_audio
-from ser_cli.errors import ConfigError
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio
+from ser_cli.errors import ConfigError, OutputError
+from ser_cli.validation import at_least, check_fields, one_of, positive
 
 FEATURE_KINDS = ("logmel", "mfcc", "ssl", "waveform")
 LOG_FLOOR = 1e-6  # added before the log so silent frames stay finite
@@ -46,10 +48,32 @@ class FeatureConfig:
     ssl_model: str = ""  # Hugging Face id or local folder when kind == "ssl"
     ssl_max_seconds: float = 8.0  # longest audio fed to the encoder at once
 
+    RULES: ClassVar[dict] = {
+        "kind": one_of(*FEATURE_KINDS),
+        "n_mels": at_least(1),
+        "n_fft": at_least(2),
+        "win_length": at_least(1),
+        "hop_length": at_least(1),
+        "f_min": at_least(0),
+        "f_max": positive,
+        "n_mfcc": at_least(1),
+        "ssl_max_seconds": positive,
+    }
+
     def __post_init__(self) -> None:
-        if self.kind not in FEATURE_KINDS:
+        check_fields(self, "features")
+        if self.win_length > self.n_fft:
             raise ConfigError(
-                f"unknown feature kind '{self.kind}'; choose one of {', '.join(FEATURE_KINDS)}."
+                f"features.win_length ({self.win_length}) must not exceed features.n_fft ({self.n_fft})."
+            )
+        if not self.f_min < self.f_max <= SAMPLE_RATE / 2:
+            raise ConfigError(
+                f"features.f_min ({self.f_min:g} Hz) must be below features.f_max ({self.f_max:g} Hz), "
+                f"which must not exceed {SAMPLE_RATE // 2} Hz (half of {SAMPLE_RATE} Hz)."
+            )
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            raise ConfigError(
+                f"features.n_mfcc ({self.n_mfcc}) must not exceed features.n_mels ({self.n_mels})."
             )
         if self.kind == "ssl" and not self.ssl_model:
             raise ConfigError(
@@ -71,6 +95,8 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("features: expected a mapping of feature settings.")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -159,7 +185,11 @@ def _voiced_span(mel_power) -> slice:
 
 
 class FeatureCache:
-    """Features on disk as .npy (never pickle), keyed by file identity and settings."""
+    """Features on disk as .npy (never pickle), keyed by file identity and settings.
+
+    An entry that cannot be read back whole and sane (0 bytes, truncated, wrong shape, NaN)
+    counts as a miss: it is recomputed and replaced atomically.
+    """
 
     def __init__(self, root: str | Path | None, cfg: FeatureConfig):
         from ser_cli.paths import cache_dir
@@ -167,6 +197,7 @@ class FeatureCache:
         self.cfg = cfg
         self.root = Path(root) if root is not None else cache_dir()
         self.folder = self.root / f"{cfg.kind}-{cfg.key()}"
+        _check_cache_folder(self.folder, from_env=root is None)
 
     def _path_for(self, audio_path: Path) -> Path:
         stat = audio_path.stat()
@@ -178,15 +209,56 @@ class FeatureCache:
         from ser_cli.atomic import atomic_path
 
         audio_path = Path(audio_path)
+        if not audio_path.is_file():
+            audio_info(audio_path)  # missing, a folder, a FIFO...: fails with its own message
         target = self._path_for(audio_path)
-        if target.exists():
-            try:
-                return np.load(target, allow_pickle=False)
-            except (OSError, ValueError):
-                target.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+        cached = self._read(target)
+        if cached is not None:
+            return cached
         feats = compute_features(load_audio(audio_path), self.cfg)
         stored = feats.astype(np.float16) if self.cfg.kind == "ssl" else feats
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, stored, allow_pickle=False)
         return stored
+
+    def _read(self, target: Path) -> np.ndarray | None:
+        """A cache entry, or None when it is missing or damaged in any way."""
+        if not target.is_file():
+            return None
+        try:
+            feats = np.load(target, allow_pickle=False)
+        except Exception:  # noqa: BLE001 - 0 bytes (EOFError), truncated (ValueError), foreign
+            return None
+        expected_ndim = 3 if self.cfg.kind == "ssl" else 2
+        dims = self.cfg.dims
+        if (
+            not isinstance(feats, np.ndarray)
+            or feats.ndim != expected_ndim
+            or feats.shape[-2] < 1
+            or (dims is not None and feats.shape[-1] != dims)
+            or not np.issubdtype(feats.dtype, np.floating)
+            or not np.all(np.isfinite(feats))
+        ):
+            return None
+        return feats
+
+
+def _check_cache_folder(folder: Path, *, from_env: bool) -> None:
+    """Fail now, in one line, when the feature cache cannot be written."""
+    import os
+
+    from ser_cli.paths import HOME_ENV
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f"${HOME_ENV} ({folder.parents[1]})" if from_env else str(folder)
+        raise OutputError(
+            f"cannot create the feature cache in {where}: {exc.strerror or exc}; "
+            f"set {HOME_ENV} to a writable folder."
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"the feature cache {folder} is not writable; set {HOME_ENV} to a writable folder."
+        )

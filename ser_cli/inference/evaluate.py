@@ -150,20 +150,15 @@ def evaluate_predictor(
     return metrics
 
 
-def _evaluate_hub(name: str, rows: list[dict], out_dir, n_models: int, corpus_labels):
-    """evaluate_models' branch for a transformers classifier: (report, target folder)."""
-    from pathlib import Path
-
+def _evaluate_hub(name: str, rows: list[dict], corpus_labels) -> dict:
+    """evaluate_models' branch for a transformers classifier: its report, with the label-mapping
+    warnings the classifier raised."""
     from ser_cli.inference.hub_predictor import HubPredictor
 
     predictor = HubPredictor(name)
     report = evaluate_predictor(predictor, rows, corpus_labels=corpus_labels)
     report["warnings"] = list(predictor.warnings)
-    # Never write into someone's model folder (or a hub id): the cwd, as for the bundled model.
-    target = Path(out_dir) if out_dir else Path.cwd() / "ser-eval"
-    if n_models > 1 or not out_dir:
-        target = target / Path(name).name
-    return report, target
+    return report
 
 
 def evaluate_models(
@@ -179,42 +174,53 @@ def evaluate_models(
     """Evaluate each model (run folder or 'default') on one split of the manifest rows.
 
     Writes ``report.json``, ``confusion.png`` and ``reliability.png`` per model into
-    ``out_dir`` (default: the model's run folder; a subfolder per model when several are
-    compared). With ``per_file``, each report lists every file's prediction (see
-    :func:`evaluate_rows`).
+    ``out_dir`` (checked up front; a subfolder per model when several are compared), or,
+    without ``out_dir``, into the model's run folder when it is writable; never into the
+    bundled model, a hub classifier's folder or the working folder. With ``per_file``, each
+    report lists every file's prediction (see :func:`evaluate_rows`).
     Returns (reports by model name, paths written).
     """
+    import os
     from pathlib import Path
 
-    from ser_cli.atomic import write_json
+    from ser_cli.atomic import check_output_dir, write_json
     from ser_cli.data.manifest import select_split
     from ser_cli.inference.hub_predictor import is_hub_classifier
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png, save_reliability_png
 
-    chosen = rows if split == "all" else select_split(rows, split, source)
+    chosen = select_split(rows, split, source)
+    if out_dir:
+        check_output_dir(out_dir, "--out")
     corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
+    # every --model checked before minutes of work; None marks a transformers classifier
+    run_dirs = [None if is_hub_classifier(name) else resolve_model_dir(name) for name in models]
     reports, written = {}, []
-    for name in models:
-        if is_hub_classifier(name):
-            report, target = _evaluate_hub(str(name), chosen, out_dir, len(models), corpus_labels)
+    for name, run_dir in zip(models, run_dirs, strict=True):
+        if run_dir is None:
+            report = _evaluate_hub(str(name), chosen, corpus_labels)
+            target = Path(out_dir) if out_dir else None
         else:
-            run_dir = resolve_model_dir(name)
             ckpt = load_checkpoint(run_dir)
             report = evaluate_rows(
                 ckpt, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
             )
+            writable = run_dir.is_dir() and os.access(run_dir, os.W_OK)
             target = (
                 Path(out_dir)
                 if out_dir
-                else (run_dir if not _is_bundled(run_dir) else Path.cwd() / "ser-eval")
+                else run_dir
+                if writable and not _is_bundled(run_dir)
+                else None
             )
-            if out_dir and len(models) > 1:
-                target = target / Path(str(name)).name
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
+        if target is None:
+            continue  # the bundled model, a hub classifier or a read-only run: on screen only
+        if out_dir and len(models) > 1:
+            target = target / Path(str(name)).name
         written.append(write_json(target / f"report-{split}.json", report))
         written.append(
             save_confusion_png(

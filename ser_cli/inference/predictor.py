@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import ModelError, SerError
+from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE, audio_info, load_audio, read_window
+from ser_cli.errors import ModelError, SerError, UsageError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.inference.calibration import check_min_confidence, confident_label
@@ -196,7 +196,8 @@ def predict_files(
     on_progress: Progress | None = None,
     min_confidence: float = 0.0,
 ) -> list[FilePrediction]:
-    """Predict every file; a bad file becomes a FilePrediction with ``error`` set.
+    """Predict every file; a bad file (any failure, not only ser's own errors) becomes a
+    FilePrediction with ``error`` set, so one clip never costs the others their results.
 
     Files no longer than ``window`` seconds (default: the longest input the model reads whole,
     ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` (if it has one) at
@@ -213,9 +214,8 @@ def predict_files(
     if hop is None:
         hop = HOP_FRACTION * window
     if adapt not in ADAPT_MODES:
-        raise SerError(f"--adapt must be one of {', '.join(ADAPT_MODES)}.")
-    if hop <= 0 or window <= 0:
-        raise SerError("--window and --hop must be positive numbers of seconds.")
+        raise UsageError(f"--adapt must be one of {', '.join(ADAPT_MODES)} (got '{adapt}').")
+    check_window(window, hop)
     speaker_stats: dict[str, Stats] = {}
     known: dict[int, tuple[np.ndarray, float]] = {}  # short files' (features, seconds), reused
     if adapt != "none" and predictor.uses_speaker_stats():
@@ -223,14 +223,22 @@ def predict_files(
     results: list[FilePrediction | None] = [None] * len(paths)
     pending: list[tuple[int, np.ndarray, float, Stats | None]] = []  # short clips awaiting a batch
 
-    def flush() -> None:
-        if not pending:
-            return
-        probs = predictor.predict_batch([p[1] for p in pending], [p[3] for p in pending])
-        for (i, _, seconds, _), p in zip(pending, probs, strict=True):
+    def classify(batch: list[tuple[int, np.ndarray, float, Stats | None]]) -> None:
+        probs = predictor.predict_batch([p[1] for p in batch], [p[3] for p in batch])
+        for (i, _, seconds, _), p in zip(batch, probs, strict=True):
             results[i] = FilePrediction(
                 str(paths[i]), predictor.labels[int(p.argmax())], predictor.as_dict(p), seconds
             )
+
+    def flush() -> None:
+        try:
+            classify(pending)
+        except Exception:  # noqa: BLE001 - find the clip that broke the batch; keep the rest
+            for item in pending:
+                try:
+                    classify([item])
+                except Exception as exc:  # noqa: BLE001
+                    results[item[0]] = _failed(paths[item[0]], exc)
         pending.clear()
 
     for i, path in enumerate(paths):
@@ -248,12 +256,22 @@ def predict_files(
                     results[i] = _predict_long(predictor, path, info.duration, window, hop, stats)
         except SerError as exc:
             results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad clip must never cost the others
+            results[i] = _failed(path, exc)
         if len(pending) >= getattr(predictor, "batch_size", BATCH_SIZE):
             flush()
         if on_progress:
             on_progress(i + 1, len(paths), path.name)
-    flush()
+    if pending:
+        flush()
     return [_label_uncertain(r, min_confidence) for r in results if r is not None]
+
+
+def _failed(path: Path, exc: Exception) -> FilePrediction:
+    """A file that failed for a reason outside ser's own checks, reported in one line."""
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    error = f"{path}: could not be classified ({type(exc).__name__}: {detail})"
+    return FilePrediction(str(path), None, None, 0.0, error=error)
 
 
 def _label_uncertain(result: FilePrediction, min_confidence: float) -> FilePrediction:
@@ -265,6 +283,16 @@ def _label_uncertain(result: FilePrediction, min_confidence: float) -> FilePredi
             labels = tuple(item.probabilities)
             item.label = confident_label(labels, list(item.probabilities.values()), min_confidence)
     return result
+
+
+def check_window(window: float, hop: float) -> None:
+    """--window and --hop as finite seconds, the window long enough to classify."""
+    import math
+
+    if not (math.isfinite(window) and window >= MIN_DURATION):
+        raise UsageError(f"--window must be at least {MIN_DURATION:g} seconds (got {window:g}).")
+    if not (math.isfinite(hop) and hop > 0):
+        raise UsageError(f"--hop must be a positive number of seconds (got {hop:g}).")
 
 
 def _speaker_key(path: Path, adapt: str) -> str:
@@ -281,9 +309,9 @@ def _speaker_stats(
         try:
             info = audio_info(path)
             samples = load_audio(path) if info.duration <= 60 else read_window(path, 0, 60)
-        except SerError:
-            continue  # reported when the file itself is predicted
-        feats.append(predictor.features(samples))
+            feats.append(predictor.features(samples))
+        except Exception:  # noqa: BLE001 - reported when the file itself is predicted
+            continue
         groups.append(_speaker_key(path, adapt))
         if info.duration <= window or info.frames <= 0:
             known[i] = (feats[-1], len(samples) / SAMPLE_RATE)
@@ -346,7 +374,7 @@ def expand_inputs(items: list[str]) -> tuple[list[Path], list[str]]:
             found += sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
             )
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a broken link is reported as one
             found.append(path)
         else:
             matches = sorted(

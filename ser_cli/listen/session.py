@@ -68,16 +68,31 @@ class ListenSummary:
 class CsvLog:
     """One row per update: time_s, is_speech, label, then each label's smoothed probability.
 
-    Each row is flushed as it is written, so the log survives a crash or Ctrl-C.
+    Rows go to a temporary file beside ``path`` (flushed as written), renamed over ``path`` when
+    the session ends or is stopped with Ctrl-C: an existing log is never truncated before audio
+    is read, and a session that fails leaves it as it was.
     """
 
     def __init__(self, path: str | Path, labels: tuple[str, ...]):
+        import os
+        import tempfile
+
+        from ser_cli.atomic import remove_stale_temps
+
         self.path = Path(path)
+        if self.path.is_dir():
+            raise SerError(f"cannot write the log {self.path}: it is a folder; give a file name.")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("w", newline="", encoding="utf-8")
+            remove_stale_temps(self.path.parent)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp", dir=self.path.parent
+            )
+            self._tmp = Path(tmp)
+            self._fh = os.fdopen(fd, "w", newline="", encoding="utf-8")
         except OSError as exc:
             raise SerError(f"cannot write the log {self.path}: {exc.strerror or exc}.") from None
+        self.rows = 0
         self._writer = csv.writer(self._fh)
         self._writer.writerow(["time_s", "is_speech", "label", *labels])
         self._fh.flush()
@@ -92,9 +107,20 @@ class CsvLog:
             ]
         )
         self._fh.flush()
+        self.rows += 1
 
-    def close(self) -> None:
+    def close(self, commit: bool = True) -> None:
+        """Finish the log: rename it into place (``commit``), or discard it. Safe to call twice."""
+        import os
+
+        if self._fh.closed:
+            return
         self._fh.close()
+        if commit:
+            os.chmod(self._tmp, 0o644)  # mkstemp made it private; a log is an ordinary file
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
 
 def run_listen(
@@ -113,6 +139,7 @@ def run_listen(
     summary = ListenSummary(tuple(predictor.labels))
     writer = CsvLog(log, summary.labels) if log is not None else None
     updates = iter_updates(source, predictor, options)
+    completed = False
     try:
         for update in updates:
             summary.add(update)
@@ -120,11 +147,13 @@ def run_listen(
                 writer.write(update)
             if on_update is not None:
                 on_update(update)
+        completed = True
     except KeyboardInterrupt:
-        summary.interrupted = True
+        summary.interrupted = completed = True
     finally:
         updates.close()  # runs iter_updates' finally: the source is closed
         source.close()  # also when the generator never started
         if writer is not None:
-            writer.close()
+            # A failed session keeps an existing log; with none there, its rows are kept.
+            writer.close(commit=completed or (writer.rows > 0 and not writer.path.exists()))
     return summary

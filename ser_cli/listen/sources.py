@@ -11,8 +11,8 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, audio_info, read_window
-from ser_cli.errors import DeviceError, SerError
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, read_window, stream_resampler
+from ser_cli.errors import USAGE, DeviceError, SerError
 
 MIC_BLOCK = 0.1  # seconds per PyAudio buffer: small, so hops arrive on time
 FILE_BLOCK = 0.1  # seconds per block read from a file, the same pace a microphone gives
@@ -157,9 +157,7 @@ class PyAudioSource:
                 error = exc
                 continue
             if rate != SAMPLE_RATE:
-                import soxr
-
-                self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+                self._resampler = stream_resampler(rate, SAMPLE_RATE)
             return rate
         raise DeviceError(
             f"could not open {self.description} for recording ({error}); "
@@ -201,7 +199,10 @@ class FileSource:
 
     def __init__(self, path: str | Path, speed: float = 1.0, *, block: float = FILE_BLOCK):
         if speed < 0 or math.isnan(speed):
-            raise SerError("--speed must be 0 (no waiting) or a positive factor (1 = real time).")
+            raise SerError(
+                "--speed must be 0 (no waiting) or a positive factor (1 = real time).",
+                exit_code=USAGE,
+            )
         self.path = Path(path)
         self.info = audio_info(self.path)  # AudioError now, not mid-stream
         self.speed = speed

@@ -87,17 +87,66 @@ def read_sidecar(run_dir: Path, tag: str = "best") -> dict:
         raise ModelError(
             f"{path}: not a ser checkpoint (foreign file); point --model at a `ser train` run folder."
         )
-    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-        raise ModelError(
-            f"{path}: checkpoint format version {meta.get('format_version')!r} is not one this ser "
-            f"reads (up to {FORMAT_VERSION}); upgrade ser-cli or retrain."
-        )
-    for key in ("model", "model_config", "feature_config", "labels", "train_config"):
-        if key not in meta:
-            raise ModelError(
-                f"{path}: checkpoint sidecar lacks '{key}'; the file is corrupt or from another tool."
-            )
+    _check_sidecar(meta, path)
     return meta
+
+
+# Sidecar fields and the JSON type each must have.
+SIDECAR_FIELDS = {
+    "model": str,
+    "model_config": dict,
+    "feature_config": dict,
+    "labels": list,
+    "train_config": dict,
+}
+TRAIN_CONFIG_FIELDS = ("normalization", "max_eval_frames", "batch_size")  # what inference reads
+
+
+def _check_sidecar(meta: dict, path: Path) -> None:
+    """Every field inference relies on, present and of the right type; ModelError otherwise."""
+    from ser_cli.config import NORMALIZATIONS
+
+    def corrupt(what: str) -> ModelError:
+        return ModelError(f"{path}: {what}; the checkpoint is corrupt or from another tool.")
+
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise corrupt(f"format_version is {version!r}, not a version number")
+    if version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: written by a newer ser (checkpoint format {version}; this ser reads up to "
+            f"{FORMAT_VERSION}); upgrade ser-cli."
+        )
+    for key, kind in SIDECAR_FIELDS.items():
+        if key not in meta:
+            raise corrupt(f"the sidecar lacks '{key}'")
+        if not isinstance(meta[key], kind):
+            raise corrupt(f"'{key}' is {_json_kind(meta[key])}, not {_json_kind(kind())}")
+    labels = meta["labels"]
+    if len(labels) < 2 or not all(isinstance(x, str) and x for x in labels):
+        raise corrupt("'labels' must list at least two emotion names")
+    if len(set(labels)) != len(labels):
+        raise corrupt("'labels' lists an emotion twice")
+    n_classes = meta["model_config"].get("n_classes")
+    if n_classes is not None and n_classes != len(labels):
+        raise corrupt(f"{len(labels)} labels for a model with {n_classes} outputs")
+    tc = meta["train_config"]
+    for key in TRAIN_CONFIG_FIELDS:
+        if key not in tc:
+            raise corrupt(f"'train_config' lacks '{key}'")
+    if tc["normalization"] not in NORMALIZATIONS:
+        raise corrupt(f"train_config.normalization is {tc['normalization']!r}")
+    for key in ("max_eval_frames", "batch_size"):
+        if not isinstance(tc[key], int) or isinstance(tc[key], bool) or tc[key] < 1:
+            raise corrupt(f"train_config.{key} is {tc[key]!r}, not a positive integer")
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false"}.get(
+        type(value), "a number"
+    )
 
 
 def load_weights(run_dir: str | Path, tag: str, model, device: str = "cpu"):
@@ -136,14 +185,27 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"{run_dir}: model folder not found; give a `ser train` run folder or 'default'."
         )
     meta = read_sidecar(run_dir, tag)
-    feature_config = FeatureConfig.from_dict(meta["feature_config"])
+    from ser_cli.errors import ConfigError
+
+    try:
+        feature_config = FeatureConfig.from_dict(meta["feature_config"])
+    except ConfigError as exc:
+        raise ModelError(
+            f"{run_dir}: the checkpoint's feature settings are invalid ({exc})"
+        ) from None
     expected = meta["model_config"].get("n_features")
     if feature_config.dims is not None and expected is not None and feature_config.dims != expected:
         raise ModelError(
             f"{run_dir}: the feature configuration ({feature_config.kind}, {feature_config.dims} dims) does not match "
             f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
         )
-    model = build_model(meta["model"], model_config(meta["model"], meta["model_config"]))
+    try:
+        model = build_model(meta["model"], model_config(meta["model"], meta["model_config"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{run_dir}: the sidecar's model_config does not build a '{meta['model']}' "
+            f"({str(exc).splitlines()[0]}); the checkpoint is corrupt or from another tool."
+        ) from None
     global_stats = load_weights(run_dir, tag, model, device)
     model.to(device).eval()
     return Checkpoint(

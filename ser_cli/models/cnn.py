@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ser_cli.models.layers import AttentivePooling, ConvBlock2d, masked_mean
+from ser_cli.models.layers import AttentivePooling, ConvBlock2d, masked_mean, pad_frames
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class BaseCNNRNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
         h, m = conv_stack(self.cnn, x, mask)  # (B, C, F', T'), (B, T')
         b, c, f, t = h.shape
         h = h.permute(0, 3, 1, 2).reshape(b, t, c * f)
@@ -86,6 +87,7 @@ class EnhancedCNN(nn.Module):
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * dims, cfg.n_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
         h, m = conv_stack(self.cnn, x, mask)  # (B, C, F', T'), (B, T')
         if self.cfg.freq_pool == "flatten":
             h = h.flatten(1, 2).transpose(1, 2)  # (B, T', C * F')

@@ -93,3 +93,19 @@ def downsample_mask(mask: torch.Tensor, factor: int, length: int) -> torch.Tenso
     lengths = mask.sum(1)
     new_lengths = torch.div(lengths, factor, rounding_mode="floor").clamp(min=1)
     return torch.arange(length, device=mask.device).unsqueeze(0) < new_lengths.unsqueeze(1)
+
+
+def pad_frames(
+    x: torch.Tensor, mask: torch.Tensor, min_frames: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad (batch, time, dims) in time to at least ``min_frames``; the padding is masked out.
+
+    Models that pool time by a factor need that many frames: a clip that is short after silence
+    trimming (a 0.3 s click) is classified from its few real frames instead of crashing.
+    """
+    missing = min_frames - x.shape[1]
+    if missing <= 0:
+        return x, mask
+    x = torch.nn.functional.pad(x, (0, 0, 0, missing))
+    mask = torch.nn.functional.pad(mask, (0, missing), value=False)
+    return x, mask

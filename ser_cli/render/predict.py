@@ -33,7 +33,8 @@ def prediction_view(results: list, top_k: int | None = None) -> Group:
     parts = []
     for r in results:
         if r.error:
-            parts.append(Text.assemble(("✗ ", "red"), (r.path, "bold"), f": {r.error}"))
+            reason = r.error.removeprefix(f"{r.path}: ")  # library errors start with the path
+            parts.append(Text.assemble(("✗ ", "red"), (r.path, "bold"), f": {reason}"))
             continue
         head = Text.assemble(
             ("● ", "green"), (r.path, "bold"), "  →  ", (str(r.label), "bold green")

@@ -4,6 +4,8 @@ For fold k, clips of fold k are the test set and every other fold trains (no val
 split: the run uses its full schedule, so no test speaker ever influences model selection).
 Test speakers are normalised with their own unlabelled statistics when the model uses
 speaker normalisation, exactly as ``ser eval`` and ``ser predict --adapt`` do for a user.
+With ``resume``, folds already reported in cv.json are kept, the interrupted fold continues
+from its ``last`` checkpoint, and the rest are trained.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import write_json
+from ser_cli.atomic import check_output_dir, remove_stale_temps, write_json
 from ser_cli.config import RunConfig
-from ser_cli.errors import ManifestError
+from ser_cli.errors import ConfigError, ManifestError
 
 CV_REPORT = "cv.json"
 SUMMARY_KEYS = ("accuracy", "uar", "macro_f1")
@@ -46,6 +48,7 @@ def run_cv(
     folds: list[str] | None = None,
     on_fold: Callable[[str, int, int], Callable | None] | None = None,
     cache_root=None,
+    resume: bool = False,
 ) -> CVResult:
     """Train and test once per fold; returns and writes ``out_dir/cv.json``.
 
@@ -53,19 +56,49 @@ def run_cv(
     """
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.training.trainer import train_run
+    from ser_cli.training.trainer import (
+        TrainingInterrupted,
+        check_same_recipe,
+        saved_config,
+        train_run,
+    )
 
     out_dir = Path(out_dir)
     all_folds = fold_ids(rows)
     chosen = folds or all_folds
+    check_output_dir(out_dir, "--out")
+    remove_stale_temps(out_dir)
     results = []
+    if resume:
+        saved = saved_config(out_dir)
+        if saved is None:
+            raise ConfigError(
+                f"{out_dir}: nothing to resume (no fold has started); start without --resume."
+            )
+        check_same_recipe(saved, cfg, out_dir)
+        results = _finished_folds(out_dir, rows, chosen)
+    finished = {r["fold"] for r in results}
     for i, fold in enumerate(chosen):
+        if fold in finished:
+            continue
         fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
         progress = on_fold(fold, i, len(chosen)) if on_fold else None
         started = time.time()
-        train_run(
-            fold_rows, cfg, out_dir / f"fold{fold}", on_progress=progress, cache_root=cache_root
-        )
+        fold_dir = out_dir / f"fold{fold}"
+        try:
+            train_run(
+                fold_rows,
+                cfg,
+                fold_dir,
+                resume=resume and (fold_dir / "last.json").exists(),
+                on_progress=progress,
+                cache_root=cache_root,
+            )
+        except TrainingInterrupted:
+            raise TrainingInterrupted(
+                f"cross-validation interrupted in fold {fold} ({i + 1} of {len(chosen)}); "
+                f"{len(results)} finished fold(s) kept in {out_dir}. Continue with --resume."
+            ) from None
         seconds = time.time() - started
         ckpt = load_checkpoint(out_dir / f"fold{fold}", "best")
         test_rows = [r for r in fold_rows if r["split"] == "test"]
@@ -81,9 +114,28 @@ def run_cv(
                 "confusion": adapted["confusion"],
             }
         )
+        results.sort(key=lambda r: chosen.index(r["fold"]))
         write_json(out_dir / CV_REPORT, _report(cfg, results, all_folds))
     report = _report(cfg, results, all_folds)
     return CVResult(results, report["summary"], out_dir)
+
+
+def _finished_folds(out_dir: Path, rows: list[dict], chosen: list[str]) -> list[dict]:
+    """Folds cv.json already reports with the same test speakers (kept on --resume)."""
+    import json
+
+    try:
+        report = json.loads((out_dir / CV_REPORT).read_text(encoding="utf-8"))
+        folds = [f for f in report["folds"] if isinstance(f, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # no report yet (or a damaged one): every fold is checked again
+    kept = []
+    for entry in folds:
+        fold = str(entry.get("fold"))
+        speakers = sorted({r["speaker"] for r in rows if r["fold"] == fold})
+        if fold in chosen and entry.get("test_speakers") == speakers:
+            kept.append(entry)
+    return kept
 
 
 def _report(cfg: RunConfig, results: list[dict], all_folds: list[str]) -> dict:

@@ -135,3 +135,10 @@ def prefetch_features(rows: list[dict], feature_cfg, cache_root, ctx: Dist, on_p
         if on_progress:
             on_progress(done, len(mine), "features")
     ctx.barrier()
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on rank 0: the files of a run are rank 0's to write."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

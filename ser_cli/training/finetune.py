@@ -40,8 +40,8 @@ from ser_cli.training.trainer import (
     CONFIG_NAME,
     TrainingInterrupted,
     TrainResult,
-    _append_history,
     _restore,
+    _write_history,
     class_weights,
     lr_at,
     resolve_device,
@@ -257,7 +257,7 @@ def finetune_run(
             )
             history.append(record)
             if ctx.is_main:
-                _append_history(run_dir, record)
+                _write_history(run_dir, history)
             improved = not metrics or metrics["uar"] > best_uar
             if metrics and improved:
                 best_uar, stale = metrics["uar"], 0

@@ -3,7 +3,8 @@
 ``train_run`` takes manifest rows and a RunConfig, trains on the ``train`` split, selects on
 the ``val`` split's unweighted average recall (UAR) when there is one, and leaves a run folder
 with ``best``/``last`` checkpoints, ``config.yaml`` and ``history.jsonl``. Interrupting it
-(Ctrl-C) saves ``last`` first; ``resume=True`` continues from there.
+(Ctrl-C) keeps ``last`` as saved at the end of the last complete epoch (never half-trained
+weights); ``resume=True`` continues from there exactly, and refuses a changed recipe.
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.config import RunConfig, save_run_config
+from ser_cli.atomic import check_output_dir, remove_stale_temps, write_text
+from ser_cli.config import RunConfig, load_run_config, read_config_file, save_run_config
 from ser_cli.errors import ConfigError, ManifestError, SerError
 from ser_cli.features.clips import clip_stats, load_clips, train_batch
 from ser_cli.features.normalization import frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
-from ser_cli.models.checkpoint import restore_optimizer, save_checkpoint
+from ser_cli.models.checkpoint import read_sidecar, restore_optimizer, save_checkpoint
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
+# Settings a resumed run may change: they pick the hardware or lengthen/shorten the schedule,
+# not what is trained. Any other difference from the run's config.yaml refuses --resume.
+RESUME_SAFE = ("train.epochs", "train.patience", "train.device", "train.amp", "train.num_threads")
 
 
 class TrainingInterrupted(SerError):
@@ -76,11 +81,55 @@ def resolve_device(name: str) -> str:
 
 
 def labels_for(rows: list[dict]) -> tuple[str, ...]:
-    """The canonical labels present in the data, in canonical order (foreign labels last)."""
+    """The canonical labels present in the data, in canonical order.
+
+    Labels outside the 8 emotions are refused, listed (the rule ``ser prepare`` applies):
+    read_manifest maps spellings such as 'Angry ' onto the canonical names first.
+    """
     present = {r["label"] for r in rows}
-    return tuple(label for label in EMOTIONS if label in present) + tuple(
-        sorted(present - set(EMOTIONS))
-    )
+    foreign = sorted(label for label in present if label not in EMOTIONS)
+    if foreign:
+        raise ManifestError(
+            f"label(s) {', '.join(repr(f) for f in foreign)} are not among the 8 emotions "
+            f"({', '.join(EMOTIONS)}); fix the manifest or rerun `ser prepare`."
+        )
+    return tuple(label for label in EMOTIONS if label in present)
+
+
+def saved_config(run_dir: str | Path) -> dict | None:
+    """The settings a run folder (or a CV folder) was trained with, as a mapping; None if none."""
+    run_dir = Path(run_dir)
+    candidates = [run_dir / CONFIG_NAME, *sorted(run_dir.glob(f"fold*/{CONFIG_NAME}"))]
+    for path in candidates:
+        if path.is_file():
+            return read_config_file(path)
+    return None
+
+
+def check_same_recipe(saved: dict, cfg: RunConfig, run_dir: Path) -> None:
+    """Refuse (one line, nothing written) a resume whose settings differ beyond RESUME_SAFE."""
+    old = _flat(load_run_config(base=saved).to_dict())
+    new = _flat(cfg.to_dict())
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    changed = [k for k in changed if k not in RESUME_SAFE]
+    if changed:
+        shown = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:4])
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        raise ConfigError(
+            f"{run_dir}: --resume with a changed recipe ({shown}{more}); resume with the run's "
+            "own settings (only epochs, patience, device, amp and threads may change) "
+            "or train into a new --out."
+        )
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key != "model_options":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def lr_at(step: int, total: int, peak: float, warmup_frac: float) -> float:
@@ -125,6 +174,8 @@ def train_run(
         raise ConfigError(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
         )
+    model_config(cfg.model, cfg.model_options)  # unknown model options fail before any work
+    check_output_dir(run_dir, "--out")
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
@@ -142,6 +193,14 @@ def train_run(
         raise ConfigError(
             f"{run_dir}: already holds a run; use --resume to continue it or choose another --out."
         )
+    if resume:
+        saved = saved_config(run_dir)
+        if saved is None:
+            raise ConfigError(
+                f"{run_dir}: no {CONFIG_NAME} to resume from; start without --resume."
+            )
+        check_same_recipe(saved, cfg, run_dir)
+    remove_stale_temps(run_dir)
     from ser_cli.training.finetune import finetune_run, wants_finetune
 
     if wants_finetune(cfg):  # encoder weights train: the separate waveform path
@@ -228,10 +287,13 @@ def train_run(
     start_epoch, best_uar, stale, history = 0, -1.0, 0, []
     if resume:
         start_epoch, best_uar, stale, history = _restore(run_dir, model, optimizer, device)
+    # A run that already stopped early stays stopped: resuming it must not train one more epoch.
+    stopped = val is not None and tc.patience and stale >= tc.patience
+    end_epoch = start_epoch if stopped else tc.epochs
 
     epoch = start_epoch
     try:
-        for epoch in range(start_epoch, tc.epochs):
+        for epoch in range(start_epoch, end_epoch):
             net.train()
             # Per-epoch seeds (data order, augmentation, dropout): a resumed run replays exactly.
             # Under torchrun every rank draws the same order and trains on its own shard.
@@ -285,7 +347,7 @@ def train_run(
             )
             history.append(record)
             if ctx.is_main:
-                _append_history(run_dir, record)
+                _write_history(run_dir, history)
                 if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
                     on_epoch(record)
             improved = not metrics or metrics["uar"] > best_uar
@@ -316,17 +378,18 @@ def train_run(
             if metrics and tc.patience and stale >= tc.patience:
                 break
     except KeyboardInterrupt:
-        if ctx.is_main:
-            save_checkpoint(
-                run_dir,
-                "last",
-                model,
-                {**meta, "epoch": epoch, "best_uar": best_uar, "stale": stale, "metrics": {}},
-                global_stats,
-                optimizer,
-            )
+        # ``last`` already holds the end of the last complete epoch. The weights in memory are
+        # part-way through this one: saving them under the previous epoch's number would make
+        # --resume replay the epoch on top of them, so they are dropped.
+        if (run_dir / "last.json").exists():
+            done = read_sidecar(run_dir, "last").get("epoch", 0)
+            raise TrainingInterrupted(
+                f"interrupted during epoch {epoch + 1}; {run_dir / 'last.safetensors'} holds "
+                f"epoch {done}. Continue with --resume."
+            ) from None
         raise TrainingInterrupted(
-            f"interrupted during epoch {epoch + 1}; saved {run_dir / 'last.safetensors'}. Continue with --resume."
+            f"interrupted during epoch {epoch + 1}, before any epoch finished: nothing to resume; "
+            "run the same command again (without --resume)."
         ) from None
 
     if val is not None and ctx.is_main:  # temperature scaling of the best epoch on val
@@ -367,7 +430,7 @@ def _fit_closed_form(
         "epoch": 1,
         **{f"val_{k}": v for k, v in metrics.items() if k in ("accuracy", "uar", "macro_f1")},
     }
-    _append_history(run_dir, record)
+    _write_history(run_dir, [record])
     state = {"epoch": 1, "best_uar": metrics.get("uar", -1.0), "stale": 0, "metrics": metrics}
     for tag in ("best", "last"):
         save_checkpoint(run_dir, tag, model, {**meta, **state}, global_stats)
@@ -376,21 +439,26 @@ def _fit_closed_form(
 
 
 def _restore(run_dir: Path, model, optimizer, device: str):
-    from ser_cli.models.checkpoint import load_weights, read_sidecar
+    from ser_cli.errors import ModelError
+    from ser_cli.models.checkpoint import load_weights
 
     meta = read_sidecar(run_dir, "last")
-    load_weights(run_dir, "last", model, device)
-    optim_path = run_dir / "last.optim.safetensors"
-    if optim_path.exists():
-        restore_optimizer(optimizer, optim_path)
-    history = []
-    history_path = run_dir / HISTORY_NAME
-    if history_path.exists():
-        history = [
-            json.loads(line) for line in history_path.read_text().splitlines() if line.strip()
-        ]
-        history = history[: meta["epoch"]]
-        history_path.write_text("".join(json.dumps(h) + "\n" for h in history))
+    try:
+        load_weights(run_dir, "last", model, device)
+        optim_path = run_dir / "last.optim.safetensors"
+        if optim_path.exists():
+            restore_optimizer(optimizer, optim_path)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors, torch and KeyError all mean "damaged"
+        raise ModelError(
+            f"{run_dir}: cannot resume, the last checkpoint is damaged "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+            "train into a new --out."
+        ) from None
+    history = _read_history(run_dir)[: meta["epoch"]]
+    if distributed.is_main_process():
+        _write_history(run_dir, history)
     return meta["epoch"], meta.get("best_uar", -1.0), meta.get("stale", 0), history
 
 
@@ -401,6 +469,23 @@ def _save_curve(run_dir: Path, history: list[dict]) -> None:
     save_training_curve(history, run_dir / CURVE_NAME)
 
 
-def _append_history(run_dir: Path, record: dict) -> None:
-    with (run_dir / HISTORY_NAME).open("a") as fh:
-        fh.write(json.dumps(record) + "\n")
+def _read_history(run_dir: Path) -> list[dict]:
+    """history.jsonl's records; a damaged line (a truncated last write) ends the history."""
+    path = run_dir / HISTORY_NAME
+    if not path.is_file():
+        return []
+    history = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            break
+        if not isinstance(record, dict):
+            break
+        history.append(record)
+    return history
+
+
+def _write_history(run_dir: Path, history: list[dict]) -> None:
+    """Rewrite history.jsonl whole and atomically (a crash never leaves half a line)."""
+    write_text(run_dir / HISTORY_NAME, "".join(json.dumps(h) + "\n" for h in history))

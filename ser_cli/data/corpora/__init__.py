@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ser_cli.data.corpora import cremad, csvlist, emodb, folders, ravdess, savee, tess
 from ser_cli.data.corpora.base import ParsedClip, ParseResult, Rejected, walk
-from ser_cli.errors import DatasetError
+from ser_cli.errors import USAGE, DatasetError
 
 AUTO = "auto"  # --dataset value that asks for detection
 # Share of a folder's audio files that must follow one convention for detection to pick it.
@@ -63,7 +63,8 @@ def get_parser(name: str) -> Parser:
     key = name.strip().lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
         raise DatasetError(
-            f"unknown dataset '{name}'; use one of: {AUTO}, {', '.join(available_datasets())}."
+            f"unknown dataset '{name}'; use one of: {AUTO}, {', '.join(available_datasets())}.",
+            exit_code=USAGE,
         )
     return DATASETS[key]
 

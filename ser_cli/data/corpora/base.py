@@ -81,7 +81,9 @@ def walk(root: Path) -> tuple[list[Path], int]:
             f"{root}: is a file, not a corpus folder; pass the folder, "
             "or a CSV of path,label[,speaker] with --dataset csv."
         )
-    files = sorted(p for p in root.rglob("*") if p.is_file())
+    # Not only regular files: a broken link or a FIFO named like a clip is kept here so that
+    # audio validation rejects it with a reason, instead of it vanishing from the report.
+    files = sorted(p for p in root.rglob("*") if not p.is_dir())
     audio = [p.absolute() for p in files if is_audio(p)]
     return audio, len(files) - len(audio)
 
