@@ -321,7 +321,7 @@ def evaluate(
         None,
         "--model",
         "-m",
-        help="Run folder(s), 'default', or a transformers classifier (folder or hub id); repeat to compare.",
+        help="Run folder(s), 'default', an .onnx file, or a transformers classifier (folder or hub id); repeat to compare.",
     ),
     data: Path = typer.Option(
         ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
@@ -576,7 +576,7 @@ def listen(
         "default",
         "--model",
         "-m",
-        help="Run folder, 'default' (bundled), or a transformers classifier (folder or hub id).",
+        help="Run folder, 'default' (bundled), an .onnx file, or a transformers classifier (folder or hub id).",
     ),
     file: Path | None = typer.Option(
         None, "--file", help="Feed a recording through the live pipeline instead of the microphone."

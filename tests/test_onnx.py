@@ -335,3 +335,20 @@ def test_predict_with_onnx_never_imports_torch(exported, tmp_path):
 def _probs(predictor, samples):
     """One clip's probabilities (classes,) from 16 kHz audio, through the batched path."""
     return predictor.predict_batch([predictor.features(samples)])[0]
+
+
+def test_eval_scores_an_onnx_file_as_its_run_folder(exported, tmp_path):
+    from synthetic_runs import write_corpus
+
+    from ser_cli.data.manifest import write_manifest
+
+    run, onnx_path = exported
+    rows = write_corpus(tmp_path / "audio")
+    manifest = write_manifest(rows, tmp_path / "prep" / "manifest.csv")
+    args = ["eval", "--data", str(manifest), "--no-adapt", "--json", "--per-file"]
+    onnx = runner.invoke(app, [*args, "--model", str(onnx_path)])
+    torch_run = runner.invoke(app, [*args, "--model", str(run), "--out", str(tmp_path / "r")])
+    assert onnx.exit_code == 0 and torch_run.exit_code == 0, onnx.output + torch_run.output
+    a, b = json.loads(onnx.output), json.loads(torch_run.output)  # one model: its report
+    assert a["n"] == b["n"] == sum(r["split"] == "test" for r in rows)
+    assert a["confusion"] == b["confusion"] and a["accuracy"] == b["accuracy"]

@@ -150,15 +150,22 @@ def evaluate_predictor(
     return metrics
 
 
-def _evaluate_hub(name: str, rows: list[dict], corpus_labels) -> dict:
-    """evaluate_models' branch for a transformers classifier: its report, with the label-mapping
-    warnings the classifier raised."""
-    from ser_cli.inference.hub_predictor import HubPredictor
+def _evaluate_loaded(name: str, rows: list[dict], corpus_labels) -> dict:
+    """evaluate_models' branch for models scored from audio through their predictor (an ONNX
+    file, a transformers classifier): the report, with any label-mapping warnings."""
+    from ser_cli.inference.predictor import load_predictor
 
-    predictor = HubPredictor(name)
+    predictor = load_predictor(name)
     report = evaluate_predictor(predictor, rows, corpus_labels=corpus_labels)
-    report["warnings"] = list(predictor.warnings)
+    report["warnings"] = list(getattr(predictor, "warnings", []))
     return report
+
+
+def _scored_from_audio(name) -> bool:
+    """An ONNX file or a transformers classifier: no run folder, no feature cache."""
+    from ser_cli.inference.hub_predictor import is_hub_classifier
+
+    return str(name).lower().endswith(".onnx") or is_hub_classifier(name)
 
 
 def evaluate_models(
@@ -185,7 +192,6 @@ def evaluate_models(
 
     from ser_cli.atomic import check_output_dir, write_json
     from ser_cli.data.manifest import select_split
-    from ser_cli.inference.hub_predictor import is_hub_classifier
     from ser_cli.inference.predictor import resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png, save_reliability_png
@@ -194,12 +200,12 @@ def evaluate_models(
     if out_dir:
         check_output_dir(out_dir, "--out")
     corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
-    # every --model checked before minutes of work; None marks a transformers classifier
-    run_dirs = [None if is_hub_classifier(name) else resolve_model_dir(name) for name in models]
+    # every --model checked before minutes of work; None: scored from audio by its predictor
+    run_dirs = [None if _scored_from_audio(name) else resolve_model_dir(name) for name in models]
     reports, written = {}, []
     for name, run_dir in zip(models, run_dirs, strict=True):
         if run_dir is None:
-            report = _evaluate_hub(str(name), chosen, corpus_labels)
+            report = _evaluate_loaded(str(name), chosen, corpus_labels)
             target = Path(out_dir) if out_dir else None
         else:
             ckpt = load_checkpoint(run_dir)
