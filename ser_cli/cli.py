@@ -362,6 +362,8 @@ def evaluate(
         payload = reports[next(iter(reports))] if len(reports) == 1 else reports
         typer.echo(json.dumps(payload, indent=2))
         return
+    from rich.markup import escape
+
     from ser_cli.render.metrics import eval_report
 
     for report in reports.values():
@@ -369,7 +371,7 @@ def evaluate(
     console = _console()
     console.print(eval_report(reports))
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}", soft_wrap=True)
     if not written:
         console.print("reports not saved (bundled or read-only model); add --out DIR to keep them.")
 
@@ -497,7 +499,7 @@ def predict(
         from ser_cli.plots import save_timelines
 
         for written in save_timelines(results, plot, predictor.labels):
-            _console(stderr=True).print(f"wrote {written}")
+            _console(stderr=True).print(f"wrote {escape(str(written))}", soft_wrap=True)
     if fmt == "table":
         _console().print(prediction_view(results, top_k))
     else:
@@ -515,7 +517,7 @@ def predict(
             from ser_cli.atomic import write_text
 
             write_text(output, text if text.endswith("\n") else text + "\n")
-            _console(stderr=True).print(f"wrote {output}")
+            _console(stderr=True).print(f"wrote {escape(str(output))}", soft_wrap=True)
         else:
             typer.echo(text)
     failed = sum(1 for r in results if r.error) + len(missing)
