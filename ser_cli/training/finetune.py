@@ -44,6 +44,7 @@ from ser_cli.training.trainer import (
     _write_history,
     class_weights,
     lr_at,
+    optimizer_step,
     resolve_device,
 )
 
@@ -229,14 +230,10 @@ def finetune_run(
                 step = epoch * steps_per_epoch + b
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, total_steps, group["peak"], tc.warmup_frac)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-                loss = criterion(logits.float(), torch.from_numpy(y).to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                optimizer.step()
-                running += loss.item() * len(index)
+                loss = optimizer_step(
+                    net, model, optimizer, criterion, (x, mask, y), device, use_amp, tc.grad_clip
+                )
+                running += loss * len(index)
                 seen += len(index)
                 if on_progress:
                     on_progress(

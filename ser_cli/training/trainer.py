@@ -150,6 +150,25 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def optimizer_step(
+    net, model, optimizer, criterion, batch, device: str, use_amp: bool, grad_clip: float
+) -> float:
+    """One step on a numpy batch (x, mask, y): forward (bf16 autocast on CUDA when ``use_amp``),
+    loss, backward, gradient clipping on ``model``'s parameters, update. ``net`` is ``model`` or
+    its DistributedDataParallel wrapper. Returns the batch's mean loss."""
+    import torch
+
+    x, mask, y = batch
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+        logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
+    loss = criterion(logits.float(), torch.from_numpy(y).to(device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
 def train_run(
     rows: list[dict],
     cfg: RunConfig,
@@ -320,14 +339,10 @@ def train_run(
                     group["lr"] = lr_at(
                         epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
                     )
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-                loss = criterion(logits.float(), torch.from_numpy(y).to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                optimizer.step()
-                running += loss.item() * len(index)
+                loss = optimizer_step(
+                    net, model, optimizer, criterion, (x, mask, y), device, use_amp, tc.grad_clip
+                )
+                running += loss * len(index)
                 seen += len(index)
                 if on_progress:
                     on_progress(
