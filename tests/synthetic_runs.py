@@ -14,6 +14,19 @@ REPEATS = 2
 SPLIT_OF_SPEAKER = {0: "train", 1: "train", 2: "train", 3: "train", 4: "val", 5: "test"}
 
 # Small but unchanged architectures: the registry classes with narrower options.
+# A speech encoder small enough to build, save and fine-tune in a test (wav2vec2-shaped:
+# HuBERT, WavLM and the ForSequenceClassification heads take the same arguments).
+TINY_ENCODER = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    conv_dim=(32, 32, 32),
+    conv_stride=(5, 4, 4),
+    conv_kernel=(10, 8, 4),
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=2,
+)
 SMALL_OPTIONS = {
     "base": {"channels": [8, 16], "rnn_hidden": 16},
     "enhanced": {"channels": [8, 16, 16]},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import quick_config, write_corpus
+from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
 
 from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig
@@ -20,18 +20,6 @@ from ser_cli.models.checkpoint import load_checkpoint
 from ser_cli.models.ssl_finetune import parse_finetune
 from ser_cli.training.finetune import bucketed_batches
 from ser_cli.training.trainer import train_run
-
-TINY = dict(
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    conv_dim=(32, 32, 32),
-    conv_stride=(5, 4, 4),
-    conv_kernel=(10, 8, 4),
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-)
 
 
 def save_encoder(folder: Path, kind: str) -> Path:
@@ -49,7 +37,7 @@ def save_encoder(folder: Path, kind: str) -> Path:
         "wav2vec2": (Wav2Vec2Config, Wav2Vec2Model),
         "hubert": (HubertConfig, HubertModel),
     }[kind]
-    model_cls(config_cls(**TINY)).save_pretrained(folder)
+    model_cls(config_cls(**TINY_ENCODER)).save_pretrained(folder)
     Wav2Vec2FeatureExtractor(
         feature_size=1, sampling_rate=16000, do_normalize=True
     ).save_pretrained(folder)

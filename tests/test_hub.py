@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import quick_config, write_corpus
+from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import write_audio
@@ -38,15 +38,7 @@ def save_classifier(folder: Path, id2label: dict, *, with_extractor: bool = True
 
     torch.manual_seed(0)
     config = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32, 32),
-        conv_stride=(5, 4, 4),
-        conv_kernel=(10, 8, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
+        **TINY_ENCODER,
         classifier_proj_size=16,
         feat_extract_norm="layer" if mask else "group",
         num_labels=len(id2label),

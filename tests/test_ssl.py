@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from synthetic_runs import quick_config, write_corpus
+from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
 
 from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig
@@ -22,17 +22,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
     torch.manual_seed(0)
-    config = Wav2Vec2Config(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32, 32),
-        conv_stride=(5, 4, 4),
-        conv_kernel=(10, 8, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    config = Wav2Vec2Config(**TINY_ENCODER)
     folder = tmp_path_factory.mktemp("tiny-wav2vec2")
     Wav2Vec2Model(config).save_pretrained(folder)
     Wav2Vec2FeatureExtractor(
