@@ -98,16 +98,7 @@ def check_output_dir(path: str | os.PathLike, option: str) -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: {option} is a file; give a folder (new or existing).")
-    existing = _nearest_existing(path)
-    if not existing.is_dir():
-        raise OutputError(
-            f"{path}: {option} cannot be created: {existing} is a file, not a folder."
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise OutputError(
-            f"{path}: {option} is not writable (no permission to write in {existing})."
-        )
-    return path
+    return _check_creatable(path, path, option)
 
 
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
@@ -117,7 +108,12 @@ def check_output_file(path: str | os.PathLike, option: str) -> Path:
         raise OutputError(f"{path}: {option} is a folder; give a file name inside it.")
     if path.exists() and not path.is_file():
         raise OutputError(f"{path}: {option} is not a regular file; give a file name.")
-    existing = _nearest_existing(path.parent)
+    return _check_creatable(path, path.parent, option)
+
+
+def _check_creatable(path: Path, folder: Path, option: str) -> Path:
+    """``path`` once ``folder`` (which may not exist yet) can be created and written in."""
+    existing = _nearest_existing(folder)
     if not existing.is_dir():
         raise OutputError(
             f"{path}: {option} cannot be created: {existing} is a file, not a folder."

@@ -52,6 +52,13 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
+# What --model accepts in predict, listen and eval (inference.predictor.load_predictor decides).
+MODEL_HELP = (
+    "Run folder, 'default' (bundled), an .onnx file, or a transformers classifier "
+    "(folder or hub id)."
+)
+
+
 class Engine(str, Enum):
     local = "local"  # this process
     ray = "ray"  # Ray Data actors, local or on a cluster (--address)
@@ -321,7 +328,7 @@ def evaluate(
         None,
         "--model",
         "-m",
-        help="Run folder(s), 'default', an .onnx file, or a transformers classifier (folder or hub id); repeat to compare.",
+        help=MODEL_HELP + " Repeat to compare.",
     ),
     data: Path = typer.Option(
         ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
@@ -384,7 +391,7 @@ def predict(
         "default",
         "--model",
         "-m",
-        help="Run folder, 'default' (bundled), .onnx file, or a transformers classifier (folder or hub id).",
+        help=MODEL_HELP,
     ),
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
@@ -578,7 +585,7 @@ def listen(
         "default",
         "--model",
         "-m",
-        help="Run folder, 'default' (bundled), an .onnx file, or a transformers classifier (folder or hub id).",
+        help=MODEL_HELP,
     ),
     file: Path | None = typer.Option(
         None, "--file", help="Feed a recording through the live pipeline instead of the microphone."

@@ -37,11 +37,7 @@ def save_confusion_png(report: dict, path: str | Path, title: str = "") -> Path:
             )
     ax.set_title(title or f"accuracy {report['accuracy']:.1%}, UAR {report['uar']:.1%}")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 def save_reliability_png(report: dict, path: str | Path, title: str = "") -> Path:
@@ -87,11 +83,7 @@ def save_reliability_png(report: dict, path: str | Path, title: str = "") -> Pat
         fontsize=9,
     )
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 # One fixed colour per canonical emotion, so every picture reads the same way (tab10-based).
@@ -208,11 +200,7 @@ def save_timeline_png(result, path: str | Path, labels: tuple[str, ...]) -> Path
     handles.append(Patch(facecolor=SILENCE_SHADE, hatch="//", label=SILENCE))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
     fig.subplots_adjust(left=0.07, right=0.86, top=0.9, bottom=0.13)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 def timeline_targets(results: list, target: str | Path) -> list[tuple[object, Path]]:
@@ -287,6 +275,13 @@ def save_training_curve(history: list[dict], path: str | Path) -> Path | None:
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
+    return _save_png(fig, path)
+
+
+def _save_png(fig, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (temp file, then rename) and free it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
