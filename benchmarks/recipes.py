@@ -1,0 +1,196 @@
+"""Training recipes compared the way a user meets them: unseen RAVDESS actors and EmoDB.
+
+    python benchmarks/recipes.py RECIPE [RECIPE ...] [--seeds 0 1 2]
+    python benchmarks/recipes.py table        # rewrite benchmarks/RECIPES.md from the results
+
+For each recipe and seed this runs the user's command,
+``ser train --data bench-out/ravdess --cv 5 --set train.seed=S --set ...`` (5 speaker-disjoint
+folds over actors 01-20, no validation split), and reads its no-adaptation CV accuracy (what
+``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
+EmoDB clip without adaptation (``ser eval --no-adapt``'s scoring: boredom left out, calm counted
+as neutral, surprised dropped) over EmoDB's 6 classes and the angry/happy/neutral/sad view, and
+so is the average of the 5 fold models' probabilities (a fold ensemble). EmoDB is evaluation
+only: recipes are kept when they measure better on BOTH the folds and EmoDB.
+
+Results: benchmarks/results/recipe-RECIPE.json (one entry per seed, appended as seeds finish,
+so an interrupted comparison keeps what it measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+OUT = ROOT / "bench-out" / "recipes"
+BIN_SER = str(Path(sys.executable).with_name("ser"))
+
+# Every recipe, as `--set` overrides of the training defaults at the time it was measured. The
+# comparison runs at a screening scale (EXPERIMENT) so one recipe's 3 seeds x 5 folds fit in
+# about half an hour on 2 cores; the winner is then trained at full scale for the bundle.
+EXPERIMENT = ["model_options.channels=[8,16,32,64]", "train.epochs=24"]
+RECIPES: dict[str, list[str]] = {
+    # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
+    "previous": [],
+}
+
+
+def emodb_rows() -> list[dict]:
+    from benchmarks.run import EMODB
+    from ser_cli.data.manifest import read_manifest
+
+    out = ROOT / "bench-out" / "emodb"
+    if not (out / "manifest.csv").exists():
+        subprocess.run(
+            [BIN_SER, "prepare", str(EMODB), "--out", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return read_manifest(out)
+
+
+def score_folds(cv_dir: Path, rows: list[dict]) -> dict:
+    """EmoDB scores of each fold model and of their average (no adaptation)."""
+    from ser_cli.inference.evaluate import evaluate_rows, score_probabilities
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    corpus = sorted({r["label"] for r in rows})
+    per_fold, probs = [], []
+    for fold_dir in sorted(cv_dir.glob("fold*")):
+        ckpt = load_checkpoint(fold_dir, "best")
+        report = evaluate_rows(ckpt, rows, adapt=False, per_file=True, corpus_labels=corpus)
+        per_fold.append(_brief(report))
+        probs.append([[p["probabilities"][n] for n in ckpt.labels] for p in report["predictions"]])
+        labels = ckpt.labels
+        targets = np.array([labels.index(p["label"]) for p in report["predictions"]])
+    mean = np.mean(np.asarray(probs), axis=0)
+    ensemble = _brief(score_probabilities(mean, targets, labels, corpus))
+    return {"folds": per_fold, "ensemble": ensemble}
+
+
+def _brief(report: dict) -> dict:
+    return {
+        "accuracy": report["accuracy"],
+        "uar": report["uar"],
+        "four_class_accuracy": report["four_class"]["accuracy"],
+        "four_class_uar": report["four_class"]["uar"],
+        "ece": report["calibration"]["ece"],
+    }
+
+
+def run_recipe(name: str, seeds: list[int]) -> None:
+    from benchmarks.run import manifest_dir
+
+    result_path = RESULTS / f"recipe-{name}.json"
+    saved = json.loads(result_path.read_text()) if result_path.exists() else {"seeds": {}}
+    rows = emodb_rows()
+    for seed in seeds:
+        out = OUT / name / f"seed{seed}"
+        shutil.rmtree(out, ignore_errors=True)
+        sets = [*EXPERIMENT, *RECIPES[name], f"train.seed={seed}"]
+        cmd = [BIN_SER, "train", "--data", str(manifest_dir()), "--out", str(out), "--cv", "5"]
+        for item in sets:
+            cmd += ["--set", item]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        train_s = time.perf_counter() - start
+        cv = json.loads((out / "cv.json").read_text())
+        saved["seeds"][str(seed)] = {
+            "measured": time.strftime("%Y-%m-%d %H:%M"),
+            "cpus": os.cpu_count(),
+            "command": " ".join(["ser", *cmd[1:]]).replace(str(ROOT) + "/", ""),
+            "commit": _commit(),
+            "train_s": round(train_s, 1),
+            "cv_no_adapt": cv["summary"]["metrics_no_adapt.accuracy"]["mean"],
+            "cv_no_adapt_uar": cv["summary"]["metrics_no_adapt.uar"]["mean"],
+            "cv_adapted": cv["summary"]["metrics.accuracy"]["mean"],
+            "emodb": score_folds(out, rows),
+        }
+        saved["overrides"] = sets[:-1]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        result_path.write_text(json.dumps(saved, indent=2) + "\n")
+        print(name, seed, json.dumps(summarise(saved)))
+
+
+def _commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def summarise(saved: dict) -> dict:
+    """Mean and std over seeds (each seed: the mean over its 5 folds, or its fold ensemble)."""
+    seeds = list(saved["seeds"].values())
+
+    def ms(values) -> list[float]:
+        return [float(np.mean(values)), float(np.std(values))]
+
+    def fold_mean(seed, key):
+        return float(np.mean([f[key] for f in seed["emodb"]["folds"]]))
+
+    return {
+        "seeds": len(seeds),
+        "cv_no_adapt": ms([s["cv_no_adapt"] for s in seeds]),
+        "cv_no_adapt_uar": ms([s["cv_no_adapt_uar"] for s in seeds]),
+        "emodb6": ms([fold_mean(s, "accuracy") for s in seeds]),
+        "emodb4": ms([fold_mean(s, "four_class_accuracy") for s in seeds]),
+        "emodb_ece": ms([fold_mean(s, "ece") for s in seeds]),
+        "ensemble_emodb6": ms([s["emodb"]["ensemble"]["accuracy"] for s in seeds]),
+        "ensemble_emodb4": ms([s["emodb"]["ensemble"]["four_class_accuracy"] for s in seeds]),
+        "minutes_per_seed": float(np.mean([s["train_s"] for s in seeds]) / 60),
+    }
+
+
+def table() -> str:
+    lines = [
+        "| recipe | seeds | CV no-adapt acc | CV UAR | EmoDB 6-class | EmoDB 4-class | "
+        "EmoDB ECE | 5-fold ensemble EmoDB 6 / 4 | min per seed (5 folds) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("recipe-*.json")):
+        s = summarise(json.loads(path.read_text()))
+
+        def f(pair):
+            return f"{pair[0]:.1%} ± {pair[1]:.1%}"
+
+        lines.append(
+            f"| {path.stem.removeprefix('recipe-')} | {s['seeds']} | {f(s['cv_no_adapt'])} | "
+            f"{f(s['cv_no_adapt_uar'])} | {f(s['emodb6'])} | {f(s['emodb4'])} | "
+            f"{s['emodb_ece'][0]:.3f} | {s['ensemble_emodb6'][0]:.1%} / "
+            f"{s['ensemble_emodb4'][0]:.1%} | {s['minutes_per_seed']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if argv and argv[0] == "table":
+        text = table()
+        (ROOT / "benchmarks" / "RECIPES.md").write_text(
+            "# Recipe comparison (issue 10)\n\nGenerated by `python benchmarks/recipes.py table` "
+            "from benchmarks/results/recipe-*.json.\n\n" + text + "\n"
+        )
+        print(text)
+        return
+    seeds = [0, 1, 2]
+    if "--seeds" in argv:
+        i = argv.index("--seeds")
+        seeds = [int(s) for s in argv[i + 1 :]]
+        argv = argv[:i]
+    for name in argv:
+        if name not in RECIPES:
+            raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+        run_recipe(name, seeds)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
