@@ -38,10 +38,24 @@ BIN_SER = str(Path(sys.executable).with_name("ser"))
 # Every recipe, as `--set` overrides of the training defaults at the time it was measured. The
 # comparison runs at a screening scale (EXPERIMENT) so one recipe's 3 seeds x 5 folds fit in
 # about half an hour on 2 cores; the winner is then trained at full scale for the bundle.
-EXPERIMENT = ["model_options.channels=[8,16,32,64]", "train.epochs=24"]
+EXPERIMENT = ["model_options.channels=[8,16,32,64]", "features.n_mels=40", "train.epochs=20"]
+OFF = [
+    "model_options.utterance_norm=none",
+    "train.mixup=0",
+    "train.augment.reverb_prob=0",
+    "train.augment.band_limit_prob=0",
+]
+UTTERANCE = ["model_options.utterance_norm=mean"]
+CHANNEL = ["train.augment.reverb_prob=0.3", "train.augment.band_limit_prob=0.3"]
 RECIPES: dict[str, list[str]] = {
     # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
-    "previous": [],
+    "previous": OFF,
+    # + each clip's per-band mean removed inside the model (channel and level)
+    "utterance-norm": [*OFF, *UTTERANCE],
+    # + synthetic rooms and band-limiting on the training clips
+    "utt-norm+channel-aug": [*OFF, *UTTERANCE, *CHANNEL],
+    # + mixup of clip pairs and their targets
+    "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
 }
 
 

@@ -46,6 +46,12 @@ class AugmentConfig:
     freq_mask_width: int = 8  # widest frequency mask, in bands
     time_masks: int = 2  # SpecAugment time masks per clip
     time_mask_width: int = 20  # widest time mask, in frames (10 ms each)
+    # Room and channel, the mismatch a user's recordings bring (issue 10):
+    reverb_prob: float = 0.0  # chance of adding a synthetic exponentially decaying reverb tail
+    rt60: tuple[float, float] = (0.2, 0.8)  # reverberation time range, seconds
+    drr_db: tuple[float, float] = (0.0, 12.0)  # direct-to-reverberant ratio range, dB
+    band_limit_prob: float = 0.0  # chance of band-limiting (telephone and cheap microphones)
+    band_keep: tuple[float, float] = (0.6, 0.9)  # share of the mel axis kept below the top cut
 
     WHERE: ClassVar[str] = "train.augment"
     RULES: ClassVar[dict] = {
@@ -60,6 +66,11 @@ class AugmentConfig:
         "freq_mask_width": at_least(0),
         "time_masks": at_least(0),
         "time_mask_width": at_least(0),
+        "reverb_prob": fraction,
+        "rt60": ordered_pair(positive),
+        "drr_db": ordered_pair(),
+        "band_limit_prob": fraction,
+        "band_keep": ordered_pair(fraction),
     }
 
     def __post_init__(self) -> None:
@@ -76,6 +87,7 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
     warmup_frac: float = 0.1  # fraction of steps spent warming up to the peak rate
     label_smoothing: float = 0.05  # softens targets: acted emotions overlap (calm vs neutral)
+    mixup: float = 0.0  # mixup's Beta(a, a) parameter; 0 = off (clips and targets mixed in pairs)
     grad_clip: float = 5.0  # max gradient norm; transformers spike early without it
     # Epochs without a better validation UAR before stopping early; 0 = never stop early. Off by
     # default: stopping cuts the one-cycle schedule short while its learning rate is still high,
@@ -106,6 +118,7 @@ class TrainConfig:
         "weight_decay": at_least(0),
         "warmup_frac": fraction,
         "label_smoothing": fraction,
+        "mixup": at_least(0),
         "grad_clip": positive,
         "patience": at_least(0),  # 0: never stop early
         "seed": at_least(0),

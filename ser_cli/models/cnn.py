@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ser_cli.models.layers import AttentivePooling, ConvBlock2d, masked_mean, pad_frames
+from ser_cli.models.layers import (
+    AttentivePooling,
+    ConvBlock2d,
+    UtteranceNorm,
+    masked_mean,
+    pad_frames,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ class EnhancedConfig:
     # How the remaining frequency axis is summarised before pooling over time: "mean"
     # (measured default) or "flatten" (keeps where in frequency energy sits: pitch, formants).
     freq_pool: str = "mean"
+    # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "mean"
+    # (removes the channel and level of each recording) or "meanvar".
+    utterance_norm: str = "none"
 
 
 class EnhancedCNN(nn.Module):
@@ -74,6 +83,7 @@ class EnhancedCNN(nn.Module):
     def __init__(self, cfg: EnhancedConfig):
         super().__init__()
         self.cfg = cfg
+        self.norm = UtteranceNorm(cfg.utterance_norm)
         blocks, in_ch = [], 1
         for i, ch in enumerate(cfg.channels):
             blocks.append(ConvBlock2d(in_ch, ch, dropout=0.1 if i < len(cfg.channels) - 1 else 0.2))
@@ -88,7 +98,7 @@ class EnhancedCNN(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
-        h, m = conv_stack(self.cnn, x, mask)  # (B, C, F', T'), (B, T')
+        h, m = conv_stack(self.cnn, self.norm(x, mask), mask)  # (B, C, F', T'), (B, T')
         if self.cfg.freq_pool == "flatten":
             h = h.flatten(1, 2).transpose(1, 2)  # (B, T', C * F')
         else:

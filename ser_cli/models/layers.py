@@ -20,6 +20,38 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
 
 
+UTTERANCE_NORMS = ("none", "mean", "meanvar")
+
+
+class UtteranceNorm(nn.Module):
+    """Normalise each clip by its own frames: no speaker, no corpus statistics needed.
+
+    ``mean`` subtracts each band's mean over the clip's valid frames: a fixed channel (microphone,
+    room colouring, level) is an offset per band in the log-mel domain, so it cancels.
+    ``meanvar`` also divides by each band's standard deviation. ``none`` passes frames through.
+    Part of the model, so every way of running it (predict, listen, eval, ONNX) does the same.
+    (batch, time, feats), mask (batch, time) -> (batch, time, feats), padded frames zero.
+    """
+
+    def __init__(self, mode: str = "none"):
+        super().__init__()
+        if mode not in UTTERANCE_NORMS:
+            raise ValueError(
+                f"utterance_norm must be one of {', '.join(UTTERANCE_NORMS)}, not {mode!r}"
+            )
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.mode == "none":
+            return x
+        weights = mask.unsqueeze(-1).to(x.dtype)
+        count = weights.sum(1, keepdim=True).clamp_min(1.0)
+        x = (x - (x * weights).sum(1, keepdim=True) / count) * weights
+        if self.mode == "meanvar":
+            x = x / ((x * x).sum(1, keepdim=True) / count + 1e-3).sqrt()
+        return x
+
+
 class AttentivePooling(nn.Module):
     """Attentive statistics pooling: attention-weighted mean and standard deviation over time.
 

@@ -28,6 +28,7 @@ from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import read_sidecar, restore_optimizer, save_checkpoint
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
+from ser_cli.training.augment import mixup
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
@@ -335,6 +336,8 @@ def train_run(
                     global_stats,
                     tc.global_norm_prob if tc.normalization == "speaker" else 0.0,
                 )
+                if tc.mixup:
+                    x, mask, y = mixup(x, mask, y, len(labels), tc.mixup, rng)
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(
                         epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
