@@ -44,9 +44,12 @@ OFF = [
     "train.mixup=0",
     "train.augment.reverb_prob=0",
     "train.augment.band_limit_prob=0",
+    "train.augment.tilt_db=0",
 ]
 UTTERANCE = ["model_options.utterance_norm=mean"]
+LEVEL = ["model_options.utterance_norm=level"]
 CHANNEL = ["train.augment.reverb_prob=0.3", "train.augment.band_limit_prob=0.3"]
+TILT = ["train.augment.tilt_db=6"]
 RECIPES: dict[str, list[str]] = {
     # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
     "previous": OFF,
@@ -56,6 +59,10 @@ RECIPES: dict[str, list[str]] = {
     "utt-norm+channel-aug": [*OFF, *UTTERANCE, *CHANNEL],
     # + mixup of clip pairs and their targets
     "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
+    # only each clip's loudness removed (its spectral shape kept)
+    "level-norm": [*OFF, *LEVEL],
+    # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
+    "level-norm+channel-aug": [*OFF, *LEVEL, *CHANNEL, *TILT],
 }
 
 

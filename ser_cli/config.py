@@ -50,6 +50,7 @@ class AugmentConfig:
     reverb_prob: float = 0.0  # chance of adding a synthetic exponentially decaying reverb tail
     rt60: tuple[float, float] = (0.2, 0.8)  # reverberation time range, seconds
     drr_db: tuple[float, float] = (0.0, 12.0)  # direct-to-reverberant ratio range, dB
+    tilt_db: float = 0.0  # random spectral tilt, +-dB from the lowest to the highest band (EQ)
     band_limit_prob: float = 0.0  # chance of band-limiting (telephone and cheap microphones)
     band_keep: tuple[float, float] = (0.6, 0.9)  # share of the mel axis kept below the top cut
 
@@ -69,6 +70,7 @@ class AugmentConfig:
         "reverb_prob": fraction,
         "rt60": ordered_pair(positive),
         "drr_db": ordered_pair(),
+        "tilt_db": at_least(0),
         "band_limit_prob": fraction,
         "band_keep": ordered_pair(fraction),
     }

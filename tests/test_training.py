@@ -359,3 +359,29 @@ def test_models_show_recommended_and_measured_scores_from_the_benchmarks():
         assert ("below the classic" in row["note"]) == below, name
     result = runner.invoke(app, ["models", "--json"])
     assert json.loads(result.output)[1]["cv"]["accuracy"] == rows["enhanced"]["cv"]["accuracy"]
+
+
+@pytest.mark.parametrize("mode", ["level", "mean", "meanvar"])
+def test_utterance_norm_cancels_a_recording_channel_and_ignores_padding(mode):
+    import torch
+
+    from ser_cli.models import build_model, model_config
+
+    torch.manual_seed(0)
+    options = {"channels": (8, 16), "utterance_norm": mode}
+    model = build_model("enhanced", model_config("enhanced", options, n_features=16, n_classes=8))
+    model.eval()
+    x = torch.randn(1, 40, 16)
+    mask = torch.ones(1, 40, dtype=torch.bool)
+    # a fixed per-band gain (microphone, room) cancels with "mean"; a level only with "level"
+    channel = torch.linspace(-3.0, 2.0, 16) if mode != "level" else torch.full((16,), 2.5)
+    padded = torch.cat([x, torch.full((1, 24, 16), 7.0)], 1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 24, dtype=torch.bool)], 1)
+    with torch.no_grad():
+        plain = model(x, mask)
+        torch.testing.assert_close(model(x + channel, mask), plain, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(model(padded, padded_mask), plain, atol=1e-5, rtol=1e-4)
+        without = build_model(
+            "enhanced", model_config("enhanced", {"channels": (8, 16)}, n_features=16, n_classes=8)
+        ).eval()
+        assert (without(x + channel, mask) - without(x, mask)).abs().max() > 1e-3

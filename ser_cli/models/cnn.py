@@ -72,8 +72,8 @@ class EnhancedConfig:
     # How the remaining frequency axis is summarised before pooling over time: "mean"
     # (measured default) or "flatten" (keeps where in frequency energy sits: pitch, formants).
     freq_pool: str = "mean"
-    # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "mean"
-    # (removes the channel and level of each recording) or "meanvar".
+    # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "level"
+    # (removes each recording's loudness), "mean" (its channel and loudness) or "meanvar".
     utterance_norm: str = "none"
 
 

@@ -20,12 +20,14 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
 
 
-UTTERANCE_NORMS = ("none", "mean", "meanvar")
+UTTERANCE_NORMS = ("none", "level", "mean", "meanvar")
 
 
 class UtteranceNorm(nn.Module):
     """Normalise each clip by its own frames: no speaker, no corpus statistics needed.
 
+    ``level`` subtracts the clip's mean over all its frames and bands: its loudness (recording
+    level, distance to the microphone) cancels, the shape of its spectrum stays.
     ``mean`` subtracts each band's mean over the clip's valid frames: a fixed channel (microphone,
     room colouring, level) is an offset per band in the log-mel domain, so it cancels.
     ``meanvar`` also divides by each band's standard deviation. ``none`` passes frames through.
@@ -46,6 +48,9 @@ class UtteranceNorm(nn.Module):
             return x
         weights = mask.unsqueeze(-1).to(x.dtype)
         count = weights.sum(1, keepdim=True).clamp_min(1.0)
+        if self.mode == "level":
+            level = (x * weights).sum((1, 2), keepdim=True) / (count * x.shape[-1])
+            return (x - level) * weights
         x = (x - (x * weights).sum(1, keepdim=True) / count) * weights
         if self.mode == "meanvar":
             x = x / ((x * x).sum(1, keepdim=True) / count + 1e-3).sqrt()

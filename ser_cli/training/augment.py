@@ -4,7 +4,8 @@ Each waveform augmentation has a log-mel equivalent: gain is an offset, white no
 given SNR adds power in every band, a speed change resamples frames in time, a small pitch
 shift moves energy along the mel axis, and a random crop is a time shift. A room adds a decaying
 tail of power to every band (a reverberation time's exponential decay, in the power domain); a
-telephone or cheap microphone removes the lowest and highest bands. SpecAugment masks go on
+microphone's colouring tilts the spectrum; a telephone or cheap microphone removes the lowest
+and highest bands. SpecAugment masks go on
 top. All take and return (frames, bands) float32 arrays; :func:`mixup` mixes whole batches.
 
 Working on cached frames keeps an epoch as cheap as reading them: a waveform library
@@ -35,6 +36,10 @@ def augment_logmel(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) 
         x += rng.uniform(-cfg.gain_db, cfg.gain_db) * DB_TO_LOG
     if cfg.reverb_prob and rng.random() < cfg.reverb_prob:
         x = add_reverb(x, rng.uniform(*cfg.rt60), rng.uniform(*cfg.drr_db))
+    if cfg.tilt_db:
+        x += np.linspace(-1.0, 1.0, x.shape[1], dtype=np.float32) * (
+            rng.uniform(-cfg.tilt_db, cfg.tilt_db) * DB_TO_LOG
+        )
     if cfg.band_limit_prob and rng.random() < cfg.band_limit_prob:
         x = band_limit(x, rng.uniform(0.0, 0.1), rng.uniform(*cfg.band_keep))
     if cfg.noise_prob and rng.random() < cfg.noise_prob:
