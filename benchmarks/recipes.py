@@ -172,20 +172,31 @@ def summarise(saved: dict) -> dict:
     }
 
 
+WHAT = {
+    "previous": "the recipe bundled before: speaker-normalised training, gain/noise/speed/SpecAugment",
+    "utterance-norm": "previous + each clip's per-band mean removed in the model",
+    "utt-norm+channel-aug": "utterance-norm + synthetic rooms (30%) + band-limiting (30%)",
+    "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (Beta 0.4)",
+    "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
+    "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
+}
+
+
 def table() -> str:
     lines = [
-        "| recipe | seeds | CV no-adapt acc | CV UAR | EmoDB 6-class | EmoDB 4-class | "
+        "| recipe | what | seeds | CV no-adapt acc | CV UAR | EmoDB 6-class | EmoDB 4-class | "
         "EmoDB ECE | 5-fold ensemble EmoDB 6 / 4 | min per seed (5 folds) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(RESULTS.glob("recipe-*.json")):
         s = summarise(json.loads(path.read_text()))
 
-        def f(pair):
-            return f"{pair[0]:.1%} ± {pair[1]:.1%}"
+        def f(pair, seeds=s["seeds"]):
+            return f"{pair[0]:.1%} ± {pair[1]:.1%}" if seeds > 1 else f"{pair[0]:.1%}"
 
+        name = path.stem.removeprefix("recipe-")
         lines.append(
-            f"| {path.stem.removeprefix('recipe-')} | {s['seeds']} | {f(s['cv_no_adapt'])} | "
+            f"| {name} | {WHAT.get(name, '')} | {s['seeds']} | {f(s['cv_no_adapt'])} | "
             f"{f(s['cv_no_adapt_uar'])} | {f(s['emodb6'])} | {f(s['emodb4'])} | "
             f"{s['emodb_ece'][0]:.3f} | {s['ensemble_emodb6'][0]:.1%} / "
             f"{s['ensemble_emodb4'][0]:.1%} | {s['minutes_per_seed']:.1f} |"

@@ -68,12 +68,15 @@ def test_checkpoint_round_trip_gives_identical_predictions(name, tmp_path):
     from ser_cli.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    cfg = model_config(name, quick_config(name).model_options, n_classes=8)
+    bands = FeatureConfig().n_mels
+    cfg = model_config(name, quick_config(name).model_options, n_features=bands, n_classes=8)
     model = build_model(name, cfg).eval()
     for p in model.buffers():  # non-default batch-norm statistics must survive too
         if p.dtype.is_floating_point:
             p.uniform_(0.5, 1.5)
-    stats = Stats(np.linspace(-1, 1, 64, dtype=np.float32), np.linspace(1, 2, 64, dtype=np.float32))
+    stats = Stats(
+        np.linspace(-1, 1, bands, dtype=np.float32), np.linspace(1, 2, bands, dtype=np.float32)
+    )
     meta = {
         "model": name,
         "model_config": dataclasses.asdict(cfg),
@@ -83,7 +86,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(name, tmp_path):
     }
     save_checkpoint(tmp_path, "best", model, meta, stats)
     loaded = load_checkpoint(tmp_path)
-    x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
+    x, mask = torch.randn(3, 90, bands), torch.ones(3, 90, dtype=torch.bool)
     mask[1, 50:] = False
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, mask), model(x, mask))
@@ -97,7 +100,7 @@ def test_a_run_folder_holds_sidecar_config_and_optimizer(corpus, cache, tmp_path
     train_run(rows, quick_config("enhanced", epochs=1), tmp_path / "run", cache_root=cache)
     meta = read_sidecar(tmp_path / "run")
     assert meta["model"] == "enhanced" and meta["labels"][0] == "neutral"
-    assert meta["feature_config"]["n_mels"] == 64 and "ser_version" in meta
+    assert meta["feature_config"]["n_mels"] == FeatureConfig().n_mels and "ser_version" in meta
     assert (tmp_path / "run" / "config.yaml").exists()
     assert (tmp_path / "run" / "last.optim.safetensors").exists()
 
@@ -219,7 +222,7 @@ def test_feature_config_mismatch_with_checkpoint_is_detected(corpus, cache, tmp_
     train_run(rows, quick_config("enhanced", epochs=1), tmp_path / "run", cache_root=cache)
     sidecar = tmp_path / "run" / "best.json"
     meta = json.loads(sidecar.read_text())
-    meta["feature_config"]["n_mels"] = 40  # the weights were trained on 64 bands
+    meta["feature_config"]["n_mels"] += 24  # the weights were trained on fewer bands
     sidecar.write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="feature"):
         load_checkpoint(tmp_path / "run")
@@ -334,7 +337,9 @@ def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
 
     from ser_cli.models import build_model, model_config
 
-    model = build_model("enhanced", model_config("enhanced", {"freq_pool": freq_pool}, n_classes=5))
+    model = build_model(
+        "enhanced", model_config("enhanced", {"freq_pool": freq_pool}, n_features=64, n_classes=5)
+    )
     x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
     mask[0, 40:] = False
     assert model(x, mask).shape == (3, 5)

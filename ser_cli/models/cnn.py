@@ -65,16 +65,16 @@ class BaseCNNRNN(nn.Module):
 
 @dataclass(frozen=True)
 class EnhancedConfig:
-    n_features: int = 64
+    n_features: int = 40
     n_classes: int = 8
-    channels: tuple[int, ...] = (16, 32, 64, 128)  # residual conv block widths
+    channels: tuple[int, ...] = (8, 16, 32, 64)  # residual conv block widths
     dropout: float = 0.3
     # How the remaining frequency axis is summarised before pooling over time: "mean"
     # (measured default) or "flatten" (keeps where in frequency energy sits: pitch, formants).
     freq_pool: str = "mean"
     # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "level"
     # (removes each recording's loudness), "mean" (its channel and loudness) or "meanvar".
-    utterance_norm: str = "none"
+    utterance_norm: str = "mean"
 
 
 class EnhancedCNN(nn.Module):
