@@ -386,7 +386,44 @@ def test_utterance_norm_cancels_a_recording_channel_and_ignores_padding(mode):
         plain = model(x, mask)
         torch.testing.assert_close(model(x + channel, mask), plain, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(model(padded, padded_mask), plain, atol=1e-5, rtol=1e-4)
+        plain_options = {"channels": (8, 16), "utterance_norm": "none"}
         without = build_model(
-            "enhanced", model_config("enhanced", {"channels": (8, 16)}, n_features=16, n_classes=8)
+            "enhanced", model_config("enhanced", plain_options, n_features=16, n_classes=8)
         ).eval()
         assert (without(x + channel, mask) - without(x, mask)).abs().max() > 1e-3
+
+
+def test_a_checkpoint_from_before_utterance_norm_loads_without_it(tmp_path):
+    """An `enhanced` sidecar written before the option existed must not pick up today's default
+    (per-clip normalisation): its weights were trained on unnormalised frames."""
+    import torch
+
+    from ser_cli.features.normalization import Stats
+    from ser_cli.models import build_model, model_config
+    from ser_cli.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = model_config("enhanced", {"channels": (8, 16), "utterance_norm": "none"}, n_classes=8)
+    model = build_model("enhanced", cfg).eval()
+    bands = cfg.n_features
+    old = dataclasses.asdict(cfg)
+    del old["utterance_norm"]  # as sidecars were written before issue 10
+    meta = {
+        "model": "enhanced",
+        "model_config": old,
+        "feature_config": FeatureConfig(n_mels=bands).to_dict(),
+        "labels": list(EMOTIONS),
+        "train_config": dataclasses.asdict(quick_config("enhanced").train),
+    }
+    save_checkpoint(
+        tmp_path,
+        "best",
+        model,
+        meta,
+        Stats(np.zeros(bands, np.float32), np.ones(bands, np.float32)),
+    )
+    loaded = load_checkpoint(tmp_path)
+    assert loaded.model.cfg.utterance_norm == "none"
+    x, mask = torch.randn(2, 60, bands) + 4.0, torch.ones(2, 60, dtype=torch.bool)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x, mask), model(x, mask))

@@ -115,6 +115,15 @@ def model_config(name: str, options: dict | None = None, **dims):
     return config_cls(**merged)
 
 
+def saved_model_config(name: str, saved: dict):
+    """The config of a model as a checkpoint saved it. Options added to a model after the
+    checkpoint was written take the value that reproduces it (the config class's
+    ``ADDED_LATER``), not today's default: an old `enhanced` run never normalised per clip."""
+    _, config_cls = _classes(name)
+    legacy = getattr(config_cls, "ADDED_LATER", {})
+    return model_config(name, {**legacy, **saved})
+
+
 def build_model(name: str, config):
     """Instantiate a registered model from its config dataclass."""
     model_cls, _ = _classes(name)

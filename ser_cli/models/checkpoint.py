@@ -177,7 +177,7 @@ def load_weights(run_dir: str | Path, tag: str, model, device: str = "cpu"):
 def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu") -> Checkpoint:
     """Rebuild the model from its sidecar and load its safetensors weights."""
     from ser_cli.features.extract import FeatureConfig
-    from ser_cli.models import build_model, model_config
+    from ser_cli.models import build_model, saved_model_config
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -200,7 +200,7 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
         )
     try:
-        model = build_model(meta["model"], model_config(meta["model"], meta["model_config"]))
+        model = build_model(meta["model"], saved_model_config(meta["model"], meta["model_config"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(
             f"{run_dir}: the sidecar's model_config does not build a '{meta['model']}' "

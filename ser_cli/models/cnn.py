@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -75,6 +76,8 @@ class EnhancedConfig:
     # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "level"
     # (removes each recording's loudness), "mean" (its channel and loudness) or "meanvar".
     utterance_norm: str = "mean"
+    # Checkpoints written before an option existed load with the value they were trained with.
+    ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none"}
 
 
 class EnhancedCNN(nn.Module):

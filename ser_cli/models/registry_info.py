@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ser_cli.features.extract import FeatureConfig
 from ser_cli.labels import EMOTIONS
 from ser_cli.models import (
     BASELINE,
@@ -54,14 +55,15 @@ def load_scores() -> dict:
 
 
 def describe_models() -> list[dict]:
-    """One dict per model: name, summary, why, features it reads, parameters at 64 mel bands,
+    """One dict per model: name, summary, why, features it reads, parameters at the default mel bands,
     whether it is the recommended one, its cross-validated scores (None if never measured) and
     a note when it scores below the logistic-regression baseline."""
     scores = load_scores()
     baseline = scores.get(BASELINE, {}).get("accuracy", {}).get("mean")
     rows = []
     for name, spec in MODELS.items():
-        cfg = model_config(name, n_classes=len(EMOTIONS))
+        dims = {"n_features": FeatureConfig().n_mels} if spec.features == "logmel" else {}
+        cfg = model_config(name, n_classes=len(EMOTIONS), **dims)
         measured = scores.get(name)
         below = (
             measured is not None

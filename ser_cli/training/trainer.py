@@ -185,7 +185,7 @@ def train_run(
 
     from ser_cli.inference.calibration import calibrate_run
     from ser_cli.inference.metrics import compute_metrics
-    from ser_cli.models import build_model, get_spec, model_config
+    from ser_cli.models import build_model, get_spec, model_config, saved_model_config
 
     run_dir = Path(run_dir)
     tc = cfg.train
@@ -253,6 +253,8 @@ def train_run(
     mcfg = model_config(
         cfg.model, cfg.model_options, n_features=dims, n_classes=len(labels), **extra
     )
+    if resume:  # the architecture the run was started with, whatever today's defaults are
+        mcfg = saved_model_config(cfg.model, read_sidecar(run_dir, "last")["model_config"])
     # Seeded here, just before the weights are drawn, not before the features: computing
     # uncached features (building an SSL encoder) may draw from the global RNG, and the
     # initial weights would then differ between a cold and a warm feature cache.
