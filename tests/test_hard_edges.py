@@ -287,7 +287,7 @@ def test_resume_with_a_changed_recipe_is_refused_before_writing(small, tmp_path,
     for change in (
         ["--model", "base"],
         ["--set", "train.lr=1e-4"],
-        ["--set", "features.n_mels=40"],
+        ["--set", "features.n_mels=64"],  # the default is 40
     ):
         result = ser("train", "--data", manifest, "--out", out, "--resume", *change)
         one_error(result, 1, "changed recipe", "--out")

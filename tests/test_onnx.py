@@ -46,14 +46,16 @@ def make_run(root: Path, model: str, seed: int = 0) -> Path:
     from ser_cli.models.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
-    cfg = model_config(model, SMALL_OPTIONS[model], n_features=64, n_classes=len(EMOTIONS))
+    bands = FeatureConfig().n_mels
+    cfg = model_config(model, SMALL_OPTIONS[model], n_features=bands, n_classes=len(EMOTIONS))
     net = build_model(model, cfg).eval()
     with torch.no_grad():
         last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
-        last.weight.mul_(8.0)
+        last.weight.mul_(40.0)
     rng = np.random.default_rng(seed)
     stats = Stats(
-        rng.normal(-6.0, 1.0, 64).astype(np.float32), rng.uniform(1.5, 3.0, 64).astype(np.float32)
+        rng.normal(-6.0, 1.0, bands).astype(np.float32),
+        rng.uniform(1.5, 3.0, bands).astype(np.float32),
     )
     train = asdict(TrainConfig())
     train.update(max_eval_frames=MAX_EVAL_FRAMES, normalization="speaker")

@@ -53,11 +53,12 @@ def test_a_different_seed_gives_different_weights(rows, tmp_path):
 
 
 def test_schedule_runs_to_the_end_by_default_and_patience_still_stops(rows, tmp_path, monkeypatch):
-    import ser_cli.inference.evaluate as evaluate
+    import ser_cli.inference.metrics as metrics
 
-    # A validation UAR that never improves after epoch 1.
+    # A validation UAR that never improves after epoch 1 (patched where the trainer imports it
+    # from, at call time).
     flat = {"accuracy": 0.5, "uar": 0.5, "macro_f1": 0.5}
-    monkeypatch.setattr(evaluate, "compute_metrics", lambda *args: dict(flat))
+    monkeypatch.setattr(metrics, "compute_metrics", lambda *args: dict(flat))
     assert TrainConfig().patience == 0
     full = train_run(rows, quick_config("enhanced", epochs=3), tmp_path / "full")
     assert full.epochs_run == 3
