@@ -61,6 +61,8 @@ RECIPES: dict[str, list[str]] = {
     "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
     # the kept recipe with a 50% longer schedule
     "utterance-norm-30-epochs": [*OFF, *UTTERANCE, "train.epochs=30"],
+    # ... and twice the screening schedule
+    "utterance-norm-40-epochs": [*OFF, *UTTERANCE, "train.epochs=40"],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -180,6 +182,7 @@ WHAT = {
     "utt-norm+channel-aug": "utterance-norm + synthetic rooms (30%) + band-limiting (30%)",
     "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (Beta 0.4)",
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
+    "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
 }
