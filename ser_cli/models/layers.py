@@ -47,13 +47,12 @@ class UtteranceNorm(nn.Module):
         if self.mode == "none":
             return x
         weights = mask.unsqueeze(-1).to(x.dtype)
-        count = weights.sum(1, keepdim=True).clamp_min(1.0)
         if self.mode == "level":
-            level = (x * weights).sum((1, 2), keepdim=True) / (count * x.shape[-1])
-            return (x - level) * weights
-        x = (x - (x * weights).sum(1, keepdim=True) / count) * weights
+            level = masked_mean(x, mask).mean(-1)
+            return (x - level[:, None, None]) * weights
+        x = (x - masked_mean(x, mask).unsqueeze(1)) * weights
         if self.mode == "meanvar":
-            x = x / ((x * x).sum(1, keepdim=True) / count + 1e-3).sqrt()
+            x = x / (masked_mean(x * x, mask).unsqueeze(1) + 1e-3).sqrt()
         return x
 
 
