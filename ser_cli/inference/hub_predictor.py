@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -156,15 +157,13 @@ class HubPredictor:
         self.model = model.to(device).eval()
         self.meta = {"model": "hub", "source": self.name, "labels": list(self.labels)}
         self._torch = torch
-        self._vad = None
 
-    @property
+    @cached_property
     def vad(self):
+        """Voice activity detector, loaded on first use (only timelines and listen need it)."""
         from ser_cli.audio.vad import VoiceActivity
 
-        if self._vad is None:
-            self._vad = VoiceActivity()
-        return self._vad
+        return VoiceActivity()
 
     def uses_speaker_stats(self) -> bool:
         return False

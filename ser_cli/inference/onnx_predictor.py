@@ -11,6 +11,7 @@ It has the torch Predictor's interface, so predict, listen and eval use either.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +51,13 @@ class OnnxPredictor:
         self.temperature = float(meta.get("temperature", 1.0))  # calibration (1: none)
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
-        self._vad = None
 
-    @property
+    @cached_property
     def vad(self):
+        """Voice activity detector, loaded on first use (only timelines and listen need it)."""
         from ser_cli.audio.vad import OnnxVoiceActivity
 
-        if self._vad is None:
-            self._vad = OnnxVoiceActivity()
-        return self._vad
+        return OnnxVoiceActivity()
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""

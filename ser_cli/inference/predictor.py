@@ -11,6 +11,7 @@ as silence instead of being classified.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -108,15 +109,13 @@ class Predictor:
         self.global_stats: Stats = checkpoint.global_stats
         self.batch_size = BATCH_SIZE
         self.temperature: float = checkpoint.temperature  # calibration: logits / T before softmax
-        self._vad = None
 
-    @property
+    @cached_property
     def vad(self):
+        """Voice activity detector, loaded on first use (only timelines and listen need it)."""
         from ser_cli.audio.vad import VoiceActivity
 
-        if self._vad is None:
-            self._vad = VoiceActivity()
-        return self._vad
+        return VoiceActivity()
 
     def features(self, samples: np.ndarray) -> np.ndarray:
         """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
