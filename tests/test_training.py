@@ -427,3 +427,40 @@ def test_a_checkpoint_from_before_utterance_norm_loads_without_it(tmp_path):
     x, mask = torch.randn(2, 60, bands) + 4.0, torch.ones(2, 60, dtype=torch.bool)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, mask), model(x, mask))
+
+
+def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measured():
+    """`ser train` by default, the bundled model and the recipe measured as the winner agree."""
+    import importlib.util
+
+    from ser_cli.config import load_run_config
+    from ser_cli.models import model_config
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    recipes, default_model = load("recipes"), load("train_default_model")
+    assert default_model.DEFAULT_RECIPE in recipes.RECIPES
+    measured = load_run_config(
+        overrides=[*recipes.EXPERIMENT, *recipes.RECIPES[default_model.DEFAULT_RECIPE]]
+    )
+    default = load_run_config()
+
+    def resolved(cfg):
+        dims = {"n_features": cfg.features.n_mels, "n_classes": len(EMOTIONS)}
+        return dataclasses.asdict(model_config(cfg.model, cfg.model_options, **dims))
+
+    assert resolved(measured) == resolved(default)
+    assert measured.features == default.features
+    assert measured.train == default.train
+    bundled = read_sidecar(default_model.TARGET, "best")
+    assert bundled["model"] == default.model
+    assert bundled["model_config"] == json.loads(json.dumps(resolved(default)))
+    assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
+    features = json.loads(json.dumps(dataclasses.asdict(default.features)))
+    assert bundled["feature_config"] == features
