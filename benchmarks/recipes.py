@@ -67,6 +67,8 @@ RECIPES: dict[str, list[str]] = {
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
     "level-norm+channel-aug": [*OFF, *LEVEL, *CHANNEL, *TILT],
+    # ... with the 40-epoch schedule: are the augmented recipes only under-trained at 20?
+    "level-norm+channel-aug-40-epochs": [*OFF, *LEVEL, *CHANNEL, *TILT, "train.epochs=40"],
 }
 
 
@@ -185,6 +187,7 @@ WHAT = {
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
+    "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",
 }
 
 

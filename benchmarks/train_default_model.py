@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SER = str(Path(sys.executable).with_name("ser"))
 TARGET = ROOT / "ser_cli" / "assets" / "default_model"
-DEFAULT_RECIPE = "utterance-norm"  # the winner in benchmarks/RECIPES.md
+DEFAULT_RECIPE = "utterance-norm-40-epochs"  # the winner in benchmarks/RECIPES.md
 
 
 def main() -> None:

@@ -38,13 +38,12 @@ from ser_cli.models.checkpoint import save_checkpoint
 from ser_cli.training import distributed
 from ser_cli.training.trainer import (
     CONFIG_NAME,
+    EpochSteps,
     TrainingInterrupted,
     TrainResult,
     _restore,
     _write_history,
     class_weights,
-    lr_at,
-    optimizer_step,
     resolve_device,
 )
 
@@ -223,29 +222,16 @@ def finetune_run(
             batches = bucketed_batches(lengths, tc.batch_size, rng)
             mine = ctx.shard(np.concatenate(batches))
             rng = ctx.rank_rng(rng, tc.seed, epoch)
-            running, seen = 0.0, 0
+            steps = EpochSteps(optimizer, tc, epoch, steps_per_epoch, on_progress)
             for b in range(steps_per_epoch):
                 index = mine[b * tc.batch_size : (b + 1) * tc.batch_size]
                 x, mask, y = crop_batch(train, index, tc.crop_frames, rng)
-                step = epoch * steps_per_epoch + b
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, total_steps, group["peak"], tc.warmup_frac)
-                loss = optimizer_step(
-                    net, model, optimizer, criterion, (x, mask, y), device, use_amp, tc.grad_clip
-                )
-                running += loss * len(index)
-                seen += len(index)
-                if on_progress:
-                    on_progress(
-                        step + 1,
-                        total_steps,
-                        f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
-                    )
+                steps.step(b, net, model, criterion, (x, mask, y), device, use_amp)
             ctx.sync_buffers(model)
             metrics = evaluate()  # every rank scores all of val with the same weights
             record = {
                 "epoch": epoch + 1,
-                "train_loss": ctx.mean(running / max(seen, 1), seen),
+                "train_loss": steps.mean_loss(ctx),
                 "lr": optimizer.param_groups[0]["lr"],
                 "encoder_lr": optimizer.param_groups[-1]["lr"],
             }

@@ -170,6 +170,43 @@ def optimizer_step(
     return loss.item()
 
 
+class EpochSteps:
+    """One epoch's optimiser steps on the one-cycle schedule, and its running mean loss.
+
+    Before each step every parameter group gets its rate from ``lr_at`` and the group's own
+    ``peak``; after it, ``on_progress`` gets the step count and the epoch's mean loss so far.
+    """
+
+    def __init__(self, optimizer, tc, epoch: int, steps_per_epoch: int, on_progress=None):
+        self.optimizer, self.tc, self.epoch = optimizer, tc, epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.total_steps = steps_per_epoch * tc.epochs
+        self.on_progress = on_progress
+        self.running, self.seen = 0.0, 0
+
+    def step(self, b: int, net, model, criterion, batch, device: str, use_amp: bool) -> None:
+        """Step ``b`` of the epoch on the numpy batch (x, mask, y)."""
+        step = self.epoch * self.steps_per_epoch + b
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(step, self.total_steps, group["peak"], self.tc.warmup_frac)
+        loss = optimizer_step(
+            net, model, self.optimizer, criterion, batch, device, use_amp, self.tc.grad_clip
+        )
+        count = len(batch[0])
+        self.running += loss * count
+        self.seen += count
+        if self.on_progress:
+            self.on_progress(
+                step + 1,
+                self.total_steps,
+                f"epoch {self.epoch + 1}/{self.tc.epochs} loss {self.running / self.seen:.3f}",
+            )
+
+    def mean_loss(self, ctx) -> float:
+        """The epoch's mean training loss over every rank's examples."""
+        return ctx.mean(self.running / max(self.seen, 1), self.seen)
+
+
 def train_run(
     rows: list[dict],
     cfg: RunConfig,
@@ -300,7 +337,9 @@ def train_run(
 
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
     criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [{"params": model.parameters(), "peak": tc.lr}], lr=tc.lr, weight_decay=tc.weight_decay
+    )
     net = ctx.wrap(model, device)  # DistributedDataParallel under torchrun
     steps_per_epoch = math.ceil(math.ceil(len(train) / ctx.world) / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
@@ -323,7 +362,7 @@ def train_run(
             torch.manual_seed(ctx.torch_seed(tc.seed * 10_000 + epoch))
             order = ctx.shard(rng.permutation(len(train)))
             rng = ctx.rank_rng(rng, tc.seed, epoch)
-            running, seen = 0.0, 0
+            steps = EpochSteps(optimizer, tc, epoch, steps_per_epoch, on_progress)
             for b in range(steps_per_epoch):
                 index = order[b * tc.batch_size : (b + 1) * tc.batch_size]
                 if len(index) < 2:  # batch norm needs two examples
@@ -340,26 +379,12 @@ def train_run(
                 )
                 if tc.mixup:
                     x, mask, y = mixup(x, mask, y, len(labels), tc.mixup, rng)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(
-                        epoch * steps_per_epoch + b, total_steps, tc.lr, tc.warmup_frac
-                    )
-                loss = optimizer_step(
-                    net, model, optimizer, criterion, (x, mask, y), device, use_amp, tc.grad_clip
-                )
-                running += loss * len(index)
-                seen += len(index)
-                if on_progress:
-                    on_progress(
-                        epoch * steps_per_epoch + b + 1,
-                        total_steps,
-                        f"epoch {epoch + 1}/{tc.epochs} loss {running / seen:.3f}",
-                    )
+                steps.step(b, net, model, criterion, (x, mask, y), device, use_amp)
             ctx.sync_buffers(model)  # batch-norm statistics as rank 0's: one model everywhere
             metrics = evaluate(epoch)
             record = {
                 "epoch": epoch + 1,
-                "train_loss": ctx.mean(running / max(seen, 1), seen),
+                "train_loss": steps.mean_loss(ctx),
                 "lr": optimizer.param_groups[0]["lr"],
             }
             record.update(
