@@ -187,8 +187,9 @@ The model in this folder was trained on all 20 actors, so no held-out figure exi
 
 - Acted, read English sentences by 20 North American actors in a studio: expect lower accuracy on spontaneous speech, other languages, accents, children, noise, far-field or telephone audio.
 - Calm and neutral are easily confused, as are fearful/surprised and sad/calm.
-- On a corpus it never heard (EmoDB) sad mostly comes out neutral and happy or angry often
-  fearful; trust `--min-confidence` and the probabilities more than the top label there.
+- On a corpus it never heard (EmoDB) sad mostly comes out neutral, and angry and happy are
+  often taken for each other or for disgust; trust `--min-confidence` and the probabilities
+  more than the top label there.
 - Emotions are acted portrayals, not felt states; a prediction is a probability over eight categories, not a diagnosis.
 - Clips of 1-5 s work best; longer recordings are windowed (`ser predict --window`).
 
