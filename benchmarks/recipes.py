@@ -63,6 +63,8 @@ RECIPES: dict[str, list[str]] = {
     "utterance-norm-30-epochs": [*OFF, *UTTERANCE, "train.epochs=30"],
     # ... and twice the screening schedule
     "utterance-norm-40-epochs": [*OFF, *UTTERANCE, "train.epochs=40"],
+    # ... and three times it: does the schedule still pay?
+    "utterance-norm-60-epochs": [*OFF, *UTTERANCE, "train.epochs=60"],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -185,6 +187,7 @@ WHAT = {
     "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (Beta 0.4)",
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
+    "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",
