@@ -1,6 +1,7 @@
 """Training recipes compared the way a user meets them: unseen RAVDESS actors and EmoDB.
 
     python benchmarks/recipes.py RECIPE [RECIPE ...] [--seeds 0 1 2]
+    python benchmarks/recipes.py ensemble RECIPE [--seeds 0 1 2]   # seed ensembles of a recipe
     python benchmarks/recipes.py table        # rewrite benchmarks/RECIPES.md from the results
 
 For each recipe and seed this runs the user's command,
@@ -14,6 +15,12 @@ only: recipes are kept when they measure better on BOTH the folds and EmoDB.
 
 Results: benchmarks/results/recipe-RECIPE.json (one entry per seed, appended as seeds finish,
 so an interrupted comparison keeps what it measured).
+
+``ensemble`` scores seed ensembles of a recipe whose seeds have run, the same way: for each fold
+the seeds' fold models are combined with ``ser ensemble`` (their mean probability; all were
+trained on the same 16 actors) and tested on the fold's 4 unseen actors and on EmoDB, without
+adaptation. Every pair of the seeds is scored (mean ± std over the pairs) and so are all of them
+together. Results: benchmarks/results/ensemble-RECIPE.json.
 """
 
 from __future__ import annotations
@@ -151,6 +158,64 @@ def run_recipe(name: str, seeds: list[int]) -> None:
         print(name, seed, json.dumps(summarise(saved)))
 
 
+def run_ensemble(name: str, seeds: list[int]) -> None:
+    """Seed ensembles of ``name`` (see the module docstring), per fold, without adaptation."""
+    from itertools import combinations
+
+    from benchmarks.run import manifest_dir
+    from ser_cli.data.manifest import read_manifest
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.models.ensemble import combine_runs
+
+    rows, emodb = read_manifest(manifest_dir()), emodb_rows()
+    corpus = sorted({r["label"] for r in emodb})
+    seed_dirs = {s: OUT / name / f"seed{s}" for s in seeds}
+    for seed, path in seed_dirs.items():
+        if not (path / "cv.json").exists():
+            raise SystemExit(
+                f"{path}: no finished CV; run `python benchmarks/recipes.py {name} --seeds {seed}`"
+            )
+    result_path = RESULTS / f"ensemble-{name}.json"
+    saved = json.loads(result_path.read_text()) if result_path.exists() else {}
+    groups = [*combinations(seeds, 2), tuple(seeds)] if len(seeds) > 2 else [tuple(seeds)]
+    for members in groups:
+        key = "+".join(map(str, members))
+        start = time.perf_counter()
+        folds = []
+        for fold_dir in sorted(seed_dirs[members[0]].glob("fold*")):
+            out = OUT / name / f"ensemble-{key}" / fold_dir.name
+            shutil.rmtree(out, ignore_errors=True)
+            combine_runs([seed_dirs[s] / fold_dir.name for s in members], out)
+            ckpt = load_checkpoint(out)
+            test = [r for r in rows if r["fold"] == fold_dir.name.removeprefix("fold")]
+            cv = evaluate_rows(ckpt, test, adapt=False)
+            folds.append(
+                {
+                    "fold": fold_dir.name,
+                    "accuracy": cv["accuracy"],
+                    "uar": cv["uar"],
+                    "emodb": _brief(evaluate_rows(ckpt, emodb, adapt=False, corpus_labels=corpus)),
+                }
+            )
+        saved[key] = {
+            "measured": time.strftime("%Y-%m-%d %H:%M"),
+            "command": f"python benchmarks/recipes.py ensemble {name} --seeds {' '.join(map(str, seeds))}",
+            "commit": _commit(),
+            "members": list(members),
+            "score_s": round(time.perf_counter() - start, 1),
+            "cv_no_adapt": float(np.mean([f["accuracy"] for f in folds])),
+            "cv_no_adapt_uar": float(np.mean([f["uar"] for f in folds])),
+            "emodb6": float(np.mean([f["emodb"]["accuracy"] for f in folds])),
+            "emodb4": float(np.mean([f["emodb"]["four_class_accuracy"] for f in folds])),
+            "emodb_ece": float(np.mean([f["emodb"]["ece"] for f in folds])),
+            "folds": folds,
+        }
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        result_path.write_text(json.dumps(saved, indent=2) + "\n")
+        print(name, key, json.dumps({k: v for k, v in saved[key].items() if k != "folds"}))
+
+
 def _commit() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -213,6 +278,26 @@ def table() -> str:
             f"{s['emodb_ece'][0]:.3f} | {s['ensemble_emodb6'][0]:.1%} / "
             f"{s['ensemble_emodb4'][0]:.1%} | {s['minutes_per_seed']:.1f} |"
         )
+    for path in sorted(RESULTS.glob("ensemble-*.json")):
+        name = path.stem.removeprefix("ensemble-")
+        saved = json.loads(path.read_text())
+        by_size: dict[int, list[dict]] = {}
+        for entry in saved.values():
+            by_size.setdefault(len(entry["members"]), []).append(entry)
+        for size, entries in sorted(by_size.items()):
+
+            def f(key, entries=entries):
+                values = [e[key] for e in entries]
+                spread = f" ± {np.std(values):.1%}" if len(values) > 1 else ""
+                return f"{np.mean(values):.1%}{spread}"
+
+            groups = " ".join("+".join(map(str, e["members"])) for e in entries)
+            lines.append(
+                f"| {name} x {size} (ensemble) | the mean probability of {size} seeds' models "
+                f"(`ser ensemble`); seeds {groups} | {len(entries)} ensemble(s) | "
+                f"{f('cv_no_adapt')} | {f('cv_no_adapt_uar')} | {f('emodb6')} | {f('emodb4')} | "
+                f"{np.mean([e['emodb_ece'] for e in entries]):.3f} | - | {size} x the recipe's |"
+            )
     return "\n".join(lines)
 
 
@@ -221,11 +306,13 @@ def main(argv: list[str]) -> None:
         text = table()
         (ROOT / "benchmarks" / "RECIPES.md").write_text(
             "# Recipe comparison (issue 10)\n\nGenerated by `python benchmarks/recipes.py table` "
-            "from benchmarks/results/recipe-*.json.\n\n" + text + "\n"
+            "from benchmarks/results/recipe-*.json and ensemble-*.json.\n\n" + text + "\n"
         )
         print(text)
         return
     seeds = [0, 1, 2]
+    ensemble = bool(argv) and argv[0] == "ensemble"
+    argv = argv[1:] if ensemble else argv
     if "--seeds" in argv:
         i = argv.index("--seeds")
         seeds = [int(s) for s in argv[i + 1 :]]
@@ -233,7 +320,7 @@ def main(argv: list[str]) -> None:
     for name in argv:
         if name not in RECIPES:
             raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
-        run_recipe(name, seeds)
+        run_ensemble(name, seeds) if ensemble else run_recipe(name, seeds)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@
 It prepares the corpus with `ser prepare`, marks every clip as training data (the model's
 speaker-independent accuracy is measured separately by `ser train --cv 5`, see README), trains
 with `ser train --model enhanced` (the defaults: the recipe benchmarks/recipes.py measured
-best), and copies the best checkpoint and MODEL.md into ser_cli/assets/default_model/.
+best) once per seed in BUNDLE_SEEDS, combines the runs with `ser ensemble` when there are
+several, and copies the checkpoint and MODEL.md into ser_cli/assets/default_model/.
 
 With no clip left for validation, the softmax temperature is fitted on the out-of-fold
 predictions of the same recipe's 5-fold cross-validation (``--calibrate-on``, the
-``bench-out/recipes/RECIPE/seed0`` run of benchmarks/recipes.py): every clip is predicted by a
-model that never heard its actor, without adaptation, as a user's clips are.
+``bench-out/recipes/RECIPE/seed0`` run of benchmarks/recipes.py, or for an ensemble the
+``ensemble-0+1+2`` folds of `recipes.py ensemble`): every clip is predicted by a model (or
+ensemble) that never heard its actor, without adaptation, as a user's clips are.
 """
 
 from __future__ import annotations
@@ -21,12 +23,20 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SER = str(Path(sys.executable).with_name("ser"))
 TARGET = ROOT / "ser_cli" / "assets" / "default_model"
 DEFAULT_RECIPE = "utterance-norm-40-epochs"  # the winner in benchmarks/RECIPES.md
+BUNDLE_SEEDS = (0,)  # one run per seed; several are bundled as their ensemble
+
+
+def calibration_folds(seeds=BUNDLE_SEEDS) -> Path:
+    """The CV folders whose out-of-fold predictions fit the bundle's temperature."""
+    name = f"seed{seeds[0]}" if len(seeds) == 1 else "ensemble-" + "+".join(map(str, seeds))
+    return ROOT / "bench-out" / "recipes" / DEFAULT_RECIPE / name
 
 
 def main() -> None:
@@ -40,7 +50,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--calibrate-on",
-        default=str(ROOT / "bench-out" / "recipes" / DEFAULT_RECIPE / "seed0"),
+        default=str(calibration_folds()),
         help="A `ser train --cv 5` folder of the same recipe: its fold models' test predictions fit T.",
     )
     args = parser.parse_args()
@@ -57,21 +67,23 @@ def main() -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    run = work / "run"
-    shutil.rmtree(run, ignore_errors=True)
-    subprocess.run(
-        [
-            SER,
-            "train",
-            "--model",
-            "enhanced",
-            "--data",
-            str(work / "manifest-all.csv"),
-            "--out",
-            str(run),
-        ],
-        check=True,
-    )
+    runs = []
+    for seed in BUNDLE_SEEDS:
+        run = work / f"run-seed{seed}"
+        shutil.rmtree(run, ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run(
+            [SER, "train", "--model", "enhanced", "--data", str(work / "manifest-all.csv")]
+            + ["--out", str(run), "--set", f"train.seed={seed}"],
+            check=True,
+        )
+        print(f"seed {seed} trained in {(time.perf_counter() - start) / 60:.1f} min")
+        runs.append(run)
+    if len(runs) > 1:
+        run = work / "ensemble"
+        shutil.rmtree(run, ignore_errors=True)
+        subprocess.run([SER, "ensemble", *map(str, runs), "--out", str(run)], check=True)
+        shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
     calibrate(run, Path(args.calibrate_on), ROOT / "bench-out" / "ravdess")  # its folds
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in ("best.safetensors", "best.json", "config.yaml"):

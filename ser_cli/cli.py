@@ -563,6 +563,24 @@ def _predict_on_ray(model, files, output, address, actors, window, hop, adapt, m
 
 @app.command()
 @handles_errors
+def ensemble(
+    runs: list[Path] = typer.Argument(
+        ..., help="Two or more `ser train` run folders of one recipe (e.g. other train.seed)."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="The folder to write the ensemble to."),
+) -> None:
+    """Combine trained runs into one model that averages their probabilities."""
+    from ser_cli.models.ensemble import combine_runs
+
+    path = combine_runs(runs, out)
+    _console().print(
+        f"ensemble of {len(runs)} runs -> {path} (use it as --model {path}; uncalibrated: "
+        "`ser eval` reports its ECE)"
+    )
+
+
+@app.command()
+@handles_errors
 def export(
     model: str = typer.Argument(..., help="Run folder, or 'default' for the bundled model."),
     out: Path = typer.Option(..., "--out", "-o", help="The .onnx file to write."),

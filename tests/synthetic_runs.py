@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
+
+import numpy as np
 
 from ser_cli.audio.io import write_audio
 from ser_cli.audio.synthetic import synth_clip
-from ser_cli.config import load_run_config
+from ser_cli.config import TrainConfig, load_run_config
+from ser_cli.features.extract import FeatureConfig
+from ser_cli.features.normalization import Stats
 from ser_cli.labels import EMOTIONS
 
 SPEAKERS = 6  # 0-3 train, 4 val, 5 test
 REPEATS = 2
+MAX_EVAL_FRAMES = 300  # small, so a 4.5 s clip is centre-cut
 SPLIT_OF_SPEAKER = {0: "train", 1: "train", 2: "train", 3: "train", 4: "val", 5: "test"}
 
 # Small but unchanged architectures: the registry classes with narrower options.
@@ -77,3 +83,44 @@ def quick_config(model: str, epochs: int = 4, **train):
     from dataclasses import replace
 
     return replace(cfg, model_options=SMALL_OPTIONS.get(model, {}))
+
+
+def make_run(
+    root: Path, model: str, seed: int = 0, *, stats_seed: int | None = None, name: str | None = None
+) -> Path:
+    """A run folder holding a randomly initialised small model (no training needed for parity).
+
+    The head's weights are scaled up so its probabilities are far from uniform, and the
+    statistics are not the identity, so a missed normalisation would show. Runs that share
+    ``stats_seed`` (default: ``seed``) share statistics, as runs on one training set do.
+    """
+    import torch
+
+    from ser_cli.models import build_model, model_config
+    from ser_cli.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    bands = FeatureConfig().n_mels
+    cfg = model_config(model, SMALL_OPTIONS[model], n_features=bands, n_classes=len(EMOTIONS))
+    net = build_model(model, cfg).eval()
+    with torch.no_grad():
+        last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.mul_(40.0)
+    rng = np.random.default_rng(seed if stats_seed is None else stats_seed)
+    stats = Stats(
+        rng.normal(-6.0, 1.0, bands).astype(np.float32),
+        rng.uniform(1.5, 3.0, bands).astype(np.float32),
+    )
+    train = asdict(TrainConfig())
+    train.update(max_eval_frames=MAX_EVAL_FRAMES, normalization="speaker")
+    meta = {
+        "model": model,
+        "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+        "feature_config": FeatureConfig().to_dict(),
+        "labels": list(EMOTIONS),
+        "train_config": train,
+    }
+    run = root / (name or f"run-{model}")
+    run.mkdir(parents=True)
+    save_checkpoint(run, "best", net, meta, stats)
+    return run

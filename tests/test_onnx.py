@@ -3,21 +3,20 @@ onnxruntime, metadata, parity with torch, and a predict path that never imports 
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import SMALL_OPTIONS
+from synthetic_runs import MAX_EVAL_FRAMES, SMALL_OPTIONS, make_run
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
 from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
-from ser_cli.config import TrainConfig
 from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig, compute_features
 from ser_cli.features.normalization import Stats
@@ -30,46 +29,7 @@ pytest.importorskip("onnx")
 runner = CliRunner()
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))
 PARITY = 1e-4  # largest probability difference ONNX vs torch the issue allows
-MAX_EVAL_FRAMES = 300  # small, so the 4.5 s clip below is centre-cut
 CLIP_SECONDS = (0.3, 1.0, 2.2, 4.5)  # clip lengths the parity tests use
-
-
-def make_run(root: Path, model: str, seed: int = 0) -> Path:
-    """A run folder holding a randomly initialised small model (no training needed for parity).
-
-    The head's weights are scaled up so its probabilities are far from uniform, and the
-    statistics are not the identity, so a missed normalisation would show.
-    """
-    import torch
-
-    from ser_cli.models import build_model, model_config
-    from ser_cli.models.checkpoint import save_checkpoint
-
-    torch.manual_seed(seed)
-    bands = FeatureConfig().n_mels
-    cfg = model_config(model, SMALL_OPTIONS[model], n_features=bands, n_classes=len(EMOTIONS))
-    net = build_model(model, cfg).eval()
-    with torch.no_grad():
-        last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
-        last.weight.mul_(40.0)
-    rng = np.random.default_rng(seed)
-    stats = Stats(
-        rng.normal(-6.0, 1.0, bands).astype(np.float32),
-        rng.uniform(1.5, 3.0, bands).astype(np.float32),
-    )
-    train = asdict(TrainConfig())
-    train.update(max_eval_frames=MAX_EVAL_FRAMES, normalization="speaker")
-    meta = {
-        "model": model,
-        "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
-        "feature_config": FeatureConfig().to_dict(),
-        "labels": list(EMOTIONS),
-        "train_config": train,
-    }
-    run = root / f"run-{model}"
-    run.mkdir(parents=True)
-    save_checkpoint(run, "best", net, meta, stats)
-    return run
 
 
 def clips(seed: int = 0) -> list[np.ndarray]:
@@ -332,6 +292,24 @@ def test_predict_with_onnx_never_imports_torch(exported, tmp_path):
     assert results["short.wav"]["label"] in EMOTIONS
     assert "silence" in [s["label"] for s in results["long.wav"]["segments"]]
     assert short.exists()
+
+
+def test_listen_with_onnx_never_imports_torch(exported, tmp_path):
+    _, model = exported
+    speech = load_audio(EXAMPLES[0])
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    wav = write_audio(tmp_path / "stream.wav", np.concatenate([gap, speech, gap]))
+    log = tmp_path / "updates.csv"
+    args = ["listen", "--file", str(wav), "--speed", "0", "--model", str(model), "--log", str(log)]
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_SCRIPT, *args], capture_output=True, text=True, check=True
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0, report["output"]
+    assert report["torch"] == []
+    with log.open(newline="") as fh:
+        labels = [row["label"] for row in csv.DictReader(fh)]
+    assert "silence" in labels and set(labels) & set(EMOTIONS)
 
 
 def _probs(predictor, samples):

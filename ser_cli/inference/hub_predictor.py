@@ -20,6 +20,7 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.errors import ModelError
 from ser_cli.features.normalization import Stats
+from ser_cli.inference.predictor import set_torch_threads
 from ser_cli.labels import map_model_labels
 
 CLASSIFIER_SUFFIX = "ForSequenceClassification"  # transformers' audio-classification heads
@@ -157,6 +158,8 @@ class HubPredictor:
         self.model = model.to(device).eval()
         self.meta = {"model": "hub", "source": self.name, "labels": list(self.labels)}
         self._torch = torch
+
+    set_threads = staticmethod(set_torch_threads)
 
     @cached_property
     def vad(self):

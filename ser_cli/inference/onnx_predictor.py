@@ -52,6 +52,10 @@ class OnnxPredictor:
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
 
+    def set_threads(self, threads: int) -> None:
+        """Run the classifier on ``threads`` CPU threads (``ser listen``: one), without torch."""
+        self.session = _session(self.path, threads)
+
     @cached_property
     def vad(self):
         """Voice activity detector, loaded on first use (only timelines and listen need it)."""
@@ -100,7 +104,7 @@ class OnnxPredictor:
         return self.normalization == "speaker"
 
 
-def _session(path: Path):
+def _session(path: Path, threads: int | None = None):
     if not path.is_file():
         raise ModelError(
             f"{path}: ONNX model not found; export one with `ser export MODEL --out {path.name}`."
@@ -116,8 +120,10 @@ def _session(path: Path):
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # errors only: its warnings go straight to the terminal
     # onnxruntime ignores OMP_NUM_THREADS; honour it, as torch does (Ray sets it per actor)
-    threads = os.environ.get("OMP_NUM_THREADS", "")
-    opts.intra_op_num_threads = int(threads) if threads.isdigit() else 0  # 0: one per core
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        threads = int(env) if env.isdigit() else 0  # 0: one per core
+    opts.intra_op_num_threads = threads
     try:
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for foreign or corrupt files

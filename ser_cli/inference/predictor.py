@@ -98,8 +98,17 @@ def _rounded(probabilities: dict[str, float] | None) -> dict[str, float] | None:
     return {label: round(p, PROB_DECIMALS) for label, p in probabilities.items()}
 
 
+def set_torch_threads(threads: int) -> None:
+    """torch's CPU threads, for the whole process (``ser listen`` uses one)."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class Predictor:
     """A loaded model that turns 16 kHz audio into emotion probabilities."""
+
+    set_threads = staticmethod(set_torch_threads)
 
     def __init__(self, checkpoint, device: str = "cpu"):
         self.checkpoint = checkpoint

@@ -131,10 +131,8 @@ class StreamProcessor:
         hop is as fast as the rest (loading Silero and torch's first call take ~0.2 s)."""
         quiet = np.zeros(self.hop_samples, dtype=np.float32)
         self.predictor.vad.speech_fraction(quiet)  # first: importing silero_vad sets 1 thread
-        if self.options.threads:
-            import torch
-
-            torch.set_num_threads(self.options.threads)
+        if self.options.threads:  # torch's threads, or onnxruntime's for an .onnx model
+            self.predictor.set_threads(self.options.threads)
         self.predictor.predict_batch([self.predictor.features(quiet)])
 
     def push(self, block: np.ndarray) -> list[Update]:

@@ -178,6 +178,7 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
     """Rebuild the model from its sidecar and load its safetensors weights."""
     from ser_cli.features.extract import FeatureConfig
     from ser_cli.models import build_model, saved_model_config
+    from ser_cli.models.ensemble import Ensemble, members_of
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -199,8 +200,14 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"{run_dir}: the feature configuration ({feature_config.kind}, {feature_config.dims} dims) does not match "
             f"the checkpoint's model ({expected} input dims); the sidecar was edited or comes from another run."
         )
+    members = members_of(meta, run_dir)
     try:
-        model = build_model(meta["model"], saved_model_config(meta["model"], meta["model_config"]))
+        config = saved_model_config(meta["model"], meta["model_config"])
+        model = build_model(meta["model"], config)
+        if members:  # several runs of one recipe, averaged (ser ensemble)
+            model = Ensemble(
+                [model] + [build_model(meta["model"], config) for _ in range(members - 1)]
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(
             f"{run_dir}: the sidecar's model_config does not build a '{meta['model']}' "

@@ -1,0 +1,124 @@
+"""Ensembles: several trained runs of one recipe, served as one model.
+
+``combine_runs`` checks that the runs agree on everything inference reads (the model and its
+config, the features, the labels, the normalisation and its statistics) and writes one
+checkpoint folder: the weights hold every member (``members.<i>.<name>``) and the sidecar is the
+first member's, with ``ensemble: {members, runs, seeds}`` added. ``load_checkpoint`` rebuilds it
+as :class:`Ensemble`, whose output is the log of the members' mean probability: a logit vector
+like any model's (softmax gives the mean back), so temperature scaling, ``ser predict``,
+``ser listen``, ``ser eval`` and ONNX export serve an ensemble unchanged.
+
+The members' own temperatures do not carry over (the average of calibrated members is not
+calibrated): the ensemble starts at temperature 1, and a temperature fitted on held-out
+predictions of the ensemble can be written into its sidecar (benchmarks/train_default_model.py).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ser_cli.errors import ModelError
+
+# What every member must share, as sidecar keys (train_config keys: what inference reads).
+SHARED = ("model", "model_config", "feature_config", "labels")
+SHARED_TRAIN = ("normalization", "max_eval_frames")
+# Per-run facts that do not describe the ensemble.
+DROPPED = (
+    "calibration",
+    "metrics",
+    "epoch",
+    "best_uar",
+    "stale",
+    "format",
+    "format_version",
+    "ser_version",
+)
+
+
+class Ensemble(nn.Module):
+    """Members' mean probability, as log-probabilities. (batch, time, feats), mask -> (batch, classes)."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        log_probs = torch.stack([torch.log_softmax(m(x, mask), dim=-1) for m in self.members])
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))
+
+
+def members_of(meta: dict, path: Path) -> int:
+    """How many members a sidecar's ensemble has (0 for a single model); ModelError if damaged."""
+    info = meta.get("ensemble")
+    if info is None:
+        return 0
+    n = info.get("members") if isinstance(info, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ModelError(
+            f"{path}: 'ensemble.members' is {n!r}, not a count of 2 or more; the checkpoint is "
+            "corrupt or from another tool."
+        )
+    return n
+
+
+def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> Path:
+    """Write the ensemble of ``runs``' ``tag`` checkpoints to ``out`` (as its ``best``).
+
+    Refuses, in one line and before writing anything, fewer than two runs, a run that is
+    itself an ensemble, runs that differ in what inference reads, and an ``out`` that already
+    holds a model.
+    """
+    from ser_cli.atomic import check_output_dir
+    from ser_cli.models.checkpoint import load_checkpoint, save_checkpoint
+
+    runs = [Path(r) for r in runs]
+    if len(runs) < 2:
+        raise ModelError("an ensemble needs two or more run folders; give more runs.")
+    out = check_output_dir(out, "--out")
+    if (out / "best.json").exists():
+        raise ModelError(
+            f"{out}: already holds a model (best.json); choose another --out or remove it first."
+        )
+    if any(r.resolve() == out.resolve() for r in runs):
+        raise ModelError(f"{out}: --out is one of the runs; write the ensemble to a new folder.")
+    ckpts = [load_checkpoint(r, tag) for r in runs]
+    first = ckpts[0]
+    for ckpt in ckpts:
+        if "ensemble" in ckpt.meta:
+            raise ModelError(
+                f"{ckpt.path}: is already an ensemble; combine the original run folders instead."
+            )
+    for ckpt in ckpts[1:]:
+        differs = [k for k in SHARED if ckpt.meta[k] != first.meta[k]]
+        differs += [
+            f"train_config.{k}"
+            for k in SHARED_TRAIN
+            if ckpt.meta["train_config"].get(k) != first.meta["train_config"].get(k)
+        ]
+        if not _same_stats(ckpt.global_stats, first.global_stats):
+            differs.append("its training-set feature statistics (trained on other data)")
+        if differs:
+            raise ModelError(
+                f"{ckpt.path}: differs from {first.path} in {', '.join(differs)}; an ensemble "
+                "combines runs of one recipe on one training set (e.g. other --set train.seed=S)."
+            )
+    meta = {k: v for k, v in first.meta.items() if k not in DROPPED}
+    meta["train_speakers"] = sorted({s for c in ckpts for s in c.meta.get("train_speakers", [])})
+    meta["ensemble"] = {
+        "members": len(ckpts),
+        "runs": [str(c.path) for c in ckpts],
+        "seeds": [c.meta["train_config"].get("seed") for c in ckpts],
+    }
+    model = Ensemble([c.model for c in ckpts])
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, "best", model, meta, first.global_stats)
+    return out
+
+
+def _same_stats(a, b) -> bool:
+    return bool(np.allclose(a.mean, b.mean, atol=1e-5) and np.allclose(a.std, b.std, atol=1e-5))
