@@ -72,6 +72,8 @@ RECIPES: dict[str, list[str]] = {
     "utterance-norm-40-epochs": [*OFF, *UTTERANCE, "train.epochs=40"],
     # ... and three times it: does the schedule still pay?
     "utterance-norm-60-epochs": [*OFF, *UTTERANCE, "train.epochs=60"],
+    # ... and five times: where does the schedule stop paying?
+    "utterance-norm-100-epochs": [*OFF, *UTTERANCE, "train.epochs=100"],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -144,6 +146,7 @@ def run_recipe(name: str, seeds: list[int]) -> None:
         saved["seeds"][str(seed)] = {
             "measured": time.strftime("%Y-%m-%d %H:%M"),
             "cpus": os.cpu_count(),
+            "cpu_capability": _cpu_capability(),
             "command": " ".join(["ser", *cmd[1:]]).replace(str(ROOT) + "/", ""),
             "commit": _commit(),
             "train_s": round(train_s, 1),
@@ -216,6 +219,13 @@ def run_ensemble(name: str, seeds: list[int]) -> None:
         print(name, key, json.dumps({k: v for k, v in saved[key].items() if k != "folds"}))
 
 
+def _cpu_capability() -> str:
+    """The CPU kernels torch uses here (e.g. AVX2, AVX512): seeded results depend on them."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def _commit() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -253,6 +263,7 @@ WHAT = {
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
     "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20",
+    "utterance-norm-100-epochs": "utterance-norm, 100 epochs instead of 20",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",

@@ -305,6 +305,9 @@ def train_run(
         "train_config": asdict(tc),
         "train_speakers": sorted(set(train.groups)),
         "torch_threads": threads,
+        # Results are byte-identical run to run on one machine, not across CPU instruction
+        # sets (the kernels round differently): recorded so a rerun elsewhere can tell.
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
