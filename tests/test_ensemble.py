@@ -67,18 +67,23 @@ def test_an_ensemble_exports_to_onnx_and_matches_torch(runs, tmp_path):
     )
 
 
-@pytest.mark.parametrize("case", ["one run", "other statistics", "nested", "out taken"])
+@pytest.mark.parametrize(
+    "case", ["one run", "missing run", "other statistics", "nested", "out taken"]
+)
 def test_ensemble_refuses_what_it_cannot_combine_in_one_line(runs, tmp_path, case):
     out = tmp_path / "ensemble"
     args = [str(runs[0]), str(runs[1])]
     expected = {
         "one run": "two or more run folders",
+        "missing run": "run folder not found",
         "other statistics": "feature statistics",
         "nested": "already an ensemble",
         "out taken": "already holds a model",
     }[case]
     if case == "one run":
         args = args[:1]
+    elif case == "missing run":
+        args[1] = str(tmp_path / "no-such-run")
     elif case == "other statistics":  # trained on other data
         args[1] = str(make_run(tmp_path, "enhanced", 1, stats_seed=7, name="other-data"))
     elif case == "nested":

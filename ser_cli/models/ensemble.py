@@ -86,6 +86,11 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
         )
     if any(r.resolve() == out.resolve() for r in runs):
         raise ModelError(f"{out}: --out is one of the runs; write the ensemble to a new folder.")
+    missing = [str(r) for r in runs if not r.is_dir()]
+    if missing:
+        raise ModelError(
+            f"{', '.join(missing)}: run folder not found; give `ser train` run folders."
+        )
     ckpts = [load_checkpoint(r, tag) for r in runs]
     first = ckpts[0]
     for ckpt in ckpts:
