@@ -146,7 +146,10 @@ def run_recipe(name: str, seeds: list[int]) -> None:
         saved["seeds"][str(seed)] = {
             "measured": time.strftime("%Y-%m-%d %H:%M"),
             "cpus": os.cpu_count(),
-            "cpu_capability": _cpu_capability(),
+            # the CPU kernels the runs used (seeded results depend on them), from a fold sidecar
+            "cpu_capability": json.loads((out / "fold0" / "best.json").read_text()).get(
+                "torch_cpu_capability"
+            ),
             "command": " ".join(["ser", *cmd[1:]]).replace(str(ROOT) + "/", ""),
             "commit": _commit(),
             "train_s": round(train_s, 1),
@@ -217,13 +220,6 @@ def run_ensemble(name: str, seeds: list[int]) -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         result_path.write_text(json.dumps(saved, indent=2) + "\n")
         print(name, key, json.dumps({k: v for k, v in saved[key].items() if k != "folds"}))
-
-
-def _cpu_capability() -> str:
-    """The CPU kernels torch uses here (e.g. AVX2, AVX512): seeded results depend on them."""
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
 
 
 def _commit() -> str:
