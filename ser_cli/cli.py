@@ -59,6 +59,11 @@ MODEL_HELP = (
 )
 
 
+def _model_option(default: str | None = "default", help_text: str = MODEL_HELP):
+    """The --model/-m option of predict, listen and eval."""
+    return typer.Option(default, "--model", "-m", help=help_text)
+
+
 class Engine(str, Enum):
     local = "local"  # this process
     ray = "ray"  # Ray Data actors, local or on a cluster (--address)
@@ -188,8 +193,6 @@ def prepare(
     ),
 ) -> None:
     """Validate a corpus and write a manifest with speaker-disjoint splits."""
-    from rich.markup import escape
-
     from ser_cli.data.prepare import prepare_corpus
     from ser_cli.render.prepare import prepare_report
     from ser_cli.render.progress import progress_bar
@@ -206,10 +209,8 @@ def prepare(
             seed=seed,
             on_progress=on_progress,
         )
-    console = _console()
-    for warning in result.warnings:
-        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(prepare_report(result))
+    _show_warnings(result)
+    _console().print(prepare_report(result))
 
 
 @app.command()
@@ -324,12 +325,7 @@ def train(
 @app.command(name="eval")
 @handles_errors
 def evaluate(
-    model: list[str] | None = typer.Option(
-        None,
-        "--model",
-        "-m",
-        help=MODEL_HELP + " Repeat to compare.",
-    ),
+    model: list[str] | None = _model_option(None, MODEL_HELP + " Repeat to compare."),
     data: Path = typer.Option(
         ..., "--data", help="manifest.csv from `ser prepare` (or its folder)."
     ),
@@ -387,12 +383,7 @@ def evaluate(
 @handles_errors
 def predict(
     paths: list[str] = typer.Argument(None, help="Audio files, folders (recursive) or globs."),
-    model: str = typer.Option(
-        "default",
-        "--model",
-        "-m",
-        help=MODEL_HELP,
-    ),
+    model: str = _model_option(),
     top_k: int | None = typer.Option(
         None, "--top-k", min=1, help="Show only the K most likely emotions."
     ),
@@ -442,6 +433,8 @@ def predict(
     ),
 ) -> None:
     """Emotion probabilities for audio files, folders and long recordings."""
+    from contextlib import nullcontext
+
     from rich.markup import escape
 
     from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
@@ -482,24 +475,16 @@ def predict(
         return
     predictor = load_predictor(model)
     _show_warnings(predictor)
-    if len(files) > 1:
-        with progress_bar("predicting", transient=True) as on_progress:
-            results = predict_files(
-                predictor,
-                files,
-                window=window,
-                hop=hop,
-                adapt=adapt.value,
-                on_progress=on_progress,
-                min_confidence=min_confidence,
-            )
-    else:
+    # One file needs no bar: nullcontext() yields None, so predict_files reports no progress.
+    bar = progress_bar("predicting", transient=True) if len(files) > 1 else nullcontext()
+    with bar as on_progress:
         results = predict_files(
             predictor,
             files,
             window=window,
             hop=hop,
             adapt=adapt.value,
+            on_progress=on_progress,
             min_confidence=min_confidence,
         )
     if plot is not None:
@@ -565,7 +550,8 @@ def _predict_on_ray(model, files, output, address, actors, window, hop, adapt, m
 @handles_errors
 def ensemble(
     runs: list[Path] = typer.Argument(
-        ..., help="Two or more `ser train` run folders of one recipe (e.g. other train.seed)."
+        ...,
+        help="Two or more `ser train` run folders trained on one training set (e.g. other train.seed).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="The folder to write the ensemble to."),
 ) -> None:
@@ -599,12 +585,7 @@ def export(
 @app.command()
 @handles_errors
 def listen(
-    model: str = typer.Option(
-        "default",
-        "--model",
-        "-m",
-        help=MODEL_HELP,
-    ),
+    model: str = _model_option(),
     file: Path | None = typer.Option(
         None, "--file", help="Feed a recording through the live pipeline instead of the microphone."
     ),

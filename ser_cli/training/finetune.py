@@ -45,6 +45,7 @@ from ser_cli.training.trainer import (
     _write_history,
     class_weights,
     resolve_device,
+    track_best,
 )
 
 BUCKET_BATCHES = 20  # batches per length bucket: sorted within, shuffled between
@@ -241,11 +242,7 @@ def finetune_run(
             history.append(record)
             if ctx.is_main:
                 _write_history(run_dir, history)
-            improved = not metrics or metrics["uar"] > best_uar
-            if metrics and improved:
-                best_uar, stale = metrics["uar"], 0
-            elif metrics:
-                stale += 1
+            improved, best_uar, stale = track_best(metrics, best_uar, stale)
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
             if improved:
                 save("best", state, metrics, False)

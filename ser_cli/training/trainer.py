@@ -398,11 +398,7 @@ def train_run(
                 _write_history(run_dir, history)
                 if on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
                     on_epoch(record)
-            improved = not metrics or metrics["uar"] > best_uar
-            if metrics and improved:
-                best_uar, stale = metrics["uar"], 0
-            elif metrics:
-                stale += 1
+            improved, best_uar, stale = track_best(metrics, best_uar, stale)
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
             if improved and ctx.is_main:
                 save_checkpoint(
@@ -484,6 +480,19 @@ def _fit_closed_form(
         save_checkpoint(run_dir, tag, model, {**meta, **state}, global_stats)
     _save_curve(run_dir, [record])
     return TrainResult(run_dir, metrics, 1, time.time() - started, [record])
+
+
+def track_best(metrics: dict, best_uar: float, stale: int) -> tuple[bool, float, int]:
+    """After an epoch: (improved, best_uar, stale) for checkpointing and early stopping.
+
+    Without a val split (``metrics`` empty) every epoch counts as improved and none as stale.
+    """
+    improved = not metrics or metrics["uar"] > best_uar
+    if metrics and improved:
+        best_uar, stale = metrics["uar"], 0
+    elif metrics:
+        stale += 1
+    return improved, best_uar, stale
 
 
 def _restore(run_dir: Path, model, optimizer, device: str):

@@ -1,4 +1,4 @@
-"""What every corpus parser returns, and the folder walk the file-name parsers share.
+"""What every corpus parser returns, and the folder walk and name checks the parsers share.
 
 A parser turns a corpus into :class:`ParsedClip` records (canonical label, speaker, gender and
 the corpus's own fields) and :class:`Rejected` records (a file it could not place, with the
@@ -7,7 +7,8 @@ reason). It only reads names and layout; audio validation happens later, in ``pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,9 +102,24 @@ def parse_tree(root: Path, parse_file: FileParser) -> ParseResult:
     return result
 
 
+def name_fields(path: Path, shape: re.Pattern[str], mismatch: str) -> tuple[str, ...]:
+    """The groups of ``shape`` matched against the file name (without its suffix).
+
+    Raises Mismatch with the reason ``mismatch`` when the name does not have that shape.
+    """
+    found = shape.match(path.stem)
+    if found is None:
+        raise Mismatch(mismatch)
+    return found.groups()
+
+
+def check_one_of(value: str, valid: Collection[str], what: str) -> None:
+    """Raises Mismatch naming the valid values when ``value`` is not one of them."""
+    if value not in valid:
+        raise Mismatch(f"{what} '{value}' is not one of {', '.join(valid)}")
+
+
 def lookup(code: str, table: dict[str, str], what: str) -> str:
     """``table[code]``; raises Mismatch naming the valid codes when ``code`` is unknown."""
-    try:
-        return table[code]
-    except KeyError:
-        raise Mismatch(f"{what} code '{code}' is not one of {', '.join(table)}") from None
+    check_one_of(code, table, f"{what} code")
+    return table[code]

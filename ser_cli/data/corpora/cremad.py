@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.data.corpora.base import Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import (
+    Mismatch,
+    ParsedClip,
+    ParseResult,
+    check_one_of,
+    lookup,
+    name_fields,
+    parse_tree,
+)
 
 NAME = "cremad"
 DESCRIPTION = "CREMA-D: 1001_DFA_ANG_XX.wav"
@@ -38,16 +46,14 @@ def matches(path: Path, root: Path) -> bool:
 
 def parse_file(path: Path, root: Path) -> ParsedClip:
     """Parse one CREMA-D file name; raises Mismatch when it does not follow the convention."""
-    found = _SHAPE.match(path.stem)
-    if found is None:
-        raise Mismatch(
-            "name is not a CREMA-D name SPEAKER_SENTENCE_EMOTION_LEVEL (1001_DFA_ANG_XX)"
-        )
-    speaker, sentence, emotion, intensity = found.groups()
+    speaker, sentence, emotion, intensity = name_fields(
+        path,
+        _SHAPE,
+        "name is not a CREMA-D name SPEAKER_SENTENCE_EMOTION_LEVEL (1001_DFA_ANG_XX)",
+    )
     if not FIRST_SPEAKER <= int(speaker) <= LAST_SPEAKER:
         raise Mismatch(f"speaker '{speaker}' is not one of {FIRST_SPEAKER}..{LAST_SPEAKER}")
-    if sentence not in SENTENCES:
-        raise Mismatch(f"sentence code '{sentence}' is not one of {', '.join(SENTENCES)}")
+    check_one_of(sentence, SENTENCES, "sentence code")
     return ParsedClip(
         path=path,
         label=lookup(emotion, EMOTION, "emotion"),

@@ -16,7 +16,9 @@ from ser_cli.data.corpora.base import (
     Mismatch,
     ParsedClip,
     ParseResult,
+    check_one_of,
     lookup,
+    name_fields,
     parse_tree,
 )
 
@@ -55,16 +57,14 @@ def matches(path: Path, root: Path) -> bool:
 
 def parse_file(path: Path, root: Path) -> ParsedClip:
     """Parse one EmoDB file name; raises Mismatch when it does not follow the convention."""
-    found = _SHAPE.match(path.stem)
-    if found is None:
-        raise Mismatch("name is not an EmoDB name SSTTTEV (03a01Fa)")
-    speaker, text, emotion, version = found.groups()
+    speaker, text, emotion, version = name_fields(
+        path, _SHAPE, "name is not an EmoDB name SSTTTEV (03a01Fa)"
+    )
     if emotion in UNMAPPED:
         raise Mismatch(
             f"unmapped emotion: '{emotion}' ({UNMAPPED[emotion]}) is not one of the 8 labels"
         )
-    if speaker not in SPEAKER_GENDER:
-        raise Mismatch(f"speaker '{speaker}' is not one of {', '.join(sorted(SPEAKER_GENDER))}")
+    check_one_of(speaker, sorted(SPEAKER_GENDER), "speaker")
     return ParsedClip(
         path=path,
         label=lookup(emotion, EMOTION, "emotion"),

@@ -19,6 +19,7 @@ from ser_cli.data.corpora.base import (
     ParsedClip,
     ParseResult,
     lookup,
+    name_fields,
     parse_tree,
 )
 from ser_cli.labels import EMOTIONS
@@ -46,10 +47,9 @@ def matches(path: Path, root: Path) -> bool:
 
 def parse_file(path: Path, root: Path) -> ParsedClip:
     """Parse one RAVDESS file name; raises Mismatch when it does not follow the convention."""
-    found = _SHAPE.match(path.stem)
-    if found is None:
-        raise Mismatch("name is not a RAVDESS name MM-VV-EE-II-SS-RR-AA (seven 2-digit fields)")
-    modality, channel, emotion, intensity, statement, repetition, actor = found.groups()
+    modality, channel, emotion, intensity, statement, repetition, actor = name_fields(
+        path, _SHAPE, "name is not a RAVDESS name MM-VV-EE-II-SS-RR-AA (seven 2-digit fields)"
+    )
     if modality == "02":
         raise Mismatch("modality 02 is video-only: the file holds no speech")
     if actor not in ACTORS:

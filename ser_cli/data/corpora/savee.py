@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.data.corpora.base import MALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import (
+    MALE,
+    Mismatch,
+    ParsedClip,
+    ParseResult,
+    check_one_of,
+    lookup,
+    parse_tree,
+)
 
 NAME = "savee"
 DESCRIPTION = "SAVEE: DC_a01.wav or DC/a01.wav"
@@ -54,8 +62,7 @@ def parse_file(path: Path, root: Path) -> ParsedClip:
     if found is None:
         raise Mismatch("name is not a SAVEE name DC_a01 (or a01 inside a DC/ JE/ JK/ KL/ folder)")
     speaker, emotion, sentence = found
-    if speaker not in SPEAKERS:
-        raise Mismatch(f"speaker '{speaker}' is not one of {', '.join(SPEAKERS)}")
+    check_one_of(speaker, SPEAKERS, "speaker")
     return ParsedClip(
         path=path,
         label=lookup(emotion, EMOTION, "emotion"),

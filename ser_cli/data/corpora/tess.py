@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_cli.data.corpora.base import FEMALE, Mismatch, ParsedClip, ParseResult, lookup, parse_tree
+from ser_cli.data.corpora.base import (
+    FEMALE,
+    ParsedClip,
+    ParseResult,
+    lookup,
+    name_fields,
+    parse_tree,
+)
 
 NAME = "tess"
 DESCRIPTION = "TESS: OAF_back_angry.wav / YAF_..."
@@ -39,10 +46,9 @@ def matches(path: Path, root: Path) -> bool:
 
 def parse_file(path: Path, root: Path) -> ParsedClip:
     """Parse one TESS file name; raises Mismatch when it does not follow the convention."""
-    found = _SHAPE.match(path.stem)
-    if found is None:
-        raise Mismatch("name is not a TESS name SPEAKER_WORD_EMOTION (OAF_back_angry)")
-    speaker, word, emotion = found.groups()
+    speaker, word, emotion = name_fields(
+        path, _SHAPE, "name is not a TESS name SPEAKER_WORD_EMOTION (OAF_back_angry)"
+    )
     return ParsedClip(
         path=path,
         label=lookup(emotion.lower(), EMOTION, "emotion"),
