@@ -82,7 +82,10 @@ def main() -> None:
     if len(runs) > 1:
         run = work / "ensemble"
         shutil.rmtree(run, ignore_errors=True)
-        subprocess.run([SER, "ensemble", *map(str, runs), "--out", str(run)], check=True)
+        # run folder names relative to the work folder: the sidecar records them as given
+        subprocess.run(
+            [SER, "ensemble", *(r.name for r in runs), "--out", run.name], check=True, cwd=work
+        )
         shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
     calibrate(run, Path(args.calibrate_on), ROOT / "bench-out" / "ravdess")  # its folds
     TARGET.mkdir(parents=True, exist_ok=True)

@@ -86,13 +86,20 @@ def quick_config(model: str, epochs: int = 4, **train):
 
 
 def make_run(
-    root: Path, model: str, seed: int = 0, *, stats_seed: int | None = None, name: str | None = None
+    root: Path,
+    model: str,
+    seed: int = 0,
+    *,
+    stats_seed: int | None = None,
+    name: str | None = None,
+    options: dict | None = None,
 ) -> Path:
     """A run folder holding a randomly initialised small model (no training needed for parity).
 
     The head's weights are scaled up so its probabilities are far from uniform, and the
     statistics are not the identity, so a missed normalisation would show. Runs that share
     ``stats_seed`` (default: ``seed``) share statistics, as runs on one training set do.
+    ``options`` are model options over the small ones.
     """
     import torch
 
@@ -101,7 +108,8 @@ def make_run(
 
     torch.manual_seed(seed)
     bands = FeatureConfig().n_mels
-    cfg = model_config(model, SMALL_OPTIONS[model], n_features=bands, n_classes=len(EMOTIONS))
+    opts = {**SMALL_OPTIONS[model], **(options or {})}
+    cfg = model_config(model, opts, n_features=bands, n_classes=len(EMOTIONS))
     net = build_model(model, cfg).eval()
     with torch.no_grad():
         last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]

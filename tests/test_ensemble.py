@@ -51,6 +51,30 @@ def test_an_ensemble_predicts_its_members_mean_probability(runs, tmp_path):
     assert np.allclose(together.sum(1), 1.0, atol=1e-5)
 
 
+def test_members_may_differ_in_architecture(runs, tmp_path):
+    """Recipes that differ in the model (options, or another model on the same features) combine."""
+    flat = make_run(
+        tmp_path, "enhanced", 5, stats_seed=0, name="flat", options={"freq_pool": "flatten"}
+    )
+    base = make_run(tmp_path, "base", 6, stats_seed=0, name="base")
+    members = [runs[0], flat, base]
+    out = combine_runs(members, tmp_path / "mixed")
+    ckpt = load_checkpoint(out)
+    built = [(type(m).__name__, getattr(m.cfg, "freq_pool", None)) for m in ckpt.model.members]
+    assert built == [("EnhancedCNN", "mean"), ("EnhancedCNN", "flatten"), ("BaseCNNRNN", None)]
+    feats = features()
+    probs = np.stack([load_predictor(r).predict_batch(feats) for r in members])
+    np.testing.assert_allclose(load_predictor(out).predict_batch(feats), probs.mean(0), atol=1e-5)
+
+
+def test_an_ensemble_records_its_runs_as_given(runs, tmp_path, monkeypatch):
+    """Relative run names stay relative: a bundled ensemble carries no build machine's paths."""
+    monkeypatch.chdir(tmp_path)
+    combine_runs([r.name for r in runs], "ens")
+    meta = json.loads((tmp_path / "ens" / "best.json").read_text())
+    assert meta["ensemble"]["runs"] == ["seed0", "seed1", "seed2"]
+
+
 def test_an_ensemble_exports_to_onnx_and_matches_torch(runs, tmp_path):
     pytest.importorskip("onnxruntime")
     from ser_cli.inference.onnx_export import export_onnx

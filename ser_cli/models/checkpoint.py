@@ -178,7 +178,7 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
     """Rebuild the model from its sidecar and load its safetensors weights."""
     from ser_cli.features.extract import FeatureConfig
     from ser_cli.models import build_model, saved_model_config
-    from ser_cli.models.ensemble import Ensemble, members_of
+    from ser_cli.models.ensemble import Ensemble, member_models, members_of
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -202,11 +202,16 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
         )
     members = members_of(meta, run_dir)
     try:
-        config = saved_model_config(meta["model"], meta["model_config"])
-        model = build_model(meta["model"], config)
-        if members:  # several runs of one recipe, averaged (ser ensemble)
+        if members:  # several runs on one training set, averaged (ser ensemble)
             model = Ensemble(
-                [model] + [build_model(meta["model"], config) for _ in range(members - 1)]
+                [
+                    build_model(name, saved_model_config(name, cfg))
+                    for name, cfg in member_models(meta, run_dir)
+                ]
+            )
+        else:
+            model = build_model(
+                meta["model"], saved_model_config(meta["model"], meta["model_config"])
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(

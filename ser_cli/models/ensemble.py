@@ -1,10 +1,13 @@
-"""Ensembles: several trained runs of one recipe, served as one model.
+"""Ensembles: several trained runs on one training set, served as one model.
 
-``combine_runs`` checks that the runs agree on everything inference reads (the model and its
-config, the features, the labels, the normalisation and its statistics) and writes one
-checkpoint folder: the weights hold every member (``members.<i>.<name>``) and the sidecar is the
-first member's, with ``ensemble: {members, runs, seeds}`` added. ``load_checkpoint`` rebuilds it
-as :class:`Ensemble`, whose output is the log of the members' mean probability: a logit vector
+``combine_runs`` checks that the runs agree on everything the input pipeline reads (the
+features, the labels, the normalisation and its statistics: one preprocessing feeds every
+member) and writes one checkpoint folder: the weights hold every member
+(``members.<i>.<name>``) and the sidecar is the first member's, with ``ensemble: {members, runs,
+seeds, models}`` added, ``models`` holding each member's model name and config (members may
+differ in architecture: seeds of one recipe, or recipes that differ in the model's options).
+``load_checkpoint`` rebuilds it as :class:`Ensemble`, whose output is the log of the members'
+mean probability: a logit vector
 like any model's (softmax gives the mean back), so temperature scaling, ``ser predict``,
 ``ser listen``, ``ser eval`` and ONNX export serve an ensemble unchanged.
 
@@ -25,7 +28,7 @@ from torch import nn
 from ser_cli.errors import ModelError
 
 # What every member must share, as sidecar keys (train_config keys: what inference reads).
-SHARED = ("model", "model_config", "feature_config", "labels")
+SHARED = ("feature_config", "labels")
 SHARED_TRAIN = ("normalization", "max_eval_frames")
 # Per-run facts that do not describe the ensemble.
 DROPPED = (
@@ -66,12 +69,30 @@ def members_of(meta: dict, path: Path) -> int:
     return n
 
 
+def member_models(meta: dict, path: Path) -> list[tuple[str, dict]]:
+    """Each member's (model name, model_config) of an ensemble's sidecar.
+
+    Ensembles written before members could differ hold none: every member is then the
+    sidecar's own model.
+    """
+    info = meta["ensemble"]
+    models = info.get("models")
+    if models is None:
+        return [(meta["model"], meta["model_config"])] * info["members"]
+    if not isinstance(models, list) or len(models) != info["members"]:
+        raise ModelError(
+            f"{path}: 'ensemble.models' lists {len(models) if isinstance(models, list) else models!r} "
+            f"models for {info['members']} members; the checkpoint is corrupt or from another tool."
+        )
+    return [(m["model"], m["model_config"]) for m in models]
+
+
 def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> Path:
     """Write the ensemble of ``runs``' ``tag`` checkpoints to ``out`` (as its ``best``).
 
     Refuses, in one line and before writing anything, fewer than two runs, a run that is
-    itself an ensemble, runs that differ in what inference reads, and an ``out`` that already
-    holds a model.
+    itself an ensemble, runs whose inputs differ (features, labels, normalisation, training-set
+    statistics), and an ``out`` that already holds a model.
     """
     from ser_cli.atomic import check_output_dir
     from ser_cli.models.checkpoint import load_checkpoint, save_checkpoint
@@ -110,14 +131,18 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
         if differs:
             raise ModelError(
                 f"{ckpt.path}: differs from {first.path} in {', '.join(differs)}; an ensemble "
-                "combines runs of one recipe on one training set (e.g. other --set train.seed=S)."
+                "combines runs on one training set with one feature setting (e.g. other "
+                "--set train.seed=S)."
             )
     meta = {k: v for k, v in first.meta.items() if k not in DROPPED}
     meta["train_speakers"] = sorted({s for c in ckpts for s in c.meta.get("train_speakers", [])})
     meta["ensemble"] = {
         "members": len(ckpts),
-        "runs": [str(c.path) for c in ckpts],
+        "runs": [str(r) for r in runs],  # as given: a bundled model keeps no build paths
         "seeds": [c.meta["train_config"].get("seed") for c in ckpts],
+        "models": [
+            {"model": c.meta["model"], "model_config": c.meta["model_config"]} for c in ckpts
+        ],
     }
     model = Ensemble([c.model for c in ckpts])
     out.mkdir(parents=True, exist_ok=True)
