@@ -74,6 +74,20 @@ RECIPES: dict[str, list[str]] = {
     "utterance-norm-60-epochs": [*OFF, *UTTERANCE, "train.epochs=60"],
     # ... and five times: where does the schedule stop paying?
     "utterance-norm-100-epochs": [*OFF, *UTTERANCE, "train.epochs=100"],
+    # the 60-epoch recipe trained on global statistics only: what a user's clip gets (no speaker)
+    "utterance-norm-60-epochs+global-norm": [
+        *OFF,
+        *UTTERANCE,
+        "train.epochs=60",
+        "train.normalization=global",
+    ],
+    # the 60-epoch recipe keeping where in frequency the energy sits (pitch, formants)
+    "utterance-norm-60-epochs+freq-flatten": [
+        *OFF,
+        *UTTERANCE,
+        "train.epochs=60",
+        "model_options.freq_pool=flatten",
+    ],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -260,6 +274,11 @@ WHAT = {
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
     "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20",
     "utterance-norm-100-epochs": "utterance-norm, 100 epochs instead of 20",
+    "utterance-norm-60-epochs+global-norm": "utterance-norm-60-epochs trained on the training "
+    "set's global statistics only (instead of each speaker's, 10% global), as `ser predict` "
+    "normalises",
+    "utterance-norm-60-epochs+freq-flatten": "utterance-norm-60-epochs, frequency axis flattened "
+    "into the pooled features instead of averaged (keeps pitch and formant position)",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",
