@@ -350,11 +350,14 @@ def table() -> str:
         name = path.stem.removeprefix("ensemble-")
         saved = json.loads(path.read_text())
         if path == mixes:
-            for key, e in saved.items():
+            for e in saved.values():
                 n = len(e["members"])
+                parts = ", ".join(
+                    f"{r}:{m}" for r, m in zip(e["recipes"], e["members"], strict=True)
+                )
                 lines.append(
                     f"| mix of {n} (ensemble) | the mean probability of {n} fold models of "
-                    f"several recipes (`recipes.py mix`): {key.replace('+', ' + ')} | 1 ensemble | "
+                    f"several recipes (`recipes.py mix`): {parts} | 1 ensemble | "
                     f"{e['cv_no_adapt']:.1%} | {e['cv_no_adapt_uar']:.1%} | {e['emodb6']:.1%} | "
                     f"{e['emodb4']:.1%} | {e['emodb_ece']:.3f} | - | the recipes' sum |"
                 )
