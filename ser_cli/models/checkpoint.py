@@ -202,17 +202,10 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
         )
     members = members_of(meta, run_dir)
     try:
-        if members:  # several runs on one training set, averaged (ser ensemble)
-            model = Ensemble(
-                [
-                    build_model(name, saved_model_config(name, cfg))
-                    for name, cfg in member_models(meta, run_dir)
-                ]
-            )
-        else:
-            model = build_model(
-                meta["model"], saved_model_config(meta["model"], meta["model_config"])
-            )
+        # an ensemble (ser ensemble) averages several runs on one training set
+        specs = member_models(meta, run_dir) if members else [(meta["model"], meta["model_config"])]
+        built = [build_model(name, saved_model_config(name, cfg)) for name, cfg in specs]
+        model = Ensemble(built) if members else built[0]
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(
             f"{run_dir}: the sidecar's model_config does not build a '{meta['model']}' "
