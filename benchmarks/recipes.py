@@ -99,6 +99,9 @@ RECIPES: dict[str, list[str]] = {
         "train.epochs=60",
         "model_options.freq_pool=flatten",
     ],
+    # the weights of the schedule's second half averaged (SWA: flatter minima, which the
+    # domain-generalisation literature finds transfer better to unseen corpora)
+    "utterance-norm-60-epochs+swa": [*OFF, *UTTERANCE, "train.epochs=60", "train.swa=0.5"],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -329,6 +332,8 @@ WHAT = {
     "normalises",
     "utterance-norm-60-epochs+freq-flatten": "utterance-norm-60-epochs, frequency axis flattened "
     "into the pooled features instead of averaged (keeps pitch and formant position)",
+    "utterance-norm-60-epochs+swa": "utterance-norm-60-epochs with the weights of its last 30 "
+    "epochs averaged (`train.swa=0.5`)",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",

@@ -97,6 +97,11 @@ class TrainConfig:
     # 26 of 40 scored 12 points below one that ran the full schedule). `best` is still the best
     # validation epoch; the schedule just always finishes.
     patience: int = 0
+    # Share of the schedule, at its end, over which the weights are averaged once an epoch
+    # (stochastic weight averaging, torch's AveragedModel); 0 = off. From its first averaged
+    # epoch on, validation and the `best` checkpoint use the average; `last` keeps the weights
+    # training continues from.
+    swa: float = 0.0
     seed: int = 0
     crop_frames: int = 200  # training crop (2 s at 10 ms): random crops double as time shifts
     max_eval_frames: int = 800  # longest evaluation input (8 s); longer clips are centre-cut
@@ -123,6 +128,7 @@ class TrainConfig:
         "mixup": at_least(0),
         "grad_clip": positive,
         "patience": at_least(0),  # 0: never stop early
+        "swa": fraction,
         "seed": at_least(0),
         "crop_frames": at_least(1),
         "max_eval_frames": at_least(1),

@@ -464,3 +464,55 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
     features = json.loads(json.dumps(dataclasses.asdict(default.features)))
     assert bundled["feature_config"] == features
+
+
+def test_swa_scores_the_mean_of_the_averaged_epochs_and_resumes_it(
+    corpus, cache, tmp_path, monkeypatch
+):
+    """train.swa=1 over 2 epochs: `best` is the mean of the two epochs' weights (batch-norm
+    statistics too), also when the run is interrupted after epoch 1 and resumed."""
+    import torch
+    from safetensors.torch import load_file
+
+    import ser_cli.training.trainer as training
+
+    rows = [r for r in corpus[0] if r["split"] != "val"]  # no val: every epoch is `best`
+    cfg = quick_config("enhanced", epochs=2)
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=1.0))
+    steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
+    calls, real = {"n": 0}, training.train_batch
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == steps_per_epoch + 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    run = tmp_path / "run"
+    monkeypatch.setattr(training, "train_batch", interrupting)
+    with pytest.raises(training.TrainingInterrupted):
+        train_run(rows, cfg, run, cache_root=cache)
+    first = load_file(str(run / "last.safetensors"))
+    assert (run / "last.swa.safetensors").exists()
+    monkeypatch.setattr(training, "train_batch", real)
+    train_run(rows, cfg, run, resume=True, cache_root=cache)
+    second = load_file(str(run / "last.safetensors"))
+    best = load_file(str(run / "best.safetensors"))
+    floats = [k for k in best if best[k].is_floating_point() and "norm" not in k.split(".")[-1]]
+    assert any(not torch.allclose(first[k], second[k]) for k in floats)
+    for k in floats:
+        torch.testing.assert_close(best[k], (first[k] + second[k]) / 2, atol=1e-5, rtol=1e-4)
+
+    # an average that does not match `last` (a crash between the two writes) is refused
+    (run / "last.swa.safetensors").unlink()
+    monkeypatch.setattr(training, "train_batch", interrupting)
+    with pytest.raises(ModelError, match="last.swa.safetensors does not match"):
+        train_run(rows, dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=3)),
+                  run, resume=True, cache_root=cache)  # fmt: skip
+
+
+def test_swa_is_refused_for_a_model_fitted_in_one_pass(corpus, cache, tmp_path):
+    cfg = quick_config("classic")
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=0.5))
+    with pytest.raises(ConfigError, match="leave train.swa at 0"):
+        train_run(corpus[0], cfg, tmp_path / "run", cache_root=cache)
