@@ -102,6 +102,15 @@ RECIPES: dict[str, list[str]] = {
     # the weights of the schedule's second half averaged (SWA: flatter minima, which the
     # domain-generalisation literature finds transfer better to unseen corpora)
     "utterance-norm-60-epochs+swa": [*OFF, *UTTERANCE, "train.epochs=60", "train.swa=0.5"],
+    # half the clips drawn for a shift of -1, 0 or +1 mel band (~ +-10% in frequency near 1 kHz): the
+    # log-mel form of vocal-tract-length perturbation, other voices from the same actors
+    "utterance-norm-60-epochs+band-shift": [
+        *OFF,
+        *UTTERANCE,
+        "train.epochs=60",
+        "train.augment.pitch_prob=0.5",
+        "train.augment.pitch_bands=1",
+    ],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
     # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
@@ -215,9 +224,14 @@ def run_mix(specs: list[str]) -> None:
             raise SystemExit(f"{spec!r}: give RECIPE:SEED with a recipe from {', '.join(RECIPES)}")
         members.append((name, int(seed)))
     key = "+".join(specs)
-    out = OUT / "mix" / hashlib.sha1(key.encode()).hexdigest()[:10]
+    out = mix_dir(specs)
     command = "python benchmarks/recipes.py mix " + " ".join(specs)
     _score_ensemble(members, out, command, RESULTS / "ensemble-mix.json", key, _scoring_data())
+
+
+def mix_dir(specs: list[str]) -> Path:
+    """Where ``mix`` writes the per-fold ensembles of the members RECIPE:SEED ..."""
+    return OUT / "mix" / hashlib.sha1("+".join(specs).encode()).hexdigest()[:10]
 
 
 def _scoring_data() -> tuple[list[dict], list[dict]]:
@@ -334,6 +348,8 @@ WHAT = {
     "into the pooled features instead of averaged (keeps pitch and formant position)",
     "utterance-norm-60-epochs+swa": "utterance-norm-60-epochs with the weights of its last 30 "
     "epochs averaged (`train.swa=0.5`)",
+    "utterance-norm-60-epochs+band-shift": "utterance-norm-60-epochs with half the training "
+    "clips shifted by -1, 0 or +1 mel band (vocal-tract-length perturbation on log-mel)",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
     "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",

@@ -117,6 +117,8 @@ class TrainConfig:
     mask_time_prob: float = 0.05  # share of encoder frames masked while training (its SpecAugment)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    # Options added after runs were saved without them, with the value such a run trained with.
+    ADDED_LATER: ClassVar[dict] = {"swa": 0.0}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": at_least(1),

@@ -433,7 +433,7 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     """`ser train` by default, the bundled model and the recipe measured as the winner agree."""
     import importlib.util
 
-    from ser_cli.config import load_run_config
+    from ser_cli.config import TrainConfig, load_run_config
     from ser_cli.models import model_config
 
     bench = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -461,7 +461,17 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     bundled = read_sidecar(default_model.TARGET, "best")
     assert bundled["model"] == default.model
     assert bundled["model_config"] == json.loads(json.dumps(resolved(default)))
+    # options added after the bundle's runs were trained: absent from its sidecar, and then
+    # they must be off by default (the runs trained without them)
+    for key, trained_with in TrainConfig.ADDED_LATER.items():
+        assert getattr(default.train, key) == trained_with
+        bundled["train_config"].setdefault(key, trained_with)
     assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
+    # every bundle member's overrides are what its recipe adds to the default recipe's
+    for recipe, _seed, sets in default_model.BUNDLE:
+        added = set(recipes.RECIPES[recipe]) - set(recipes.RECIPES[default_model.DEFAULT_RECIPE])
+        assert added == set(sets), recipe
+    assert bundled["ensemble"]["seeds"] == [seed for _, seed, _ in default_model.BUNDLE]
     features = json.loads(json.dumps(dataclasses.asdict(default.features)))
     assert bundled["feature_config"] == features
 

@@ -4,7 +4,7 @@
 features, the labels, the normalisation and its statistics: one preprocessing feeds every
 member) and writes one checkpoint folder: the weights hold every member
 (``members.<i>.<name>``) and the sidecar is the first member's, with ``ensemble: {members, runs,
-seeds, models}`` added, ``models`` holding each member's model name and config (members may
+seeds, epochs, models}`` added, ``models`` holding each member's model name and config (members may
 differ in architecture: seeds of one recipe, or recipes that differ in the model's options).
 ``load_checkpoint`` rebuilds it as :class:`Ensemble`, whose output is the log of the members'
 mean probability: a logit vector
@@ -140,6 +140,7 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
         "members": len(ckpts),
         "runs": [str(r) for r in runs],  # as given: a bundled model keeps no build paths
         "seeds": [c.meta["train_config"].get("seed") for c in ckpts],
+        "epochs": [c.meta["train_config"].get("epochs") for c in ckpts],  # schedules may differ
         "models": [
             {"model": c.meta["model"], "model_config": c.meta["model_config"]} for c in ckpts
         ],
