@@ -467,11 +467,18 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
         assert getattr(default.train, key) == trained_with
         bundled["train_config"].setdefault(key, trained_with)
     assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
-    # every bundle member's overrides are what its recipe adds to the default recipe's
-    for recipe, _seed, sets in default_model.BUNDLE:
-        added = set(recipes.RECIPES[recipe]) - set(recipes.RECIPES[default_model.DEFAULT_RECIPE])
-        assert added == set(sets), recipe
-    assert bundled["ensemble"]["seeds"] == [seed for _, seed, _ in default_model.BUNDLE]
+    # every bundle member's `ser train` overrides give the recipe that was measured
+    for recipe, _seed in default_model.BUNDLE:
+        member = load_run_config(overrides=default_model.member_overrides(recipe))
+        recipe_cfg = load_run_config(overrides=[*recipes.EXPERIMENT, *recipes.RECIPES[recipe]])
+        assert resolved(member) == resolved(recipe_cfg), recipe
+        assert (member.features, member.train) == (recipe_cfg.features, recipe_cfg.train), recipe
+    assert bundled["ensemble"]["seeds"] == [seed for _, seed in default_model.BUNDLE]
+    epochs = [
+        load_run_config(overrides=recipes.RECIPES[recipe]).train.epochs
+        for recipe, _ in default_model.BUNDLE
+    ]
+    assert bundled["ensemble"]["epochs"] == epochs
     features = json.loads(json.dumps(dataclasses.asdict(default.features)))
     assert bundled["feature_config"] == features
 

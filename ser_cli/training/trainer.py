@@ -20,7 +20,7 @@ import numpy as np
 
 from ser_cli.atomic import atomic_path, check_output_dir, remove_stale_temps, write_text
 from ser_cli.config import RunConfig, load_run_config, read_config_file, save_run_config
-from ser_cli.errors import ConfigError, ManifestError, SerError
+from ser_cli.errors import ConfigError, ManifestError, ModelError, SerError
 from ser_cli.features.clips import clip_stats, load_clips, train_batch
 from ser_cli.features.normalization import frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
@@ -531,8 +531,6 @@ class SwaWeights:
         """Continue the average saved with ``last`` (``epochs_done`` epochs into the run)."""
         from safetensors.torch import load_file
 
-        from ser_cli.errors import ModelError
-
         path = run_dir / self.FILE
         if path.exists():  # absent: averaging had not begun when the run stopped
             self.averaged.load_state_dict(load_file(str(path), device=device))
@@ -557,7 +555,6 @@ def track_best(metrics: dict, best_uar: float, stale: int) -> tuple[bool, float,
 
 
 def _restore(run_dir: Path, model, optimizer, device: str):
-    from ser_cli.errors import ModelError
     from ser_cli.models.checkpoint import load_weights
 
     meta = read_sidecar(run_dir, "last")
