@@ -50,26 +50,14 @@ BIN_SER = str(Path(sys.executable).with_name("ser"))
 # comparison runs at a screening scale (EXPERIMENT) so one recipe's 3 seeds x 5 folds fit in
 # about half an hour on 2 cores; the winner is then trained at full scale for the bundle.
 EXPERIMENT = ["model_options.channels=[8,16,32,64]", "features.n_mels=40", "train.epochs=20"]
-OFF = [
-    "model_options.utterance_norm=none",
-    "train.mixup=0",
-    "train.augment.reverb_prob=0",
-    "train.augment.band_limit_prob=0",
-    "train.augment.tilt_db=0",
-]
+OFF = ["model_options.utterance_norm=none"]
 UTTERANCE = ["model_options.utterance_norm=mean"]
 LEVEL = ["model_options.utterance_norm=level"]
-CHANNEL = ["train.augment.reverb_prob=0.3", "train.augment.band_limit_prob=0.3"]
-TILT = ["train.augment.tilt_db=6"]
 RECIPES: dict[str, list[str]] = {
     # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
     "previous": OFF,
     # + each clip's per-band mean removed inside the model (channel and level)
     "utterance-norm": [*OFF, *UTTERANCE],
-    # + synthetic rooms and band-limiting on the training clips
-    "utt-norm+channel-aug": [*OFF, *UTTERANCE, *CHANNEL],
-    # + mixup of clip pairs and their targets
-    "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
     # the kept recipe with a 50% longer schedule
     "utterance-norm-30-epochs": [*OFF, *UTTERANCE, "train.epochs=30"],
     # ... and twice the screening schedule
@@ -92,31 +80,8 @@ RECIPES: dict[str, list[str]] = {
         "train.epochs=60",
         "train.normalization=global",
     ],
-    # the 60-epoch recipe keeping where in frequency the energy sits (pitch, formants)
-    "utterance-norm-60-epochs+freq-flatten": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "model_options.freq_pool=flatten",
-    ],
-    # the weights of the schedule's second half averaged (SWA: flatter minima, which the
-    # domain-generalisation literature finds transfer better to unseen corpora)
-    "utterance-norm-60-epochs+swa": [*OFF, *UTTERANCE, "train.epochs=60", "train.swa=0.5"],
-    # half the clips drawn for a shift of -1, 0 or +1 mel band (~ +-10% in frequency near 1 kHz): the
-    # log-mel form of vocal-tract-length perturbation, other voices from the same actors
-    "utterance-norm-60-epochs+band-shift": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "train.augment.pitch_prob=0.5",
-        "train.augment.pitch_bands=1",
-    ],
     # only each clip's loudness removed (its spectral shape kept)
     "level-norm": [*OFF, *LEVEL],
-    # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
-    "level-norm+channel-aug": [*OFF, *LEVEL, *CHANNEL, *TILT],
-    # ... with the 40-epoch schedule: are the augmented recipes only under-trained at 20?
-    "level-norm+channel-aug-40-epochs": [*OFF, *LEVEL, *CHANNEL, *TILT, "train.epochs=40"],
 }
 
 
@@ -254,7 +219,7 @@ def _score_ensemble(
     adaptation on the fold's unseen actors and on EmoDB (``data``); saved under ``key``."""
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.models.ensemble import combine_runs
+    from ser_cli.models.combine import combine_runs
 
     rows, emodb = data
     corpus = sorted({r["label"] for r in emodb})

@@ -52,7 +52,7 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
-# What --model accepts in predict, listen and eval (inference.predictor.load_predictor decides).
+# What --model accepts in predict, listen and eval (inference.load.load_predictor decides).
 MODEL_HELP = (
     "Run folder, 'default' (bundled), an .onnx file, or a transformers classifier "
     "(folder or hub id)."
@@ -437,7 +437,8 @@ def predict(
 
     from rich.markup import escape
 
-    from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
+    from ser_cli.inference.load import load_predictor
+    from ser_cli.inference.predictor import expand_inputs, predict_files
     from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
     from ser_cli.render.progress import progress_bar
 
@@ -556,7 +557,7 @@ def ensemble(
     out: Path = typer.Option(..., "--out", "-o", help="The folder to write the ensemble to."),
 ) -> None:
     """Combine trained runs into one model that averages their probabilities."""
-    from ser_cli.models.ensemble import combine_runs
+    from ser_cli.models.combine import combine_runs
 
     path = combine_runs(runs, out)
     _console().print(
@@ -655,7 +656,7 @@ def listen(
         else PyAudioSource(device_index, block=min(MIC_BLOCK, options.hop))
     )
     try:
-        from ser_cli.inference.predictor import load_predictor
+        from ser_cli.inference.load import load_predictor
 
         predictor = load_predictor(model)
         _show_warnings(predictor)

@@ -15,7 +15,7 @@ from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig
 from ser_cli.features.ssl_encoder import WAVE_FRAME, waveform_frames
 from ser_cli.inference.evaluate import evaluate_rows
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.models.checkpoint import load_checkpoint
 from ser_cli.models.ssl_finetune import parse_finetune
 from ser_cli.training.finetune import bucketed_batches

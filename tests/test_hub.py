@@ -17,7 +17,7 @@ from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
 from ser_cli.data.manifest import write_manifest
 from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.labels import map_model_labels
 from ser_cli.training.trainer import train_run
 

@@ -20,7 +20,7 @@ from ser_cli.cli import app
 from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig, compute_features
 from ser_cli.features.normalization import Stats
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.labels import EMOTIONS
 
 pytest.importorskip("onnxruntime")

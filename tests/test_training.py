@@ -331,22 +331,6 @@ def test_example_configs_load(path):
     assert get_spec(cfg.model).features == ("ssl" if cfg.features.kind == "ssl" else "logmel")
 
 
-@pytest.mark.parametrize("freq_pool", ["mean", "flatten"])
-def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
-    import torch
-
-    from ser_cli.models import build_model, model_config
-
-    model = build_model(
-        "enhanced", model_config("enhanced", {"freq_pool": freq_pool}, n_features=64, n_classes=5)
-    )
-    x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
-    mask[0, 40:] = False
-    assert model(x, mask).shape == (3, 5)
-    with pytest.raises(ValueError, match="freq_pool"):
-        build_model("enhanced", model_config("enhanced", {"freq_pool": "max"}))
-
-
 def test_models_show_recommended_and_measured_scores_from_the_benchmarks():
     from ser_cli.models.registry_info import describe_models, load_scores, scores_from_cv_reports
 
@@ -433,8 +417,8 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     """`ser train` by default, the bundled model and the recipe measured as the winner agree."""
     import importlib.util
 
-    from ser_cli.config import TrainConfig, load_run_config
-    from ser_cli.models import model_config
+    from ser_cli.config import REMOVED, AugmentConfig, TrainConfig, load_run_config
+    from ser_cli.models import model_config, saved_model_config
 
     bench = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -460,13 +444,18 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     assert measured.train == default.train
     bundled = read_sidecar(default_model.TARGET, "best")
     assert bundled["model"] == default.model
-    assert bundled["model_config"] == json.loads(json.dumps(resolved(default)))
-    # options added after the bundle's runs were trained: absent from its sidecar, and then
-    # they must be off by default (the runs trained without them)
-    for key, trained_with in TrainConfig.ADDED_LATER.items():
-        assert getattr(default.train, key) == trained_with
-        bundled["train_config"].setdefault(key, trained_with)
-    assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
+    saved = saved_model_config(bundled["model"], bundled["model_config"])  # freq_pool: removed
+    assert dataclasses.asdict(saved) == resolved(default)
+    # settings removed after the bundle's runs were trained: in its sidecar, all off
+    trained = bundled["train_config"]
+    for section, removed in (
+        (trained, REMOVED[TrainConfig]),
+        (trained["augment"], REMOVED[AugmentConfig]),
+    ):
+        for key, off in removed.items():
+            assert off is None or section.pop(key, off) == off, key  # swa: added after it
+            section.pop(key, None)
+    assert trained == json.loads(json.dumps(dataclasses.asdict(default.train)))
     # every bundle member's `ser train` overrides give the recipe that was measured
     for recipe, _seed in default_model.BUNDLE:
         member = load_run_config(overrides=default_model.member_overrides(recipe))
@@ -481,55 +470,3 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
     assert bundled["ensemble"]["epochs"] == epochs
     features = json.loads(json.dumps(dataclasses.asdict(default.features)))
     assert bundled["feature_config"] == features
-
-
-def test_swa_scores_the_mean_of_the_averaged_epochs_and_resumes_it(
-    corpus, cache, tmp_path, monkeypatch
-):
-    """train.swa=1 over 2 epochs: `best` is the mean of the two epochs' weights (batch-norm
-    statistics too), also when the run is interrupted after epoch 1 and resumed."""
-    import torch
-    from safetensors.torch import load_file
-
-    import ser_cli.training.trainer as training
-
-    rows = [r for r in corpus[0] if r["split"] != "val"]  # no val: every epoch is `best`
-    cfg = quick_config("enhanced", epochs=2)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=1.0))
-    steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
-    calls, real = {"n": 0}, training.train_batch
-
-    def interrupting(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == steps_per_epoch + 1:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    run = tmp_path / "run"
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted):
-        train_run(rows, cfg, run, cache_root=cache)
-    first = load_file(str(run / "last.safetensors"))
-    assert (run / "last.swa.safetensors").exists()
-    monkeypatch.setattr(training, "train_batch", real)
-    train_run(rows, cfg, run, resume=True, cache_root=cache)
-    second = load_file(str(run / "last.safetensors"))
-    best = load_file(str(run / "best.safetensors"))
-    floats = [k for k in best if best[k].is_floating_point() and "norm" not in k.split(".")[-1]]
-    assert any(not torch.allclose(first[k], second[k]) for k in floats)
-    for k in floats:
-        torch.testing.assert_close(best[k], (first[k] + second[k]) / 2, atol=1e-5, rtol=1e-4)
-
-    # an average that does not match `last` (a crash between the two writes) is refused
-    (run / "last.swa.safetensors").unlink()
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(ModelError, match="last.swa.safetensors does not match"):
-        train_run(rows, dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=3)),
-                  run, resume=True, cache_root=cache)  # fmt: skip
-
-
-def test_swa_is_refused_for_a_model_fitted_in_one_pass(corpus, cache, tmp_path):
-    cfg = quick_config("classic")
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=0.5))
-    with pytest.raises(ConfigError, match="leave train.swa at 0"):
-        train_run(corpus[0], cfg, tmp_path / "run", cache_root=cache)

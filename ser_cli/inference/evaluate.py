@@ -153,19 +153,12 @@ def evaluate_predictor(
 def _evaluate_loaded(name: str, rows: list[dict], corpus_labels) -> dict:
     """evaluate_models' branch for models scored from audio through their predictor (an ONNX
     file, a transformers classifier): the report, with any label-mapping warnings."""
-    from ser_cli.inference.predictor import load_predictor
+    from ser_cli.inference.load import load_predictor
 
     predictor = load_predictor(name)
     report = evaluate_predictor(predictor, rows, corpus_labels=corpus_labels)
-    report["warnings"] = list(getattr(predictor, "warnings", []))
+    report["warnings"] = list(predictor.warnings)
     return report
-
-
-def _scored_from_audio(name) -> bool:
-    """An ONNX file or a transformers classifier: no run folder, no feature cache."""
-    from ser_cli.inference.hub_predictor import is_hub_classifier
-
-    return str(name).lower().endswith(".onnx") or is_hub_classifier(name)
 
 
 def evaluate_models(
@@ -192,7 +185,7 @@ def evaluate_models(
 
     from ser_cli.atomic import check_output_dir, write_json
     from ser_cli.data.manifest import select_split
-    from ser_cli.inference.predictor import resolve_model_dir
+    from ser_cli.inference.load import model_kind, resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png, save_reliability_png
 
@@ -200,8 +193,9 @@ def evaluate_models(
     if out_dir:
         check_output_dir(out_dir, "--out")
     corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
-    # every --model checked before minutes of work; None: scored from audio by its predictor
-    run_dirs = [None if _scored_from_audio(name) else resolve_model_dir(name) for name in models]
+    # every --model checked before minutes of work; None: an ONNX file or a transformers
+    # classifier, scored from audio by its predictor (no run folder, no feature cache)
+    run_dirs = [resolve_model_dir(name) if model_kind(name) == "run" else None for name in models]
     reports, written = {}, []
     for name, run_dir in zip(models, run_dirs, strict=True):
         if run_dir is None:

@@ -20,8 +20,8 @@ from ser_cli.errors import ModelError
 from ser_cli.features.normalization import Stats
 from ser_cli.inference.batch import BATCH_SIZE
 
-ONNX_SUFFIX = ".onnx"
 SUPPORTED_FORMAT_VERSION = 1  # metadata layout this reader understands
+OUTPUT = "logits"  # the graph's output (see onnx_export)
 
 
 class OnnxPredictor:
@@ -51,6 +51,7 @@ class OnnxPredictor:
         self.temperature = float(meta.get("temperature", 1.0))  # calibration (1: none)
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
+        self.warnings: list[str] = []
 
     def set_threads(self, threads: int) -> None:
         """Run the classifier on ``threads`` CPU threads (``ser listen``: one), without torch."""
@@ -85,7 +86,6 @@ class OnnxPredictor:
         divided by the checkpoint's calibration temperature before the softmax.
         """
         from ser_cli.inference.batch import iter_batches
-        from ser_cli.inference.onnx_export import OUTPUT, softmax
 
         out = np.zeros((len(feats), len(self.labels)), dtype=np.float32)
         chosen = [s if s is not None else self.global_stats for s in (stats or [None] * len(feats))]
@@ -166,3 +166,10 @@ def _metadata(session, path: Path) -> dict:
     if missing:
         raise ModelError(f"{path}: ser metadata lacks {', '.join(missing)}; re-export the model.")
     return meta
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (batch, classes) logits, in float64 for a stable sum."""
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

@@ -1,6 +1,7 @@
-"""The predictor behind `ser predict` and `ser listen`, and `predict_files`.
+"""The torch predictor of `ser train` runs, and `predict_files`, which drives any predictor.
 
-It loads a run folder or the bundled model, computes features exactly as training did
+:class:`TorchPredictor` (built by :func:`ser_cli.inference.load.load_predictor` for a run
+folder, an ensemble or the bundled model) computes features exactly as training did
 (same FeatureConfig, same normalisation statistics) and turns them into probabilities through
 :func:`ser_cli.inference.batch.probabilities`, the path `ser eval` and training validation
 take too. Files the model reads whole are classified in batches; longer recordings are read
@@ -17,39 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import ModelError, SerError, UsageError
+from ser_cli.errors import SerError, UsageError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.inference.calibration import check_min_confidence, confident_label
+from ser_cli.inference.protocol import Predictor
 from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
-DEFAULT_MODEL = "default"  # the name of the bundled model
 # `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
-# does), and longer recordings in windows of that length, overlapping by half.
-WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
+# does: Predictor.max_seconds), and longer recordings in windows of that length, overlapping by half.
 HOP_FRACTION = 0.5  # of the window, between window starts, unless --hop says otherwise
 ADAPT_MODES = ("none", "all", "folder")  # who shares a speaker: nobody, all inputs, each folder
 PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
-
-
-def resolve_model_dir(name: str | Path | None) -> Path:
-    """'default' (or None) -> the bundled model; otherwise a run folder that must exist."""
-    from ser_cli.paths import bundled_model_dir
-
-    if name is None or str(name) == DEFAULT_MODEL:
-        path = bundled_model_dir()
-        if not (path / "best.json").exists():
-            raise ModelError(
-                "the bundled default model is missing from this install; reinstall ser-cli or pass --model RUN_DIR."
-            )
-        return path
-    path = Path(name).expanduser()
-    if not path.exists():
-        raise ModelError(
-            f"model '{name}' not found: give a `ser train` run folder or '{DEFAULT_MODEL}'."
-        )
-    return path
 
 
 @dataclass
@@ -105,8 +86,8 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-class Predictor:
-    """A loaded model that turns 16 kHz audio into emotion probabilities."""
+class TorchPredictor:
+    """A `ser train` run or ensemble checkpoint in torch: the :class:`Predictor` of kind 'run'."""
 
     set_threads = staticmethod(set_torch_threads)
 
@@ -116,7 +97,9 @@ class Predictor:
         self.labels: tuple[str, ...] = checkpoint.labels
         self.feature_config = checkpoint.feature_config
         self.global_stats: Stats = checkpoint.global_stats
-        self.batch_size = BATCH_SIZE
+        self.meta: dict = checkpoint.meta
+        self.warnings: list[str] = []
+        self.batch_size: int = BATCH_SIZE
         self.temperature: float = checkpoint.temperature  # calibration: logits / T before softmax
 
     @cached_property
@@ -173,27 +156,6 @@ class Predictor:
         return self.checkpoint.normalization == "speaker"
 
 
-def load_predictor(
-    name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
-) -> Predictor:
-    """Load the bundled model ('default'), a run folder's best checkpoint, an .onnx file, or a
-    transformers audio classifier (a local folder or a hub id: see
-    :mod:`ser_cli.inference.hub_predictor`): the one place that tells these apart."""
-    if str(name_or_path).lower().endswith(".onnx"):  # exported: runs without torch
-        from ser_cli.inference.onnx_predictor import OnnxPredictor
-
-        return OnnxPredictor(name_or_path)
-    from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
-    from ser_cli.models.checkpoint import load_checkpoint
-
-    if is_hub_classifier(name_or_path):
-        return HubPredictor(str(name_or_path), device)
-
-    return Predictor(
-        load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device
-    )
-
-
 def predict_files(
     predictor: Predictor,
     paths: list[Path],
@@ -208,8 +170,7 @@ def predict_files(
     FilePrediction with ``error`` set, so one clip never costs the others their results.
 
     Files no longer than ``window`` seconds (default: the longest input the model reads whole,
-    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` (if it has one) at
-    a time, exactly as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
+    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` at a time, exactly as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
     timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
     windows classified in batches and summarised by the mean of their probabilities. With
     ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
@@ -218,7 +179,7 @@ def predict_files(
     """
     check_min_confidence(min_confidence)
     if window is None:
-        window = getattr(predictor, "max_seconds", WINDOW)
+        window = predictor.max_seconds
     if hop is None:
         hop = HOP_FRACTION * window
     if adapt not in ADAPT_MODES:
@@ -266,7 +227,7 @@ def predict_files(
             results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad clip must never cost the others
             results[i] = _failed(path, exc)
-        if len(pending) >= getattr(predictor, "batch_size", BATCH_SIZE):
+        if len(pending) >= predictor.batch_size:
             flush()
         if on_progress:
             on_progress(i + 1, len(paths), path.name)
@@ -348,7 +309,7 @@ def _predict_long(
         spans.append((start, start + len(samples) / SAMPLE_RATE))
         if predictor.vad.is_speech(samples):
             batch.append((len(spans) - 1, predictor.features(samples)))
-            if len(batch) >= getattr(predictor, "batch_size", BATCH_SIZE):
+            if len(batch) >= predictor.batch_size:
                 flush()
         start += hop
     flush()

@@ -60,7 +60,7 @@ MODELS: dict[str, ModelSpec] = {
         why="the reference project's transformer, as its users know it",
     ),
     "ssl": ModelSpec(
-        "ssl_head",
+        "ssl",
         "build_ssl_model",
         "SSLHeadConfig",
         "pretrained speech encoder (frozen or fine-tuned) + weighted layer sum + attentive pooling",
@@ -106,6 +106,12 @@ def model_config(name: str, options: dict | None = None, **dims):
     _, config_cls = _classes(name)
     known = {f.name for f in dataclasses.fields(config_cls)}
     merged = {**(options or {}), **dims}
+    for key, off in getattr(config_cls, "REMOVED", {}).items():  # measured and not kept
+        if key in merged and merged.pop(key) != off:
+            raise ModelError(
+                f"model '{name}' option {key}={options[key]!r} was measured, not kept and removed "
+                f"from ser; this ser builds only {key}={off!r}."
+            )
     unknown = sorted(set(merged) - known)
     if unknown:
         raise ModelError(

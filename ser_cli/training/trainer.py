@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import atomic_path, check_output_dir, remove_stale_temps, write_text
+from ser_cli.atomic import check_output_dir, remove_stale_temps, write_text
 from ser_cli.config import RunConfig, load_run_config, read_config_file, save_run_config
 from ser_cli.errors import ConfigError, ManifestError, ModelError, SerError
-from ser_cli.features.clips import clip_stats, load_clips, train_batch
+from ser_cli.features.clips import clip_stats, load_clips
 from ser_cli.features.normalization import frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import read_sidecar, restore_optimizer, save_checkpoint
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
-from ser_cli.training.augment import mixup
+from ser_cli.training.batchers import train_batch
 
 HISTORY_NAME = "history.jsonl"
 CONFIG_NAME = "config.yaml"
@@ -260,12 +260,6 @@ def train_run(
     remove_stale_temps(run_dir)
     from ser_cli.training.finetune import finetune_run, wants_finetune
 
-    if tc.swa and (wants_finetune(cfg) or spec.fitter == "sklearn"):
-        raise ConfigError(
-            f"train.swa averages the weights of gradient-trained epochs; model '{cfg.model}' "
-            f"{'fine-tunes an encoder' if wants_finetune(cfg) else 'is fitted in one pass'} "
-            "here: leave train.swa at 0."
-        )
     if wants_finetune(cfg):  # encoder weights train: the separate waveform path
         return finetune_run(
             train_rows, val_rows, labels, cfg, run_dir,
@@ -354,12 +348,9 @@ def train_run(
     total_steps = steps_per_epoch * tc.epochs
     use_amp = tc.amp and device == "cuda"
 
-    averaged = SwaWeights(model, tc) if tc.swa else None
     start_epoch, best_uar, stale, history = 0, -1.0, 0, []
     if resume:
         start_epoch, best_uar, stale, history = _restore(run_dir, model, optimizer, device)
-        if averaged is not None:
-            averaged.restore(run_dir, device, start_epoch)
     # A run that already stopped early stays stopped: resuming it must not train one more epoch.
     stopped = val is not None and tc.patience and stale >= tc.patience
     end_epoch = start_epoch if stopped else tc.epochs
@@ -389,12 +380,9 @@ def train_run(
                     global_stats,
                     tc.global_norm_prob if tc.normalization == "speaker" else 0.0,
                 )
-                if tc.mixup:
-                    x, mask, y = mixup(x, mask, y, len(labels), tc.mixup, rng)
                 steps.step(b, net, model, criterion, (x, mask, y), device, use_amp)
             ctx.sync_buffers(model)  # batch-norm statistics as rank 0's: one model everywhere
-            scored = averaged.after_epoch(epoch) if averaged is not None else model
-            metrics = evaluate(epoch, scored)
+            metrics = evaluate(epoch)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": steps.mean_loss(ctx),
@@ -412,7 +400,7 @@ def train_run(
             state = {"epoch": epoch + 1, "best_uar": best_uar, "stale": stale}
             if improved and ctx.is_main:
                 save_checkpoint(
-                    run_dir, "best", scored, {**meta, "metrics": metrics, **state}, global_stats
+                    run_dir, "best", model, {**meta, "metrics": metrics, **state}, global_stats
                 )
             if ctx.is_main:
                 save_checkpoint(
@@ -423,8 +411,6 @@ def train_run(
                     global_stats,
                     optimizer,
                 )
-                if averaged is not None:
-                    averaged.save(run_dir)
             if on_progress and metrics:
                 on_progress(
                     (epoch + 1) * steps_per_epoch,
@@ -492,53 +478,6 @@ def _fit_closed_form(
         save_checkpoint(run_dir, tag, model, {**meta, **state}, global_stats)
     _save_curve(run_dir, [record])
     return TrainResult(run_dir, metrics, 1, time.time() - started, [record])
-
-
-class SwaWeights:
-    """Stochastic weight averaging over the last ``train.swa`` share of the epochs.
-
-    The equal-weight mean of the weights (batch-norm statistics included) at the end of each
-    epoch from ``start`` on, in torch's ``AveragedModel``; before ``start`` the model itself is
-    scored. The average is saved beside ``last`` so a resumed run continues it.
-    """
-
-    FILE = "last.swa.safetensors"
-
-    def __init__(self, model, tc):
-        from torch.optim.swa_utils import AveragedModel
-
-        self.model = model
-        self.averaged = AveragedModel(model, use_buffers=True)
-        self.start = tc.epochs - max(1, round(tc.swa * tc.epochs))
-
-    def after_epoch(self, epoch: int):
-        """Add the epoch's weights once averaging has begun; the module to score and save."""
-        if epoch < self.start:
-            return self.model
-        self.averaged.update_parameters(self.model)
-        return self.averaged.module
-
-    def save(self, run_dir: Path) -> None:
-        from safetensors.torch import save_file
-
-        if int(self.averaged.n_averaged) == 0:
-            return
-        state = {k: v.detach().cpu().contiguous() for k, v in self.averaged.state_dict().items()}
-        with atomic_path(run_dir / self.FILE) as tmp:
-            save_file(state, str(tmp))
-
-    def restore(self, run_dir: Path, device: str, epochs_done: int) -> None:
-        """Continue the average saved with ``last`` (``epochs_done`` epochs into the run)."""
-        from safetensors.torch import load_file
-
-        path = run_dir / self.FILE
-        if path.exists():  # absent: averaging had not begun when the run stopped
-            self.averaged.load_state_dict(load_file(str(path), device=device))
-        if int(self.averaged.n_averaged) != max(0, epochs_done - self.start):
-            raise ModelError(
-                f"{run_dir}: cannot resume, {self.FILE} does not match the last checkpoint "
-                f"(epoch {epochs_done}); train into a new --out."
-            )
 
 
 def track_best(metrics: dict, best_uar: float, stale: int) -> tuple[bool, float, int]:
