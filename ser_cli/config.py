@@ -78,6 +78,10 @@ class TrainConfig:
     # validation epoch; the schedule just always finishes.
     patience: int = 0
     seed: int = 0
+    # With several corpora in the train split: each fills an equal share of every epoch
+    # (small ones repeated, large ones subsampled), so the largest corpus does not decide what
+    # the model learns. No effect on one corpus.
+    corpus_balance: bool = True
     crop_frames: int = 200  # training crop (2 s at 10 ms): random crops double as time shifts
     max_eval_frames: int = 800  # longest evaluation input (8 s); longer clips are centre-cut
     normalization: str = "speaker"  # "speaker": each speaker's own unlabelled statistics; "global"
@@ -92,6 +96,8 @@ class TrainConfig:
     mask_time_prob: float = 0.05  # share of encoder frames masked while training (its SpecAugment)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    # Options added after runs were saved without them, with the value such a run trained with.
+    ADDED_LATER: ClassVar[dict] = {"corpus_balance": True}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": at_least(1),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import MAX_EVAL_FRAMES, SMALL_OPTIONS, make_run
+from synthetic_runs import MAX_EVAL_FRAMES, SMALL_OPTIONS, check_predictor, make_run
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
@@ -165,6 +165,8 @@ def test_export_writes_self_describing_file(exported):
 def check_parity(run: Path, path: Path) -> float:
     torch_predictor, onnx_predictor = load_predictor(run), load_predictor(path)
     assert type(onnx_predictor).__name__ == "OnnxPredictor"
+    check_predictor(onnx_predictor)
+    check_predictor(torch_predictor)
     assert onnx_predictor.labels == torch_predictor.labels
     feats = [torch_predictor.features(s) for s in clips()]
     assert max(f.shape[0] for f in feats) > MAX_EVAL_FRAMES  # the centre cut is exercised

@@ -455,6 +455,10 @@ def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measur
         for key, off in removed.items():
             assert off is None or section.pop(key, off) == off, key  # swa: added after it
             section.pop(key, None)
+    # options added after them: absent from its sidecar, and at the value the runs trained with
+    for key, trained_with in TrainConfig.ADDED_LATER.items():
+        assert getattr(default.train, key) == trained_with
+        trained.setdefault(key, trained_with)
     assert trained == json.loads(json.dumps(dataclasses.asdict(default.train)))
     # every bundle member's `ser train` overrides give the recipe that was measured
     for recipe, _seed in default_model.BUNDLE:

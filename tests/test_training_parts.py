@@ -95,7 +95,12 @@ def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(
     bundled = bundled_model_dir() / "config.yaml"
     assert "mixup" in read_config_file(bundled)["train"]  # written before the removal
     assert load_run_config(bundled).train == RunConfig().train
-    off = ["train.mixup=0", "train.swa=0", "train.augment.pitch_bands=3", "train.augment.rt60=[1, 2]"]
+    off = [
+        "train.mixup=0",
+        "train.swa=0",
+        "train.augment.pitch_bands=3",
+        "train.augment.rt60=[1, 2]",
+    ]
     assert load_run_config(None, off) == RunConfig()
     for on in ("train.mixup=0.4", "train.swa=0.5", "train.augment.reverb_prob=0.3",
                "train.augment.pitch_prob=0.5", "train.augment.tilt_db=6",
