@@ -295,7 +295,7 @@ def train(
     sets += [f"train.seed={seed}"] if seed is not None else []
     base = None
     if resume:  # the run's own settings are the base: leaving out --model changes nothing
-        from ser_cli.training.trainer import saved_config
+        from ser_cli.training.run_state import saved_config
 
         base = saved_config(out)
     cfg = load_run_config(config, sets, model=model, base=base)

@@ -18,7 +18,7 @@ from ser_cli.inference.evaluate import evaluate_rows
 from ser_cli.inference.load import load_predictor
 from ser_cli.models.checkpoint import load_checkpoint
 from ser_cli.models.ssl_finetune import parse_finetune
-from ser_cli.training.finetune import bucketed_batches
+from ser_cli.training.batchers import bucketed_batches
 from ser_cli.training.trainer import train_run
 
 
@@ -131,9 +131,11 @@ def test_top_block_learns_and_only_it_changes(kind, corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatch):
-    import ser_cli.training.finetune as finetune
-    from ser_cli.training.trainer import TrainingInterrupted
+def test_interrupt_mid_epoch_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatch):
+    """Ctrl-C part-way through the second epoch: `last` stays at epoch 1 (the weights this
+    epoch already moved are dropped, as for every model), and --resume replays epoch 2."""
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     root, rows = corpus
     encoder = save_encoder(tmp_path / "enc", "wav2vec2")
@@ -143,18 +145,19 @@ def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatc
 
     steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
     calls = {"n": 0}
-    real = finetune.crop_batch
+    real = batchers.crop_batch
 
-    def interrupting(*args, **kwargs):  # Ctrl-C as the second epoch starts
+    def interrupting(*args, **kwargs):  # Ctrl-C 3 batches into the second epoch
         calls["n"] += 1
-        if calls["n"] == steps_per_epoch + 1:
+        if calls["n"] == steps_per_epoch + 4:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(finetune, "crop_batch", interrupting)
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    monkeypatch.setattr(batchers, "crop_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, resumed, cache_root=root / "cache")
-    monkeypatch.setattr(finetune, "crop_batch", real)
+    assert load_checkpoint(resumed, "last").meta["epoch"] == 1
+    monkeypatch.setattr(batchers, "crop_batch", real)
     result = train_run(rows, cfg, resumed, resume=True, cache_root=root / "cache")
     assert result.epochs_run == 2
     a, b = load_checkpoint(straight, "last"), load_checkpoint(resumed, "last")
@@ -162,7 +165,8 @@ def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatc
         a.model.state_dict().items(), b.model.state_dict().values(), strict=True
     ):
         np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-5, err_msg=name)
-    assert len((resumed / "history.jsonl").read_text().splitlines()) == 2
+    history = (resumed / "history.jsonl").read_text().splitlines()
+    assert len(history) == 2 and "encoder_lr" in history[-1]
 
 
 def test_bad_finetune_option_is_a_clear_error(corpus, tmp_path):

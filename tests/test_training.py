@@ -121,7 +121,8 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     import torch
     from safetensors.torch import load_file
 
-    import ser_cli.training.trainer as training
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     rows, _ = corpus
     cfg = quick_config("enhanced", epochs=2)
@@ -129,7 +130,7 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
     assert batches_into_epoch < steps_per_epoch
     calls = {"n": 0}
-    real = training.train_batch
+    real = batchers.train_batch
 
     def interrupting(*args, **kwargs):
         calls["n"] += 1
@@ -137,10 +138,10 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, tmp_path / "resumed", cache_root=cache)
-    monkeypatch.setattr(training, "train_batch", real)
+    monkeypatch.setattr(batchers, "train_batch", real)
     result = train_run(rows, cfg, tmp_path / "resumed", resume=True, cache_root=cache)
     assert result.epochs_run == 2
     a = load_file(str(straight_run / "last.safetensors"))
@@ -156,15 +157,16 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
 def test_interrupt_in_the_first_epoch_leaves_nothing_to_resume(
     corpus, cache, tmp_path, monkeypatch
 ):
-    import ser_cli.training.trainer as training
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     rows, _ = corpus
 
     def interrupting(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted, match="nothing to resume.*without --resume"):
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="nothing to resume.*without --resume"):
         train_run(rows, quick_config("enhanced", epochs=2), tmp_path / "run", cache_root=cache)
     assert not (tmp_path / "run" / "last.json").exists()
 

@@ -29,9 +29,10 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, mask, y
 
 @dataclass
 class FeatureBatcher:
-    """Batches of cached features: a random permutation of the clips each epoch; each clip
-    augmented (log-mel only), randomly cropped to ``crop_frames`` and normalised by its
-    ``stats`` (its speaker's), or by ``global_stats`` with probability ``global_prob``."""
+    """Batches of cached features: the clips in a random order each epoch (each corpus an
+    equal share with ``balance``: :func:`epoch_order`); each clip augmented (log-mel only),
+    randomly cropped to ``crop_frames`` and normalised by its ``stats`` (its speaker's), or by
+    ``global_stats`` with probability ``global_prob``."""
 
     clips: ClipSet
     stats: list[Stats]
@@ -39,10 +40,12 @@ class FeatureBatcher:
     augment: AugmentConfig | None
     global_stats: Stats
     global_prob: float
+    corpora: np.ndarray  # (clips,) int: the corpus of each clip
+    balance: bool
     min_batch: int = 2  # batch norm needs two examples: a smaller last batch is skipped
 
     def order(self, rng: np.random.Generator) -> np.ndarray:
-        return rng.permutation(len(self.clips))
+        return epoch_order(rng, self.corpora, self.balance)
 
     def batch(self, index: np.ndarray, rng: np.random.Generator) -> Batch:
         return train_batch(
@@ -73,6 +76,27 @@ class WaveformBatcher:
 
     def batch(self, index: np.ndarray, rng: np.random.Generator) -> Batch:
         return crop_batch(self.clips, index, self.crop_frames, rng)
+
+
+def epoch_order(rng: np.random.Generator, corpora: np.ndarray, balance: bool) -> np.ndarray:
+    """One epoch's clip order, as many clips as there are.
+
+    With ``balance`` and several corpora each corpus fills an equal share of the epoch: a
+    small corpus's clips are repeated (each shuffled pass in full before the next) and a large
+    one's subsampled, so no corpus dominates what the model learns. Otherwise (and always for
+    one corpus, drawing exactly as before) a permutation of every clip.
+    """
+    n_corpora = int(corpora.max()) + 1 if len(corpora) else 0
+    if not balance or n_corpora < 2:
+        return rng.permutation(len(corpora))
+    share = len(corpora) // n_corpora
+    parts = []
+    for c in range(n_corpora):
+        members = np.flatnonzero(corpora == c)
+        passes = -(-share // len(members))  # ceil
+        parts.append(np.concatenate([rng.permutation(members) for _ in range(passes)])[:share])
+    order = np.concatenate(parts)
+    return order[rng.permutation(len(order))]
 
 
 def bucketed_batches(
