@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,78 +47,34 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "bench-out" / "recipes"
 BIN_SER = str(Path(sys.executable).with_name("ser"))
 
-# Every recipe, as `--set` overrides of the training defaults at the time it was measured. The
-# comparison runs at a screening scale (EXPERIMENT) so one recipe's 3 seeds x 5 folds fit in
-# about half an hour on 2 cores; the winner is then trained at full scale for the bundle.
-EXPERIMENT = ["model_options.channels=[8,16,32,64]", "features.n_mels=40", "train.epochs=20"]
-OFF = [
-    "model_options.utterance_norm=none",
-    "train.mixup=0",
-    "train.augment.reverb_prob=0",
-    "train.augment.band_limit_prob=0",
-    "train.augment.tilt_db=0",
-]
-UTTERANCE = ["model_options.utterance_norm=mean"]
-LEVEL = ["model_options.utterance_norm=level"]
-CHANNEL = ["train.augment.reverb_prob=0.3", "train.augment.band_limit_prob=0.3"]
-TILT = ["train.augment.tilt_db=6"]
-RECIPES: dict[str, list[str]] = {
-    # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
-    "previous": OFF,
-    # + each clip's per-band mean removed inside the model (channel and level)
-    "utterance-norm": [*OFF, *UTTERANCE],
-    # + synthetic rooms and band-limiting on the training clips
-    "utt-norm+channel-aug": [*OFF, *UTTERANCE, *CHANNEL],
-    # + mixup of clip pairs and their targets
-    "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
-    # the kept recipe with a 50% longer schedule
-    "utterance-norm-30-epochs": [*OFF, *UTTERANCE, "train.epochs=30"],
-    # ... and twice the screening schedule
-    "utterance-norm-40-epochs": [*OFF, *UTTERANCE, "train.epochs=40"],
-    # ... and three times it: does the schedule still pay?
-    "utterance-norm-60-epochs": [*OFF, *UTTERANCE, "train.epochs=60"],
-    # ... and five times: where does the schedule stop paying?
-    "utterance-norm-100-epochs": [*OFF, *UTTERANCE, "train.epochs=100"],
-    # the 60-epoch recipe with 1.5x wider convolutions (measured 1.6x the training time)
-    "utterance-norm-60-epochs+wider": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "model_options.channels=[12,24,48,96]",
-    ],
-    # the 60-epoch recipe trained on global statistics only: what a user's clip gets (no speaker)
-    "utterance-norm-60-epochs+global-norm": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "train.normalization=global",
-    ],
-    # the 60-epoch recipe keeping where in frequency the energy sits (pitch, formants)
-    "utterance-norm-60-epochs+freq-flatten": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "model_options.freq_pool=flatten",
-    ],
-    # the weights of the schedule's second half averaged (SWA: flatter minima, which the
-    # domain-generalisation literature finds transfer better to unseen corpora)
-    "utterance-norm-60-epochs+swa": [*OFF, *UTTERANCE, "train.epochs=60", "train.swa=0.5"],
-    # half the clips drawn for a shift of -1, 0 or +1 mel band (~ +-10% in frequency near 1 kHz): the
-    # log-mel form of vocal-tract-length perturbation, other voices from the same actors
-    "utterance-norm-60-epochs+band-shift": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "train.augment.pitch_prob=0.5",
-        "train.augment.pitch_bands=1",
-    ],
-    # only each clip's loudness removed (its spectral shape kept)
-    "level-norm": [*OFF, *LEVEL],
-    # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
-    "level-norm+channel-aug": [*OFF, *LEVEL, *CHANNEL, *TILT],
-    # ... with the 40-epoch schedule: are the augmented recipes only under-trained at 20?
-    "level-norm+channel-aug-40-epochs": [*OFF, *LEVEL, *CHANNEL, *TILT, "train.epochs=40"],
-}
+RECIPES = ROOT / "recipes"  # one complete `ser train --config` file per recipe
+BUNDLE_FILE = "bundle.yaml"  # not a recipe: the bundled model's members (train_default_model.py)
+# The recipe `ser train` uses when given no config: its file equals the defaults (a test checks).
+DEFAULT_RECIPE = "utterance-norm-60-epochs"
+# The commit before the options that only some measured recipes used (mixup, weight averaging,
+# rooms, band-limiting, spectral tilt, mel-axis shift, frequency flattening) left the code:
+# `git checkout REMOVED_AT && python benchmarks/recipes.py NAME` reruns those recipes.
+REMOVED_AT = "deecab2"
+
+
+def recipe_names() -> list[str]:
+    """Every recipe with a file in recipes/ (what `python benchmarks/recipes.py NAME` runs)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml") if p.name != BUNDLE_FILE)
+
+
+def recipe_file(name: str) -> Path:
+    """recipes/NAME.yaml; SystemExit naming the recipes when there is none."""
+    path = RECIPES / f"{name}.yaml"
+    if name not in recipe_names():
+        raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(recipe_names())}")
+    return path
+
+
+def recipe_config(name: str, seed: int | None = None):
+    """The RunConfig that `ser train --config recipes/NAME.yaml [--seed S]` trains with."""
+    from ser_cli.config import load_run_config
+
+    return load_run_config(recipe_file(name), [f"train.seed={seed}"] if seed is not None else [])
 
 
 def emodb_rows() -> list[dict]:
@@ -169,13 +126,12 @@ def run_recipe(name: str, seeds: list[int]) -> None:
     result_path = RESULTS / f"recipe-{name}.json"
     saved = json.loads(result_path.read_text()) if result_path.exists() else {"seeds": {}}
     rows = emodb_rows()
+    config = recipe_file(name)
     for seed in seeds:
         out = OUT / name / f"seed{seed}"
         shutil.rmtree(out, ignore_errors=True)
-        sets = [*EXPERIMENT, *RECIPES[name], f"train.seed={seed}"]
-        cmd = [BIN_SER, "train", "--data", str(manifest_dir()), "--out", str(out), "--cv", "5"]
-        for item in sets:
-            cmd += ["--set", item]
+        cmd = [BIN_SER, "train", "--config", str(config), "--data", str(manifest_dir())]
+        cmd += ["--out", str(out), "--cv", "5", "--seed", str(seed)]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         train_s = time.perf_counter() - start
@@ -195,7 +151,9 @@ def run_recipe(name: str, seeds: list[int]) -> None:
             "cv_adapted": cv["summary"]["metrics.accuracy"]["mean"],
             "emodb": score_folds(out, rows),
         }
-        saved["overrides"] = sets[:-1]
+        # the settings measured (the recipe file may change later), with the file they came from
+        saved["recipe"] = str(config.relative_to(ROOT))
+        saved["config"] = yaml.safe_load(config.read_text())
         RESULTS.mkdir(parents=True, exist_ok=True)
         result_path.write_text(json.dumps(saved, indent=2) + "\n")
         print(name, seed, json.dumps(summarise(saved)))
@@ -220,8 +178,10 @@ def run_mix(specs: list[str]) -> None:
     members = []
     for spec in specs:
         name, _, seed = spec.rpartition(":")
-        if name not in RECIPES or not seed.isdigit():
-            raise SystemExit(f"{spec!r}: give RECIPE:SEED with a recipe from {', '.join(RECIPES)}")
+        if name not in recipe_names() or not seed.isdigit():
+            raise SystemExit(
+                f"{spec!r}: give RECIPE:SEED with a recipe from {', '.join(recipe_names())}"
+            )
         members.append((name, int(seed)))
     key = "+".join(specs)
     out = mix_dir(specs)
@@ -440,8 +400,7 @@ def main(argv: list[str]) -> None:
         seeds = [int(s) for s in argv[i + 1 :]]
         argv = argv[:i]
     for name in argv:
-        if name not in RECIPES:
-            raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+        recipe_file(name)  # an unknown name fails before any work
         run_ensemble(name, seeds) if ensemble else run_recipe(name, seeds)
 
 
