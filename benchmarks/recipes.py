@@ -3,11 +3,12 @@
     python benchmarks/recipes.py RECIPE [RECIPE ...] [--seeds 0 1 2]
     python benchmarks/recipes.py ensemble RECIPE [--seeds 0 1 2]   # seed ensembles of a recipe
     python benchmarks/recipes.py mix RECIPE:SEED RECIPE:SEED ...   # fold models of several recipes
-    python benchmarks/recipes.py table        # rewrite benchmarks/RECIPES.md from the results
+    python benchmarks/recipes.py table        # rewrite the docs' tables (benchmarks/tables.py)
 
-For each recipe and seed this runs the user's command,
-``ser train --data bench-out/ravdess --cv 5 --set train.seed=S --set ...`` (5 speaker-disjoint
-folds over actors 01-20, no validation split), and reads its no-adaptation CV accuracy (what
+A recipe is a file, recipes/RECIPE.yaml (a complete `ser train --config` file). For each recipe
+and seed this runs the user's command,
+``ser train --config recipes/RECIPE.yaml --data bench-out/ravdess --cv 5 --seed S`` (5
+speaker-disjoint folds over actors 01-20, no validation split), and reads its no-adaptation CV accuracy (what
 ``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
 EmoDB clip without adaptation (``ser eval --no-adapt``'s scoring: boredom left out, calm counted
 as neutral, surprised dropped) over EmoDB's 6 classes and the angry/happy/neutral/sad view, and
@@ -290,104 +291,41 @@ def summarise(saved: dict) -> dict:
     }
 
 
+# One line per measured recipe for the docs' tables (benchmarks/tables.py); a recipe whose
+# file went with its options keeps its line here, naming the settings it measured.
 WHAT = {
-    "previous": "the recipe bundled before: speaker-normalised training, gain/noise/speed/SpecAugment",
+    "previous": "the recipe bundled before issue 10: speaker-normalised training, gain, noise, "
+    "speed and SpecAugment; 20 epochs",
     "utterance-norm": "previous + each clip's per-band mean removed in the model",
-    "utt-norm+channel-aug": "utterance-norm + synthetic rooms (30%) + band-limiting (30%)",
-    "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (Beta 0.4)",
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
-    "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20",
+    "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20: **the default**",
     "utterance-norm-100-epochs": "utterance-norm, 100 epochs instead of 20",
-    "utterance-norm-60-epochs+wider": "utterance-norm-60-epochs with 12-24-48-96 channels "
-    "instead of 8-16-32-64",
-    "utterance-norm-60-epochs+global-norm": "utterance-norm-60-epochs trained on the training "
-    "set's global statistics only (instead of each speaker's, 10% global), as `ser predict` "
-    "normalises",
-    "utterance-norm-60-epochs+freq-flatten": "utterance-norm-60-epochs, frequency axis flattened "
-    "into the pooled features instead of averaged (keeps pitch and formant position)",
-    "utterance-norm-60-epochs+swa": "utterance-norm-60-epochs with the weights of its last 30 "
-    "epochs averaged (`train.swa=0.5`)",
-    "utterance-norm-60-epochs+band-shift": "utterance-norm-60-epochs with half the training "
-    "clips shifted by -1, 0 or +1 mel band (vocal-tract-length perturbation on log-mel)",
+    "utterance-norm-60-epochs+wider": "the default with 12-24-48-96 channels instead of 8-16-32-64",
+    "utterance-norm-60-epochs+global-norm": "the default trained on the training set's global "
+    "statistics only, as `ser predict` normalises (instead of each speaker's, 10% global)",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
-    "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
+    # removed from the code (their options measured worse on the folds or on EmoDB):
+    "utt-norm+channel-aug": "utterance-norm + synthetic rooms (`train.augment.reverb_prob=0.3`) "
+    "+ band-limiting (`band_limit_prob=0.3`)",
+    "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (`train.mixup=0.4`)",
+    "level-norm+channel-aug": "level-norm + rooms and band-limiting (30% each) + spectral tilt "
+    "(`train.augment.tilt_db=6`)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",
+    "utterance-norm-60-epochs+freq-flatten": "the default with the frequency axis flattened into "
+    "the pooled features instead of averaged (`model_options.freq_pool=flatten`)",
+    "utterance-norm-60-epochs+swa": "the default with the weights of its last 30 epochs averaged "
+    "(`train.swa=0.5`)",
+    "utterance-norm-60-epochs+band-shift": "the default with half the training clips shifted by "
+    "-1, 0 or +1 mel band (`train.augment.pitch_prob=0.5`, `pitch_bands=1`)",
 }
 
 
-def table() -> str:
-    lines = [
-        "| recipe | what | seeds | CV no-adapt acc | CV UAR | EmoDB 6-class | EmoDB 4-class | "
-        "EmoDB ECE | 5-fold ensemble EmoDB 6 / 4 | min per seed (5 folds) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for path in sorted(RESULTS.glob("recipe-*.json")):
-        s = summarise(json.loads(path.read_text()))
-
-        def f(pair, seeds=s["seeds"]):
-            return f"{pair[0]:.1%} ± {pair[1]:.1%}" if seeds > 1 else f"{pair[0]:.1%}"
-
-        name = path.stem.removeprefix("recipe-")
-        lines.append(
-            f"| {name} | {WHAT.get(name, '')} | {s['seeds']} | {f(s['cv_no_adapt'])} | "
-            f"{f(s['cv_no_adapt_uar'])} | {f(s['emodb6'])} | {f(s['emodb4'])} | "
-            f"{s['emodb_ece'][0]:.3f} | {s['ensemble_emodb6'][0]:.1%} / "
-            f"{s['ensemble_emodb4'][0]:.1%} | {s['minutes_per_seed']:.1f} |"
-        )
-    mixes = RESULTS / "ensemble-mix.json"
-    for path in sorted(RESULTS.glob("ensemble-*.json")):
-        name = path.stem.removeprefix("ensemble-")
-        saved = json.loads(path.read_text())
-        if path == mixes:
-            for e in saved.values():
-                n = len(e["members"])
-                parts = ", ".join(
-                    f"{r}:{m}" for r, m in zip(e["recipes"], e["members"], strict=True)
-                )
-                lines.append(
-                    f"| mix of {n} (ensemble) | the mean probability of {n} fold models of "
-                    f"several recipes (`recipes.py mix`): {parts} | 1 ensemble | "
-                    f"{e['cv_no_adapt']:.1%} | {e['cv_no_adapt_uar']:.1%} | {e['emodb6']:.1%} | "
-                    f"{e['emodb4']:.1%} | {e['emodb_ece']:.3f} | - | the recipes' sum |"
-                )
-            continue
-        by_size: dict[int, list[dict]] = {}
-        for entry in saved.values():
-            by_size.setdefault(len(entry["members"]), []).append(entry)
-        for size, entries in sorted(by_size.items()):
-
-            def f(key, entries=entries):
-                values = [e[key] for e in entries]
-                spread = f" ± {np.std(values):.1%}" if len(values) > 1 else ""
-                return f"{np.mean(values):.1%}{spread}"
-
-            groups = " ".join("+".join(map(str, e["members"])) for e in entries)
-            lines.append(
-                f"| {name} x {size} (ensemble) | the mean probability of {size} seeds' models "
-                f"(`ser ensemble`); seeds {groups} | {len(entries)} ensemble(s) | "
-                f"{f('cv_no_adapt')} | {f('cv_no_adapt_uar')} | {f('emodb6')} | {f('emodb4')} | "
-                f"{np.mean([e['emodb_ece'] for e in entries]):.3f} | - | {size} x the recipe's |"
-            )
-    return "\n".join(lines)
-
-
-README_START = "<!-- recipes-table: written by `python benchmarks/recipes.py table` -->"
-README_END = "<!-- /recipes-table -->"
-
-
 def main(argv: list[str]) -> None:
-    if argv and argv[0] == "table":
-        text = table()
-        (ROOT / "benchmarks" / "RECIPES.md").write_text(
-            "# Recipe comparison (issue 10)\n\nGenerated by `python benchmarks/recipes.py table` "
-            "from benchmarks/results/recipe-*.json and ensemble-*.json.\n\n" + text + "\n"
-        )
-        readme = ROOT / "README.md"  # the same table between its markers there
-        head, rest = readme.read_text().split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
-        readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
-        print(text)
+    if argv and argv[0] == "table":  # every table in the docs, these results' included
+        from benchmarks.tables import main as write_tables
+
+        write_tables([])
         return
     if argv and argv[0] == "mix":
         run_mix(argv[1:])
