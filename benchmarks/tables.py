@@ -59,8 +59,8 @@ def _ms(pair) -> str:
 
 
 def _local(command: str) -> str:
-    """A recorded command with this machine's folders made relative to the checkout."""
-    return command.replace(str(ROOT.parent) + "/", "../").replace(str(ROOT) + "/", "")
+    """A recorded command with the measuring machine's data folder as the checkout sees it."""
+    return re.sub(r"/\S*/shared/data/", "../shared/data/", command)
 
 
 def _bundle_key() -> str:

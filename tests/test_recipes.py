@@ -14,7 +14,7 @@ import yaml
 
 from ser_cli.config import RunConfig, load_run_config
 from ser_cli.labels import EMOTIONS
-from ser_cli.models import get_spec, model_config
+from ser_cli.models import get_spec, model_config, saved_model_config
 from ser_cli.models.checkpoint import read_sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,14 +43,19 @@ def _same(a: RunConfig, b: RunConfig) -> bool:
     )
 
 
-def _keys(mapping: dict, prefix: str = "") -> set[str]:
-    out = set()
+def _flat(mapping: dict, prefix: str = "") -> dict:
+    """{"train.augment.gain_db": 6.0, ...}: each setting by its dotted name (model_options whole)."""
+    out = {}
     for key, value in mapping.items():
         if isinstance(value, dict) and key != "model_options":
-            out |= _keys(value, f"{prefix}{key}.")
+            out.update(_flat(value, f"{prefix}{key}."))
         else:
-            out.add(f"{prefix}{key}")
+            out[f"{prefix}{key}"] = value
     return out
+
+
+def _keys(mapping: dict) -> set[str]:
+    return set(_flat(mapping))
 
 
 # Options measured and not kept, leaving the code in issue 23 (their figures stay in
@@ -116,13 +121,22 @@ def test_the_bundled_model_is_the_bundle_file_and_the_defaults():
     default = RunConfig()
     bundled = read_sidecar(default_model.TARGET, "best")
     assert bundled["model"] == default.model
-    assert bundled["model_config"] == json.loads(json.dumps(_resolved(default)))
+    # as a checkpoint loads it: options removed since it was trained drop out, those added since
+    # take the value it trained with
+    saved = saved_model_config(bundled["model"], bundled["model_config"])
+    assert dataclasses.asdict(saved) == _resolved(default)
     assert bundled["feature_config"] == json.loads(json.dumps(dataclasses.asdict(default.features)))
     # the sidecar's training settings are the first member's, the default recipe
     assert bundle[0].recipe == recipes.DEFAULT_RECIPE
-    train = json.loads(json.dumps(dataclasses.asdict(default.train)))
-    added_later = getattr(type(default.train), "ADDED_LATER", {})
-    assert {k: bundled["train_config"].get(k, added_later.get(k)) for k in train} == train
+    train = _flat({"train": json.loads(json.dumps(dataclasses.asdict(default.train)))})
+    trained = _flat({"train": bundled["train_config"]})
+    later = getattr(type(default.train), "ADDED_LATER", {})  # with the value it trained with
+    later = {f"train.{k}": v for k, v in later.items()}
+    assert {k: trained.get(k, later.get(k)) for k in train} == train
+    # settings it has that the config no longer has: the removed options, all off
+    gone = set(trained) - set(train)
+    assert gone <= LEAVING
+    assert not [k for k in gone if k.endswith(("_prob", "mixup", "swa", "tilt_db")) and trained[k]]
     assert bundled["ensemble"]["seeds"] == [m.seed for m in bundle]
     configs = [recipes.recipe_config(m.recipe, m.seed) for m in bundle]
     assert bundled["ensemble"]["epochs"] == [c.train.epochs for c in configs]
