@@ -118,6 +118,8 @@ def eval_report(reports: dict[str, dict]) -> Group:
 
 def cv_table(result) -> Table:
     """Per-fold and mean ± std metrics of a cross-validation run."""
+    if result.by == "corpus":
+        return loco_table(result)
     table = Table(
         title=f"speaker-disjoint cross-validation: {result.out_dir}", title_justify="left"
     )
@@ -193,3 +195,44 @@ def models_table(rows: list[dict]) -> Group:
         "adapted; '-': not measured. Details: docs/accuracy.md."
     )
     return Group(table, footer)
+
+
+def loco_table(result) -> Table:
+    """Leave-one-corpus-out: each corpus scored by a model that never heard it, no adaptation
+    first (what `ser predict` gives), over its own classes and over angry/happy/neutral/sad."""
+    from ser_cli.training.crossval import mean_std
+
+    table = Table(title=f"leave-one-corpus-out: {result.out_dir}", title_justify="left")
+    columns = ("left out", "speakers", "accuracy", "UAR", "4-class", "4-class (adapted)", "minutes")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "left out" else "right")
+
+    def pct(metrics: dict, key: str) -> str:
+        return f"{metrics[key]:.1%}" if key in metrics else "-"
+
+    for fold in result.folds:
+        g, m = fold["metrics_no_adapt"], fold["metrics"]
+        table.add_row(
+            str(fold["fold"]),
+            str(len(fold["test_speakers"])),
+            pct(g, "accuracy"),
+            pct(g, "uar"),
+            pct(g, "four_class_accuracy"),
+            pct(m, "four_class_accuracy"),
+            f"{fold['seconds'] / 60:.1f}",
+        )
+    s = result.summary
+
+    def ms(key: str) -> str:
+        return mean_std(s, key) if key in s else "-"
+
+    table.add_row(
+        "[bold]mean[/]",
+        "",
+        ms("metrics_no_adapt.accuracy"),
+        ms("metrics_no_adapt.uar"),
+        ms("metrics_no_adapt.four_class_accuracy"),
+        ms("metrics.four_class_accuracy"),
+        f"{s['seconds_per_fold']['mean'] / 60:.1f}",
+    )
+    return table
