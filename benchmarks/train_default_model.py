@@ -2,7 +2,7 @@
 
     python benchmarks/train_default_model.py [--data-root ../shared/data]
 
-It prepares the members' corpus with `ser prepare`, marks every clip as training data (the
+It prepares the members' corpora with `ser prepare`, marks every clip as training data (the
 recipe's speaker-independent accuracy is measured separately, per fold: docs/accuracy.md),
 trains each member with `ser train --config recipes/RECIPE.yaml --seed SEED`, combines the runs
 with `ser ensemble`, and copies the checkpoint and MODEL.md into ser_cli/assets/default_model/.
@@ -102,12 +102,11 @@ def main() -> None:
     work = Path(args.work)
     bundle = read_bundle()
     corpora = {m.corpora for m in bundle}
-    if len(corpora) != 1 or len(next(iter(corpora))) != 1:
-        # `ser ensemble` combines runs trained on one training set; several corpora in one
-        # training set need a merged manifest, which `ser prepare` does not write yet
-        raise SystemExit(f"{BUNDLE_FILE}: every member must train on the same one corpus")
-    corpus = Path(args.data_root) / next(iter(corpora))[0]
-    subprocess.run([SER, "prepare", str(corpus), "--out", str(work / "prepared")], check=True)
+    if len(corpora) != 1:  # `ser ensemble` combines runs trained on one training set
+        raise SystemExit(f"{BUNDLE_FILE}: every member must train on the same corpora")
+    folders = [str(Path(args.data_root) / name) for name in next(iter(corpora))]
+    # several corpora make one manifest with a corpus column (speakers prefixed by corpus)
+    subprocess.run([SER, "prepare", *folders, "--out", str(work / "prepared")], check=True)
     with open(work / "prepared" / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
