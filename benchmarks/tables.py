@@ -320,7 +320,7 @@ def ray() -> str:
     r = _load("ray-default.json")
     return "\n".join(
         [
-            f"| {r['clips']:,} RAVDESS clips, bundled model | seconds | clips/s |",
+            f"| {r['clips']:,} RAVDESS clips | seconds | clips/s |",
             "|---|---|---|",
             f"| one process | {r['single_s']:.1f} | {r['single_clips_per_s']:.1f} |",
             f"| `--engine ray --actors 2` | {r['ray_s']:.1f} | {r['ray_clips_per_s']:.1f} |",
