@@ -36,15 +36,15 @@ EMODB = ROOT.parent / "shared" / "data" / "emodb-2s"  # evaluation only: never t
 SER = [sys.executable, "-m", "ser_cli"]
 BIN_SER = str(Path(sys.executable).with_name("ser"))
 
-# Per-model settings for the CV table: the defaults, except fewer epochs for the comparison
-# models so the whole table fits in one working session on 2 cores (docs/accuracy.md says so).
-# Each is passed as --set to `ser train --cv 5`.
-CV_MODELS: dict[str, list[str]] = {
-    "classic": [],
-    "enhanced": [],
-    "base": ["train.epochs=12"],
-    "simplified": ["train.epochs=15"],
-    "ultimate": ["train.epochs=15"],
+# The recipe each model's row of the CV table trains (files in recipes/): the defaults, with
+# fewer epochs for the comparison models so the whole table fits in one working session on
+# 2 cores (docs/accuracy.md says so).
+CV_RECIPES: dict[str, str] = {
+    "classic": "classic",
+    "enhanced": "utterance-norm-60-epochs",  # the default recipe
+    "base": "base",
+    "simplified": "simplified",
+    "ultimate": "ultimate",
 }
 
 
@@ -101,23 +101,12 @@ def prepare() -> None:
 
 def cv(models: list[str]) -> None:
     manifest = manifest_dir() / "manifest.csv"
-    for model in models or list(CV_MODELS):
+    for model in models or list(CV_RECIPES):
         out = ROOT / "bench-out" / f"cv-{model}"
         shutil.rmtree(out, ignore_errors=True)
-        cmd = [
-            BIN_SER,
-            "train",
-            "--model",
-            model,
-            "--data",
-            str(manifest),
-            "--out",
-            str(out),
-            "--cv",
-            "5",
-        ]
-        for item in CV_MODELS.get(model, []):
-            cmd += ["--set", item]
+        recipe = ROOT / "recipes" / f"{CV_RECIPES[model]}.yaml"
+        cmd = [BIN_SER, "train", "--config", str(recipe), "--data", str(manifest)]
+        cmd += ["--out", str(out), "--cv", "5"]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         report = json.loads((out / "cv.json").read_text())

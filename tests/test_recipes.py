@@ -22,7 +22,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ sits beside the package, not in it
-from benchmarks import recipes  # noqa: E402
+from benchmarks import recipes, run  # noqa: E402
 from benchmarks import train_default_model as default_model  # noqa: E402
 
 NAMES = recipes.recipe_names()
@@ -113,6 +113,16 @@ def _measured(saved: dict) -> RunConfig:
 def test_each_measured_recipe_file_is_what_its_result_measured(name):
     saved = json.loads((RESULTS / f"recipe-{name}.json").read_text())
     assert _same(recipes.recipe_config(name), _measured(saved))
+
+
+@pytest.mark.parametrize("model", sorted(run.CV_RECIPES))
+def test_each_model_row_trains_its_recipe_file(model):
+    """The per-model CV table (`python benchmarks/run.py cv`): each row's result file saved the
+    config it trained, and its recipe file is that config."""
+    saved = json.loads((RESULTS / f"cv-{model}.json").read_text())
+    recipe = run.CV_RECIPES[model]
+    assert saved["model"] == model and recipe in NAMES
+    assert _same(recipes.recipe_config(recipe), _measured(saved))
 
 
 def test_the_bundled_model_is_the_bundle_file_and_the_defaults():
