@@ -40,6 +40,7 @@ def pages() -> list[Path]:
     return [
         ROOT / "README.md",
         *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "recipes" / "README.md",
         ROOT / "benchmarks" / "README.md",
     ]
 
