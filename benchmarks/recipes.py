@@ -294,7 +294,7 @@ def summarise(saved: dict) -> dict:
 # One line per measured recipe for the docs' tables (benchmarks/tables.py); a recipe whose
 # file went with its options keeps its line here, naming the settings it measured.
 WHAT = {
-    "previous": "the first bundled model's recipe: speaker-normalised training, gain, noise, "
+    "previous": "the earlier default, at this size: speaker-normalised training, gain, noise, "
     "speed and SpecAugment; 20 epochs",
     "utterance-norm": "previous + each clip's per-band mean removed in the model",
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
