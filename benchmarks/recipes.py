@@ -7,9 +7,9 @@
 
 A recipe is a file, recipes/RECIPE.yaml (a complete `ser train --config` file). For each recipe
 and seed this runs the user's command,
-``ser train --config recipes/RECIPE.yaml --data bench-out/ravdess --cv 5 --seed S`` (5
-speaker-disjoint folds over actors 01-20, no validation split), and reads its no-adaptation CV accuracy (what
-``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
+``ser train --config recipes/RECIPE.yaml --data bench-out/ravdess --cv 5 --seed S``
+(5 speaker-disjoint folds over actors 01-20, no validation split), and reads its no-adaptation
+CV accuracy (what ``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
 EmoDB clip without adaptation (``ser eval --no-adapt``'s scoring: boredom left out, calm counted
 as neutral, surprised dropped) over EmoDB's 6 classes and the angry/happy/neutral/sad view, and
 so is the average of the 5 fold models' probabilities (a fold ensemble). EmoDB is evaluation
