@@ -31,6 +31,7 @@ from benchmarks.recipes import (  # noqa: E402
     recipe_names,
     summarise,
 )
+from benchmarks.run import CV_RECIPES  # noqa: E402
 
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
@@ -392,6 +393,12 @@ def _command_for(path: Path) -> str:
         if name in recipe_names():
             return f"{run}: `ser train --config recipes/{name}.yaml --cv 5 --seed S` per seed"
         return f"{run} at commit {REMOVED_AT} (its options left the code since)"
+    model = path.stem.removeprefix("cv-")
+    if path.name.startswith("cv-") and model in CV_RECIPES:
+        return (
+            f"`python benchmarks/run.py cv {model}`: `ser train --config "
+            f"recipes/{CV_RECIPES[model]}.yaml --cv 5`"
+        )
     if path.name in WRITTEN_BY:
         return f"`{WRITTEN_BY[path.name]}`"
     found = _recorded_commands(json.loads(path.read_text()))
