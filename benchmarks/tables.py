@@ -375,7 +375,6 @@ WRITTEN_BY = {
     "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
     "resample.json": "python benchmarks/resample.py",
 }
-RECIPE_RUN = re.compile(r"bench-out/recipes/([^/ ]+)/seed(\d+)")
 
 
 def commands() -> str:
@@ -402,13 +401,7 @@ def _command_for(path: Path) -> str:
     if path.name in WRITTEN_BY:
         return f"`{WRITTEN_BY[path.name]}`"
     found = _recorded_commands(json.loads(path.read_text()))
-    out = []
-    for command in found:
-        recipe = RECIPE_RUN.search(command)
-        if recipe:  # a recipe's run, recorded as the layered overrides it was measured with
-            command = f"python benchmarks/recipes.py {recipe.group(1)} (seed {recipe.group(2)})"
-        out.append(f"`{_local(command)}`")
-    return "<br>".join(dict.fromkeys(out))
+    return "<br>".join(f"`{_local(command)}`" for command in found)
 
 
 def _recorded_commands(data) -> list[str]:
