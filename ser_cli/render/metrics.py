@@ -212,7 +212,7 @@ def models_table(rows: list[dict]) -> Group:
     footer = Text.from_markup(
         f"★ recommended: [bold]{', '.join(recommended)}[/]. CV accuracy: weighted accuracy, "
         "mean ± std over 5 speaker-disjoint folds of RAVDESS (20 actors), test speakers "
-        "adapted; '-': not measured. Details: benchmarks/RESULTS.md."
+        "adapted; '-': not measured. Details: docs/accuracy.md."
     )
     return Group(table, footer)
 
