@@ -262,7 +262,7 @@ def train(
         ..., "--out", "-o", help="Run folder for checkpoints, config and history."
     ),
     config: Path | None = typer.Option(
-        None, "--config", "-c", help="YAML run config (see examples/configs)."
+        None, "--config", "-c", help="YAML run config (see recipes/)."
     ),
     overrides: list[str] | None = typer.Option(
         None, "--set", help="Override a setting, e.g. --set train.lr=1e-3."

@@ -208,25 +208,7 @@ def test_a_model_learns_from_corpora_with_different_label_sets(mixed_rows, tmp_p
     assert report["accuracy"] > 3 / 8, report["confusion"]
 
 
-def test_leave_one_corpus_out_tests_each_corpus_over_its_own_classes(mixed_rows, tmp_path):
-    from ser_cli.training.crossval import run_cv
-
-    result = run_cv(mixed_rows, quick_config("classic"), tmp_path / "loco", by="corpus")
-    assert result.by == "corpus" and [f["fold"] for f in result.folds] == ["a", "b"]
-    report = json.loads((tmp_path / "loco" / "cv.json").read_text())
-    by_fold = {f["fold"]: f for f in report["folds"]}
-    assert all(s.startswith("a-") for s in by_fold["a"]["test_speakers"])
-    # Corpus b has no calm or surprised: it is scored over its own six classes.
-    assert "calm" not in by_fold["b"]["labels"] and len(by_fold["b"]["labels"]) == 6
-    assert "four_class_accuracy" in by_fold["b"]["metrics_no_adapt"]
-    mean = report["summary"]["metrics_no_adapt.four_class_accuracy"]["mean"]
-    assert mean == pytest.approx(
-        np.mean([f["metrics_no_adapt"]["four_class_accuracy"] for f in report["folds"]])
-    )
-    assert (tmp_path / "loco" / "without-a" / "best.json").exists()
-
-
-def test_cli_cv_corpus_reports_and_refuses_a_single_corpus(mixed_rows, tmp_path):
+def test_cli_leave_one_corpus_out_scores_each_corpus_over_its_own_classes(mixed_rows, tmp_path):
     from ser_cli.data.manifest import write_manifest
 
     manifest = write_manifest(mixed_rows, tmp_path / "m.csv")
@@ -243,6 +225,36 @@ def test_cli_cv_corpus_reports_and_refuses_a_single_corpus(mixed_rows, tmp_path)
     )
     assert ok.exit_code == 0, ok.output
     assert "leave-one-corpus-out" in ok.output and "4-class" in ok.output
+    report = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert report["by"] == "corpus" and [f["fold"] for f in report["folds"]] == ["a", "b"]
+    by_fold = {f["fold"]: f for f in report["folds"]}
+    assert all(s.startswith("a-") for s in by_fold["a"]["test_speakers"])
+    # Corpus b has no calm or surprised: it is scored over its own six classes.
+    assert "calm" not in by_fold["b"]["labels"] and len(by_fold["b"]["labels"]) == 6
+    assert "four_class_accuracy" in by_fold["b"]["metrics_no_adapt"]
+    mean = report["summary"]["metrics_no_adapt.four_class_accuracy"]["mean"]
+    assert mean == pytest.approx(
+        np.mean([f["metrics_no_adapt"]["four_class_accuracy"] for f in report["folds"]])
+    )
+    # `ser eval` on a multi-corpus manifest: overall, and each corpus over its own classes.
+    report = ser(
+        "eval",
+        "--model",
+        tmp_path / "cv" / "without-a",
+        "--data",
+        manifest,
+        "--split",
+        "all",
+        "--json",
+    )
+    assert report.exit_code == 0, report.output
+    corpora = json.loads(report.output)["corpora"]
+    assert set(corpora) == {"a", "b"} and corpora["b"]["n"] == 36
+    assert corpora["a"]["n"] + corpora["b"]["n"] == json.loads(report.output)["n"]
+    shown = ser(
+        "eval", "--model", tmp_path / "cv" / "without-a", "--data", manifest, "--split", "all"
+    )
+    assert "per corpus, own classes" in shown.output
     single = write_manifest([{**r, "corpus": "a"} for r in mixed_rows], tmp_path / "s.csv")
     bad = ser(
         "train", "--data", single, "--model", "classic", "--cv", "corpus", "--out", tmp_path / "x"

@@ -109,11 +109,31 @@ def eval_report(reports: dict[str, dict]) -> Group:
     for name, report in reports.items():
         suffix = f" — {name}" if len(reports) > 1 else ""
         parts += [Text(f"{line}{suffix}", style="yellow") for line in label_mapping_lines(report)]
+        if report.get("corpora"):
+            parts.append(corpora_table(report["corpora"], f"per corpus, own classes{suffix}"))
         parts += [
             per_class_table(report, f"per class{suffix}"),
             confusion_table(report, f"confusion{suffix} (rows: true, columns: predicted)"),
         ]
     return Group(*parts)
+
+
+def corpora_table(corpora: dict[str, dict], title: str) -> Table:
+    """One row per corpus of a multi-corpus manifest: its own classes and the 4-class view."""
+    table = Table(title=title, title_justify="left")
+    for col in ("corpus", "clips", "accuracy", "UAR", "macro-F1", "4-class"):
+        table.add_column(col, justify="left" if col == "corpus" else "right")
+    for name, m in corpora.items():
+        four = m.get("four_class_accuracy")
+        table.add_row(
+            name,
+            str(m["n"]),
+            f"{m['accuracy']:.1%}",
+            f"{m['uar']:.1%}",
+            f"{m['macro_f1']:.1%}",
+            "-" if four is None else f"{four:.1%}",
+        )
+    return table
 
 
 def cv_table(result) -> Table:
@@ -192,7 +212,7 @@ def models_table(rows: list[dict]) -> Group:
     footer = Text.from_markup(
         f"★ recommended: [bold]{', '.join(recommended)}[/]. CV accuracy: weighted accuracy, "
         "mean ± std over 5 speaker-disjoint folds of RAVDESS (20 actors), test speakers "
-        "adapted; '-': not measured. Details: benchmarks/RESULTS.md."
+        "adapted; '-': not measured. Details: docs/accuracy.md."
     )
     return Group(table, footer)
 
