@@ -126,14 +126,11 @@ def _root(
     """Speech emotion recognition from the command line."""
 
 
-def _show_warnings(source) -> None:
-    """A hub classifier's notes (e.g. labels that match no known emotion), once, on stderr;
-    ``source`` is a loaded predictor or an eval report."""
+def _show_warnings(notes) -> None:
+    """Notes for the user (a hub classifier's labels that match no known emotion, a split
+    without some class), once each, on stderr."""
     from rich.markup import escape
 
-    notes = (
-        source.get("warnings", ()) if isinstance(source, dict) else getattr(source, "warnings", ())
-    )
     for warning in notes:
         _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
@@ -228,7 +225,7 @@ def prepare(
             seed=seed,
             on_progress=on_progress,
         )
-    _show_warnings(result)
+    _show_warnings(result.warnings)
     _console().print(prepare_report(result))
 
 
@@ -394,7 +391,7 @@ def evaluate(
     from ser_cli.render.metrics import eval_report
 
     for report in reports.values():
-        _show_warnings(report)
+        _show_warnings(report.get("warnings", ()))
     console = _console()
     console.print(eval_report(reports))
     for path in written:
@@ -499,7 +496,7 @@ def predict(
         _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
         return
     predictor = load_predictor(model)
-    _show_warnings(predictor)
+    _show_warnings(predictor.warnings)
     # One file needs no bar: nullcontext() yields None, so predict_files reports no progress.
     bar = progress_bar("predicting", transient=True) if len(files) > 1 else nullcontext()
     with bar as on_progress:
@@ -683,7 +680,7 @@ def listen(
         from ser_cli.inference.load import load_predictor
 
         predictor = load_predictor(model)
-        _show_warnings(predictor)
+        _show_warnings(predictor.warnings)
     except BaseException:
         source.close()
         raise
