@@ -82,15 +82,27 @@ def test_no_import_cycles():
     assert cycles(import_graph()) == []
 
 
+# What each layer must never import: the layers above it (STYLE.md: cli/render -> listen ->
+# training, inference -> models -> features, data -> audio -> base modules). Models and
+# features do not read the run configuration (ser_cli.config) either.
+FORBIDDEN = {
+    "audio": ("training", "inference", "listen", "render", "cli", "config", "models", "features"),
+    "data": ("training", "inference", "listen", "render", "cli", "models"),
+    "features": ("training", "inference", "listen", "render", "cli", "config", "models"),
+    "models": ("training", "inference", "listen", "render", "cli", "config"),
+    "inference": ("training", "listen", "render", "cli"),
+    "training": ("listen", "render", "cli"),
+    "listen": ("render", "cli"),
+}
+
+
 def test_layers_import_downward_only():
     graph = import_graph()
     wrong = []
-    for module, imports in graph.items():
-        for imported in imports:
-            if module.startswith("ser_cli.features") and imported.startswith(
-                ("ser_cli.training", "ser_cli.inference")
-            ):
-                wrong.append(f"{module} -> {imported}")
-            if module.startswith("ser_cli.models") and imported == "ser_cli.config":
+    for module, imports in sorted(graph.items()):
+        layer = module.split(".")[1] if "." in module else ""
+        for imported in sorted(imports):
+            above = imported.split(".")[1] if "." in imported else ""
+            if above in FORBIDDEN.get(layer, ()):
                 wrong.append(f"{module} -> {imported}")
     assert wrong == []
