@@ -12,13 +12,14 @@ import pytest
 from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
 
 from ser_cli.errors import ModelError
+from ser_cli.features.clips import ClipSet
 from ser_cli.features.extract import FeatureConfig
 from ser_cli.features.ssl_encoder import WAVE_FRAME, waveform_frames
 from ser_cli.inference.evaluate import evaluate_rows
 from ser_cli.inference.load import load_predictor
 from ser_cli.models.checkpoint import load_checkpoint
 from ser_cli.models.ssl_finetune import parse_finetune
-from ser_cli.training.batchers import bucketed_batches
+from ser_cli.training.batchers import WaveformBatcher, bucketed_batches
 from ser_cli.training.trainer import train_run
 
 
@@ -86,6 +87,14 @@ def test_helpers():
     lengths = np.random.default_rng(0).integers(10, 100, size=45)
     batches = bucketed_batches(lengths, 8, np.random.default_rng(1))
     assert len(batches) == 6 and sorted(np.concatenate(batches).tolist()) == list(range(45))
+    # several corpora: each an equal share of the epoch, in batches of similar length
+    corpora = np.array([0] * 40 + [1] * 5)
+    clips = ClipSet([np.zeros((n, WAVE_FRAME), np.float32) for n in lengths],
+                    np.zeros(45, np.int64), ["s"] * 45, ["p"] * 45)  # fmt: skip
+    order = WaveformBatcher(clips, 40, 8, corpora, True).order(np.random.default_rng(0))
+    assert np.bincount(corpora[order]).tolist() == [22, 22]
+    one = WaveformBatcher(clips, 40, 8, np.zeros(45, np.int64), True)
+    assert sorted(one.order(np.random.default_rng(0)).tolist()) == list(range(45))
 
 
 @pytest.mark.slow

@@ -62,17 +62,21 @@ class FeatureBatcher:
 
 @dataclass
 class WaveformBatcher:
-    """Batches of 20 ms waveform frames of similar length (:func:`bucketed_batches`), each
-    clip randomly cropped to ``crop_frames`` frames; no normalisation (the model does it)."""
+    """Batches of 20 ms waveform frames of similar length (:func:`bucketed_batches` over the
+    epoch's clips, each corpus an equal share with ``balance``), each clip randomly cropped to
+    ``crop_frames`` frames; no normalisation (the model does it)."""
 
     clips: ClipSet
     crop_frames: int
     batch_size: int
+    corpora: np.ndarray  # (clips,) int: the corpus of each clip
+    balance: bool
     min_batch: int = 1  # layer-normed encoders train on a batch of one
 
     def order(self, rng: np.random.Generator) -> np.ndarray:
         lengths = np.array([f.shape[0] for f in self.clips.features])
-        return np.concatenate(bucketed_batches(lengths, self.batch_size, rng))
+        epoch = epoch_order(rng, self.corpora, self.balance)  # one corpus: a plain permutation
+        return np.concatenate(bucketed_batches(lengths, self.batch_size, rng, epoch))
 
     def batch(self, index: np.ndarray, rng: np.random.Generator) -> Batch:
         return crop_batch(self.clips, index, self.crop_frames, rng)
@@ -100,12 +104,14 @@ def epoch_order(rng: np.random.Generator, corpora: np.ndarray, balance: bool) ->
 
 
 def bucketed_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, order: np.ndarray | None = None
 ) -> list[np.ndarray]:
-    """One epoch of batches of similar length: shuffle, cut into buckets of BUCKET_BATCHES
-    batches, sort each bucket by length, cut it into batches, shuffle the batches.
-    Always ceil(len / batch_size) batches, every index exactly once."""
-    order = rng.permutation(len(lengths))
+    """One epoch of batches of similar length: shuffle (or take ``order``, an epoch's clips
+    already shuffled), cut into buckets of BUCKET_BATCHES batches, sort each bucket by length,
+    cut it into batches, shuffle the batches. Without ``order``: ceil(len / batch_size)
+    batches, every index exactly once."""
+    if order is None:
+        order = rng.permutation(len(lengths))
     span = batch_size * BUCKET_BATCHES
     batches = []
     for start in range(0, len(order), span):

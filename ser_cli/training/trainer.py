@@ -488,7 +488,9 @@ def _waveform_setup(
     }
     return TrainingSetup(
         model,
-        WaveformBatcher(train, tc.crop_frames, tc.batch_size),
+        WaveformBatcher(
+            train, tc.crop_frames, tc.batch_size, corpus_ids(train_rows), tc.corpus_balance
+        ),
         param_groups,
         train,
         val,
