@@ -249,6 +249,38 @@ def crosscorpus() -> str:
     return "\n".join(rows)
 
 
+LOCO_RESULTS = (
+    ("loco-ravdess-only.json", "one network, RAVDESS 01-20 alone (the default recipe)"),
+    ("loco-bundled.json", "the bundled model (six RAVDESS-only networks)"),
+    ("loco-mix-20-epochs.json", "one network, the other two corpora, 20 epochs"),
+    ("loco-default.json", "one network, the other two corpora, 60 epochs"),
+)
+
+
+def loco() -> str:
+    """Leave-one-corpus-out, no adaptation: each corpus by a model that never heard it."""
+    rows = [
+        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, what in LOCO_RESULTS:
+        if not (RESULTS / name).exists():
+            continue
+        s = _load(name)["summary"]
+        four, own = s["four_class_accuracy"], s["accuracy"]
+
+        def cell(corpus, four=four, own=own):
+            if corpus not in four:
+                return "-"
+            return f"{_ms(four[corpus])} / {_ms(own[corpus])}"
+
+        rows.append(
+            f"| {what} | {cell('ravdess')} | {cell('emodb')} | {cell('ased')} | "
+            f"{_ms(four['mean'])} / {_ms(own['mean'])} | {s['seeds']} |"
+        )
+    return "\n".join(rows)
+
+
 def emodb_recall() -> str:
     r = _load("crosscorpus-emodb.json")
     labels = list(r["no_adapt"]["recall"])
@@ -450,6 +482,14 @@ TABLES: dict[str, Table] = {
         ),
     ),
     "models": Table(models, ("cv-*.json",), ("python benchmarks/run.py cv", "ser models")),
+    "loco": Table(
+        loco,
+        ("loco-*.json",),
+        (
+            "python benchmarks/corpora.py loco --seeds 0 1 2",
+            "python benchmarks/corpora.py ravdess-only --seeds 0 1 2",
+        ),
+    ),
     "cv-models": Table(cv_models, ("cv-*.json",), ("python benchmarks/run.py cv [MODEL ...]",)),
     "recipes": Table(recipes, ("recipe-*.json",), (RECIPE_CMD,)),
     "removed": Table(
