@@ -556,8 +556,8 @@ def predict(
             _console(stderr=True).print(f"wrote {escape(str(output))}", soft_wrap=True)
         elif text:
             typer.echo(text, nl=not text.endswith("\n"))
-    if len(results) + len(missing) > 1:
-        _console(stderr=True).print(render.summary_line(results), soft_wrap=True)
+    if fmt == "table" and len(results) > 1:  # json and csv carry the counts themselves
+        _console().print(render.summary_line(results), soft_wrap=True)
     failed = sum(1 for r in results if r.error) + len(missing)
     if failed:
         _console(stderr=True).print(
