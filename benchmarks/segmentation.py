@@ -187,6 +187,14 @@ def larger_test(clips) -> dict:
     return out
 
 
+def _shown(path: Path) -> str:
+    """A clip's path from the project root (the shared data as ../shared/data/...)."""
+    path = path.resolve()
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    return str(Path("..") / path.relative_to(ROOT.parent))
+
+
 def accuracy_test(clips, seed: int = SEED) -> dict:
     from ser_cli.inference.predictor import load_predictor, predict_files
 
@@ -204,7 +212,7 @@ def accuracy_test(clips, seed: int = SEED) -> dict:
     scores["one_by_one_labels"] = [r.label for r in alone]
     scores["recording_seconds"] = round(len(samples) / SAMPLE_RATE, 2)
     scores["pause_seconds"] = [round(b - a, 2) for a, b in pauses]
-    scores["clips"] = [str(p.relative_to(ROOT.parent)) for p, _ in clips]
+    scores["clips"] = [_shown(p) for p, _ in clips]
     return scores
 
 

@@ -272,3 +272,11 @@ def test_window_with_vad_and_pause_with_fixed_are_refused(tmp_path):
     assert bad.exit_code == 2 and "--segment fixed" in bad.output
     bad = runner.invoke(app, ["predict", clip, "--window", "3", "--pause", "1"])
     assert bad.exit_code == 2 and "--pause" in bad.output
+
+
+def test_cli_choices_are_the_library_modes():
+    from ser_cli import cli
+    from ser_cli.inference.options import SEGMENT_MODES
+
+    assert [m.value for m in cli.Segment] == list(SEGMENT_MODES)
+    assert {"audacity", "srt", "vtt"} == set(cli.TIMELINE_FORMATS)
