@@ -280,3 +280,9 @@ def test_cli_choices_are_the_library_modes():
 
     assert [m.value for m in cli.Segment] == list(SEGMENT_MODES)
     assert {"audacity", "srt", "vtt"} == set(cli.TIMELINE_FORMATS)
+
+
+def test_predict_help_states_the_library_pause():
+    result = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert f"[default: {PAUSE:g}]" in result.output
