@@ -285,4 +285,4 @@ def test_cli_choices_are_the_library_modes():
 def test_predict_help_states_the_library_pause():
     result = runner.invoke(app, ["predict", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert f"[default: {PAUSE:g}]" in result.output
+    assert f"[default: ({PAUSE:g})]" in result.output
