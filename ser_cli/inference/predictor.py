@@ -33,7 +33,7 @@ from ser_cli.progress import Progress
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
 # `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
-# does), and longer recordings in windows of that length, overlapping by half.
+# does), and longer recordings by utterance (or, with --segment fixed, in windows).
 WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
 PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
 
