@@ -57,12 +57,14 @@ def trimmed(samples: np.ndarray, top_db: float = 35.0) -> np.ndarray:
     return samples[a * frame : b * frame]
 
 
-def recording(pauses: list[float], seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Example clips (trimmed to their speech) with ``pauses`` (s) of room noise before each
-    and after the last -> (samples, true (start, end) of each utterance)."""
+def recording(
+    pauses: list[float], seed: int = 0, files: list[Path] = EXAMPLES
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Clips (trimmed to their speech) with ``pauses`` (s) of room noise before each and after
+    the last -> (samples, true (start, end) of each utterance)."""
     rng = np.random.default_rng(seed)
     parts, truth, t = [], [], 0.0
-    clips = [trimmed(load_audio(p)) for p in EXAMPLES]
+    clips = [trimmed(load_audio(p)) for p in files]
     for i, pause in enumerate(pauses[:-1]):
         parts.append(FLOOR * rng.standard_normal(int(pause * SAMPLE_RATE)).astype(np.float32))
         t += pause
@@ -196,6 +198,30 @@ def test_utterances_are_found_within_tolerance_and_pauses_are_silence(predictor,
     # each utterance is classified as the clip alone is, through the one inference path
     alone = predict_files(predictor, EXAMPLES[: len(truth)])
     assert [s.label for s in speech] == [r.label for r in alone]
+
+
+RAVDESS_16K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess-speech-16k"
+
+
+@pytest.mark.realdata
+@pytest.mark.vad
+@pytest.mark.skipif(not RAVDESS_16K.is_dir(), reason="../shared/data/ravdess-speech-16k absent")
+def test_utterance_boundaries_on_other_speakers(predictor, tmp_path):
+    # one clip of each of 8 actors, every emotion, both statements: other voices than examples/
+    files = [
+        next(iter(sorted(RAVDESS_16K.rglob(f"03-01-0{e}-*-0{1 + a % 2}-01-{a:02d}.flac"))))
+        for e, a in zip(range(1, 9), (2, 5, 7, 10, 13, 16, 18, 19), strict=True)
+    ]
+    pauses = [1.0, 1.3, 2.7, 1.1, 2.2, 1.6, 3.0, 1.4, 1.8]
+    samples, truth = recording(pauses, seed=1, files=files)
+    [result] = predict_files(predictor, [write_audio(tmp_path / "talk.wav", samples)])
+    speech = [s for s in result.segments if s.label != SILENCE]
+    found = sum(
+        any(abs(s.start - a) <= TOLERANCE and abs(s.end - b) <= TOLERANCE for s in speech)
+        for a, b in truth
+    )
+    assert found == len(truth), [(s.start, s.end, s.label) for s in result.segments]
+    assert sum(s.label == SILENCE for s in result.segments) == len(pauses)
 
 
 @pytest.mark.vad
