@@ -9,9 +9,11 @@
 trained on the other two (masked per-corpus loss, corpus-balanced epochs: the defaults) is
 tested on every clip of the one left out, over its own classes and over angry/happy/neutral/sad.
 ``ravdess-only`` is the baseline scored the same way: the default recipe trained on RAVDESS
-01-20 alone (``ser train`` on the RAVDESS rows, all in train), tested on EmoDB and ASED.
+01-20 alone, tested on EmoDB and ASED. It trains nothing: the bundled model's three 60-epoch
+members are exactly those runs (seeds 0-2), each scored alone; the bundled ensemble is scored too.
 
-Results: benchmarks/results/loco-NAME.json and loco-ravdess-only.json, one entry per seed,
+Results: benchmarks/results/loco-NAME.json, loco-ravdess-only.json and loco-bundled.json,
+one entry per seed,
 written as each seed finishes (the run folders stay in bench-out/corpora/).
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {
     "ravdess": DATA / "ravdess-speech-16k",
@@ -38,6 +41,7 @@ CORPORA = {
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "bench-out" / "corpora"
 FOUR = "four_class_accuracy"
+DEFAULT_EPOCHS = 60  # the default recipe's schedule (the bundled 60-epoch members)
 
 
 def ser(*args: object) -> None:
@@ -111,36 +115,49 @@ def loco(seeds: list[int], name: str, sets: list[str]) -> None:
         _record(name, seed, entry, command)
 
 
-def ravdess_only(seeds: list[int]) -> None:
-    from ser_cli.data.manifest import write_manifest
+def _score_other_corpora(ckpt, rows: list[dict]) -> dict:
+    """A RAVDESS-only model on every EmoDB and ASED clip, no adaptation and adapted."""
     from ser_cli.inference.evaluate import evaluate_rows
+
+    corpora = {}
+    for corpus in ("emodb", "ased"):
+        test = [r for r in rows if r["corpus"] == corpus]
+        own = sorted({r["label"] for r in test})
+        m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+        a = evaluate_rows(ckpt, test, adapt=True, corpus_labels=own)
+        corpora[corpus] = {
+            "accuracy": m["accuracy"],
+            "uar": m["uar"],
+            FOUR: m["four_class"]["accuracy"],
+            "adapted_" + FOUR: a["four_class"]["accuracy"],
+            "labels": list(m["labels"]),
+        }
+    return corpora
+
+
+def ravdess_only(seeds: list[int]) -> None:
+    """The single-corpus baseline without training anything: the bundled model's 60-epoch
+    members are runs of the default recipe on RAVDESS 01-20 (seeds 0-2), each scored alone,
+    and the whole bundled ensemble as well."""
+    import dataclasses
+
     from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.paths import bundled_model_dir
 
     with mix_manifest().open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    train = [{**r, "split": "train"} for r in rows if r["corpus"] == "ravdess"]
-    manifest = write_manifest(train, OUT / "ravdess-only" / "manifest.csv")
+    bundled = load_checkpoint(bundled_model_dir())
+    info = bundled.meta["ensemble"]
     for seed in seeds:
-        out = OUT / f"ravdess-only-s{seed}"
-        started = time.time()
-        if not (out / "best.json").exists():
-            ser("train", "--data", manifest, "--seed", seed, "--out", out)
-        ckpt = load_checkpoint(out, "best")
-        corpora = {}
-        for corpus in ("emodb", "ased"):
-            test = [r for r in rows if r["corpus"] == corpus]
-            own = sorted({r["label"] for r in test})
-            m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
-            a = evaluate_rows(ckpt, test, adapt=True, corpus_labels=own)
-            corpora[corpus] = {
-                "accuracy": m["accuracy"],
-                "uar": m["uar"],
-                FOUR: m["four_class"]["accuracy"],
-                "adapted_" + FOUR: a["four_class"]["accuracy"],
-                "labels": list(m["labels"]),
-            }
-        entry = {"minutes": round((time.time() - started) / 60, 1), "corpora": corpora}
+        index = next(
+            i for i, (s, e) in enumerate(zip(info["seeds"], info["epochs"], strict=True))
+            if s == seed and e == DEFAULT_EPOCHS
+        )  # fmt: skip
+        member = dataclasses.replace(bundled, model=bundled.model.members[index])
+        entry = {"member": info["runs"][index], "corpora": _score_other_corpora(member, rows)}
         _record("ravdess-only", seed, entry, "python benchmarks/corpora.py ravdess-only --seeds S")
+    entry = {"members": info["runs"], "corpora": _score_other_corpora(bundled, rows)}
+    _record("bundled", 0, entry, "python benchmarks/corpora.py ravdess-only")
 
 
 def main(argv: list[str]) -> None:

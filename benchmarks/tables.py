@@ -249,6 +249,38 @@ def crosscorpus() -> str:
     return "\n".join(rows)
 
 
+LOCO_RESULTS = (
+    ("loco-ravdess-only.json", "one network, RAVDESS 01-20 alone (the default recipe)"),
+    ("loco-bundled.json", "the bundled model (six RAVDESS-only networks)"),
+    ("loco-mix-20-epochs.json", "one network, the other two corpora, 20 epochs"),
+    ("loco-default.json", "one network, the other two corpora, 60 epochs"),
+)
+
+
+def loco() -> str:
+    """Leave-one-corpus-out, no adaptation: each corpus by a model that never heard it."""
+    rows = [
+        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, what in LOCO_RESULTS:
+        if not (RESULTS / name).exists():
+            continue
+        s = _load(name)["summary"]
+        four, own = s["four_class_accuracy"], s["accuracy"]
+
+        def cell(corpus, four=four, own=own):
+            if corpus not in four:
+                return "-"
+            return f"{_ms(four[corpus])} / {_ms(own[corpus])}"
+
+        rows.append(
+            f"| {what} | {cell('ravdess')} | {cell('emodb')} | {cell('ased')} | "
+            f"{_ms(four['mean'])} / {_ms(own['mean'])} | {s['seeds']} |"
+        )
+    return "\n".join(rows)
+
+
 def emodb_recall() -> str:
     r = _load("crosscorpus-emodb.json")
     labels = list(r["no_adapt"]["recall"])
@@ -339,6 +371,46 @@ def calibration() -> str:
             "|---|---|---|---|",
             f"| out-of-fold RAVDESS predictions ({cal['clips']:,} clips) | "
             f"{cal['temperature']:.3f} | {cal['val_ece_before']:.3f} | {cal['val_ece_after']:.3f} |",
+        ]
+    )
+
+
+# --- docs/long-recordings.md --------------------------------------------------------------------
+
+
+def segmentation() -> str:
+    r = _load("segmentation.json")
+    a, b, t = r["accuracy"], r["larger_ased"], r["throughput"]
+    tol = f"{r['tolerance_seconds']:g} s"
+
+    def boundaries(m: dict) -> str:
+        return (
+            f"{m['found_within_tolerance']} of {m['utterances']} utterances, "
+            f"{m['pauses_marked_silence']} of {m['pauses']} pauses"
+        )
+
+    def accuracy(m: dict) -> str:
+        return f"{_pct(m['per_utterance_accuracy'])} vs {_pct(m['one_by_one_accuracy'])}"
+
+    return "\n".join(
+        [
+            f"| recording | found within {tol} | accuracy: by utterance vs clip by clip |",
+            "|---|---|---|",
+            f"| 12 held-out clips (8 RAVDESS examples + 4 ASED), {a['recording_seconds']:.0f} s | "
+            f"{boundaries(a)} | {accuracy(a)} |",
+            f"| {b['utterances']} more ASED clips in {b['recordings']} recordings | "
+            f"{boundaries(b)} | {accuracy(b)} |",
+            "",
+            f"| {t['recording_seconds'] / 60:.1f} min, {t['utterances']} utterances "
+            "| seconds | peak memory |",
+            "|---|---|---|",
+            f"| `--segment fixed` (8 s windows every 4 s) | {t['fixed']['seconds']:.1f} | "
+            f"{t['fixed']['peak_rss_mb']:.0f} MB |",
+            f"| `--segment vad` | {t['vad']['seconds']:.1f} "
+            f"(= {t['vad_over_fixed_time']:.2f}x fixed; real-time factor "
+            f"{t['vad_real_time_factor']:.3f}) | {t['vad']['peak_rss_mb']:.0f} MB |",
+            f"| `--segment vad`, the first third of the recording | "
+            f"{t['vad_on_a_third']['seconds']:.1f} | {t['vad_on_a_third']['peak_rss_mb']:.0f} MB |",
         ]
     )
 
@@ -450,6 +522,14 @@ TABLES: dict[str, Table] = {
         ),
     ),
     "models": Table(models, ("cv-*.json",), ("python benchmarks/run.py cv", "ser models")),
+    "loco": Table(
+        loco,
+        ("loco-*.json",),
+        (
+            "python benchmarks/corpora.py loco --seeds 0 1 2",
+            "python benchmarks/corpora.py ravdess-only --seeds 0 1 2",
+        ),
+    ),
     "cv-models": Table(cv_models, ("cv-*.json",), ("python benchmarks/run.py cv [MODEL ...]",)),
     "recipes": Table(recipes, ("recipe-*.json",), (RECIPE_CMD,)),
     "removed": Table(
@@ -506,6 +586,9 @@ TABLES: dict[str, Table] = {
         calibration,
         ("ser_cli/assets/default_model/best.json",),
         ("python benchmarks/train_default_model.py",),
+    ),
+    "segmentation": Table(
+        segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py",)
     ),
     "commands": Table(commands, ("*.json",), ("(each file's own)",)),
     "index": Table(index, (), ()),
