@@ -268,15 +268,16 @@ def loco() -> str:
             continue
         s = _load(name)["summary"]
         four, own = s["four_class_accuracy"], s["accuracy"]
+        fmt = _ms if s["seeds"] > 1 else (lambda pair: _pct(pair[0]))
 
-        def cell(corpus, four=four, own=own):
+        def cell(corpus, four=four, own=own, fmt=fmt):
             if corpus not in four:
                 return "-"
-            return f"{_ms(four[corpus])} / {_ms(own[corpus])}"
+            return f"{fmt(four[corpus])} / {fmt(own[corpus])}"
 
         rows.append(
             f"| {what} | {cell('ravdess')} | {cell('emodb')} | {cell('ased')} | "
-            f"{_ms(four['mean'])} / {_ms(own['mean'])} | {s['seeds']} |"
+            f"{cell('mean')} | {s['seeds']} |"
         )
     return "\n".join(rows)
 
