@@ -34,21 +34,18 @@ class OnnxPredictor:
         self.session = _session(self.path)
         meta = _metadata(self.session, self.path)
         self.meta = meta
-        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        self.labels: tuple[str, ...] = meta["labels"]
         self.feature_config = FeatureConfig.from_dict(meta["feature_config"])
         if self.feature_config.kind not in ("logmel", "mfcc"):
             raise ModelError(
                 f"{self.path}: reads '{self.feature_config.kind}' features, which ser computes only with torch; "
                 "use the run folder instead of the ONNX file."
             )
-        self.global_stats = Stats(
-            np.asarray(meta["global_mean"], dtype=np.float32),
-            np.asarray(meta["global_std"], dtype=np.float32),
-        )
-        self.max_frames = int(meta["max_eval_frames"])
-        self.min_frames = int(meta.get("min_frames", 1))  # a CNN pools time: it needs this many
+        self.global_stats = Stats(meta["global_mean"], meta["global_std"])
+        self.max_frames = meta["max_eval_frames"]
+        self.min_frames = meta["min_frames"]  # a CNN pools time: it needs this many
         self.batch_size = BATCH_SIZE
-        self.temperature = float(meta.get("temperature", 1.0))  # calibration (1: none)
+        self.temperature = meta["temperature"]  # calibration (1: none)
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
 
@@ -146,7 +143,10 @@ def _metadata(session, path: Path) -> dict:
             f"{path}: an ONNX file without ser metadata (labels, features); "
             "export models with `ser export` so they describe themselves."
         )
-    if meta.get("format_version", 0) > SUPPORTED_FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: its ser format_version is not a number; re-export the model.")
+    if version > SUPPORTED_FORMAT_VERSION:
         raise ModelError(
             f"{path}: exported by a newer ser ({meta.get('ser_version')}); upgrade ser-cli."
         )
@@ -165,4 +165,12 @@ def _metadata(session, path: Path) -> dict:
     ]
     if missing:
         raise ModelError(f"{path}: ser metadata lacks {', '.join(missing)}; re-export the model.")
-    return meta
+    from ser_cli.models.metadata import check_onnx
+
+    return check_onnx(meta, _last_dim(session.get_outputs()), _last_dim(session.get_inputs()), path)
+
+
+def _last_dim(nodes) -> int | None:
+    """The size of the first graph input's (or output's) last axis, when the graph fixes it."""
+    size = nodes[0].shape[-1] if nodes and nodes[0].shape else None
+    return size if isinstance(size, int) else None

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import check_output_dir, remove_stale_temps, write_json
+from ser_cli.atomic import remove_stale_temps, write_json
 from ser_cli.config import RunConfig
 from ser_cli.errors import ConfigError, ManifestError
+from ser_cli.outputs import Output, check_outputs
 
 CV_REPORT = "cv.json"
 SUMMARY_KEYS = ("accuracy", "uar", "macro_f1")
@@ -66,7 +67,7 @@ def run_cv(
     out_dir = Path(out_dir)
     all_folds = fold_ids(rows)
     chosen = folds or all_folds
-    check_output_dir(out_dir, "--out")
+    check_outputs([Output(out_dir, "--out", folder=True)], resume=resume)
     remove_stale_temps(out_dir)
     results = []
     if resume:

@@ -166,7 +166,7 @@ def finetune_run(
         "encoder": cfg.features.ssl_model,
         "finetune": {"mode": mcfg.finetune, "trainable_blocks": model.trainable_blocks},
     }
-    if ctx.is_main:
+    if ctx.is_main and not resume:  # a resumed run's config is rewritten once it is restored
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(cfg, run_dir / CONFIG_NAME)
 
@@ -198,6 +198,8 @@ def finetune_run(
     start_epoch, best_uar, stale, history = 0, -1.0, 0, []
     if resume:
         start_epoch, best_uar, stale, history = _restore(run_dir, model, optimizer, device)
+        if ctx.is_main:
+            save_run_config(cfg, run_dir / CONFIG_NAME)
 
     def save(tag: str, state: dict, metrics: dict, with_optimizer: bool) -> None:
         if ctx.is_main:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import atomic_path, check_output_dir, remove_stale_temps, write_text
+from ser_cli.atomic import atomic_path, remove_stale_temps, write_text
 from ser_cli.config import RunConfig, load_run_config, read_config_file, save_run_config
 from ser_cli.errors import ConfigError, ManifestError, ModelError, SerError
 from ser_cli.features.clips import clip_stats, load_clips, train_batch
@@ -26,6 +26,7 @@ from ser_cli.features.normalization import frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import read_sidecar, restore_optimizer, save_checkpoint
+from ser_cli.outputs import Output, check_outputs
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
 from ser_cli.training.augment import mixup
@@ -222,7 +223,13 @@ def train_run(
 
     from ser_cli.inference.calibration import calibrate_run
     from ser_cli.inference.metrics import compute_metrics
-    from ser_cli.models import build_model, get_spec, model_config, saved_model_config
+    from ser_cli.models import (
+        build_model,
+        check_model_options,
+        get_spec,
+        model_config,
+        saved_model_config,
+    )
 
     run_dir = Path(run_dir)
     tc = cfg.train
@@ -231,8 +238,8 @@ def train_run(
         raise ConfigError(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
         )
-    model_config(cfg.model, cfg.model_options)  # unknown model options fail before any work
-    check_output_dir(run_dir, "--out")
+    check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
+    check_outputs([Output(run_dir, "--out", folder=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
@@ -315,7 +322,7 @@ def train_run(
         # sets (the kernels round differently): recorded so a rerun elsewhere can tell.
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
-    if ctx.is_main:
+    if ctx.is_main and not resume:  # a resumed run's config is rewritten once it is restored
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(cfg, run_dir / CONFIG_NAME)
 
@@ -360,6 +367,8 @@ def train_run(
         start_epoch, best_uar, stale, history = _restore(run_dir, model, optimizer, device)
         if averaged is not None:
             averaged.restore(run_dir, device, start_epoch)
+        if ctx.is_main:
+            save_run_config(cfg, run_dir / CONFIG_NAME)
     # A run that already stopped early stays stopped: resuming it must not train one more epoch.
     stopped = val is not None and tc.patience and stale >= tc.patience
     end_epoch = start_epoch if stopped else tc.epochs
