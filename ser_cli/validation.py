@@ -29,7 +29,17 @@ def at_least(low: float) -> Rule:
 
 def between(low: float, high: float) -> Rule:
     """An upper bound too: a seed torch accepts, bands that fit the FFT, memory that fits."""
-    return lambda v: None if low <= v <= high else f"must be between {low:g} and {high:g}"
+
+    def rule(v):
+        if v < low:
+            return f"must be at least {_number(low)}"
+        return None if v <= high else f"must be at most {_number(high)}"
+
+    return rule
+
+
+def _number(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
 def positive(value) -> str | None:

@@ -147,13 +147,16 @@ def _checked_option(config_cls, name: str, key: str, value):
 
 def check_model_options(name: str, options: dict | None) -> None:
     """Fail now, in one line, unless ``options`` build a '{name}' model: each value's type and
-    range, then the model itself built once on the CPU (choices such as a pooling mode, heads
-    that divide the width), with small stand-in dimensions."""
+    range, then the model itself built once on torch's meta device (choices such as a pooling
+    mode, heads that divide the width) with the config's default dimensions."""
     cfg = model_config(name, options)
     if get_spec(name).features == "ssl":
         return  # building it may download a speech encoder; its config checks itself
+    import torch
+
     try:
-        build_model(name, cfg)
+        with torch.device("meta"):  # shapes only: no memory, however wide the options
+            build_model(name, cfg)
     except (ValueError, TypeError, KeyError, AssertionError, RuntimeError) as exc:
         from ser_cli.errors import short_reason
 

@@ -100,7 +100,9 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
 
     runs = list({Path(r).resolve(): Path(r) for r in runs}.values())  # each run once
     if len(runs) < 2:
-        raise ModelError("an ensemble needs two or more different run folders; give more runs.")
+        raise ModelError(
+            "an ensemble needs two or more run folders (each counted once); give more runs."
+        )
     missing = [str(r) for r in runs if not r.is_dir()]
     if missing:
         raise ModelError(

@@ -72,7 +72,8 @@ def check_stats(mean, std, dims: int | None, where) -> tuple[np.ndarray, np.ndar
     arrays = []
     for name, value in (("mean", mean), ("std", std)):
         try:
-            array = np.asarray(value, dtype=np.float32).reshape(-1)
+            with np.errstate(over="ignore"):  # a value past float32 becomes inf: refused below
+                array = np.asarray(value, dtype=np.float32).reshape(-1)
         except (TypeError, ValueError):
             raise _bad(
                 where, f"its feature {name} is {show(value)}, not a list of numbers"
