@@ -131,7 +131,8 @@ def test_listen_never_logs_over_its_recording(clip):
 
 
 def test_listen_refuses_a_window_too_short_to_classify(clip):
-    assert ser("listen", "--file", clip, "--speed", "0", "--window", "0.05").exit_code == 2
+    result = ser("listen", "--file", clip, "--speed", "0", "--window", "0.05", "--hop", "0.05")
+    one_error(result, 2, "at least 0.25")
 
 
 def test_prepare_never_overwrites_its_input_list(small, tmp_path):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE
+from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE
 from ser_cli.audio.vad import CHUNK, MIN_SPEECH_FRACTION
 from ser_cli.errors import SerError
 from ser_cli.features.normalization import RunningStats
@@ -59,6 +59,10 @@ class ListenOptions:
     def __post_init__(self) -> None:
         if not (self.hop > 0 and self.window > 0):
             raise SerError("--window and --hop must be positive numbers of seconds.")
+        if self.window < MIN_DURATION:  # as `ser predict`: too short to classify
+            raise SerError(
+                f"--window must be at least {MIN_DURATION:g} seconds (got {self.window:g})."
+            )
         if self.hop > self.window:
             raise SerError(f"--hop ({self.hop:g} s) must not exceed --window ({self.window:g} s).")
         if not 0 < self.smoothing <= 1:

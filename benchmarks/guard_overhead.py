@@ -1,0 +1,65 @@
+"""Do the output guard and the validators slow `ser` down? Cold start, two checkouts, one run.
+
+    python benchmarks/guard_overhead.py BEFORE_CHECKOUT [REPEAT]
+
+Times `ser --help` and a cold `ser predict CLIP` (the bundled model, one RAVDESS example) as
+`python -m ser_cli` with PYTHONPATH pointing at each checkout in turn, interleaved so a busy
+machine slows both alike; writes benchmarks/results/guard-overhead.json (medians and the
+after/before ratios). BEFORE_CHECKOUT is the tree without the guards (e.g. the main branch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _once(tree: Path, args: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "ser_cli", *args],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def main(before: Path, repeat: int = 7) -> dict:
+    clip = sorted((ROOT / "examples").glob("*.wav"))[0]
+    commands = {"help": ["--help"], "predict": ["predict", str(clip)]}
+    trees = {"before": before.resolve(), "after": ROOT}
+    times = {(t, c): [] for t in trees for c in commands}
+    for _ in range(repeat):
+        for c, args in commands.items():
+            for t, tree in trees.items():  # interleaved: load changes hit both alike
+                times[t, c].append(_once(tree, args))
+    result = {
+        "command": f"python benchmarks/guard_overhead.py {before} {repeat}",
+        "clip": str(clip.relative_to(ROOT)),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "note": "a shared machine: other jobs ran beside it; the ratio is the figure to read",
+    }
+    for c in commands:
+        b = statistics.median(times["before", c])
+        a = statistics.median(times["after", c])
+        result[c] = {"before_median_s": b, "after_median_s": a, "ratio": a / b}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "guard-overhead.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+    print(json.dumps(main(Path(sys.argv[1]), repeat), indent=2))
