@@ -552,3 +552,23 @@ def test_bad_config_files_stay_one_line(tmp_path):
     path.write_text("a: &a [*a]\n")
     with pytest.raises(ConfigError):
         read_config_file(path)
+
+
+@pytest.mark.parametrize("damage", ["garbage weights", "empty id2label"])
+def test_a_damaged_hub_folder_is_one_line(tmp_path, clip, damage):
+    transformers = pytest.importorskip("transformers")
+    from synthetic_runs import TINY_ENCODER
+
+    folder = tmp_path / "hub"
+    config = transformers.Wav2Vec2Config(
+        **TINY_ENCODER, num_labels=2, id2label={0: "happy", 1: "sad"},
+        architectures=["Wav2Vec2ForSequenceClassification"],
+    )  # fmt: skip
+    transformers.Wav2Vec2ForSequenceClassification(config).save_pretrained(folder)
+    if damage == "garbage weights":
+        (folder / "model.safetensors").write_bytes(b"garbage" * 100)
+    else:
+        data = json.loads((folder / "config.json").read_text())
+        data["id2label"], data["label2id"] = {}, {}
+        (folder / "config.json").write_text(json.dumps(data))
+    one_error(ser("predict", clip, "--model", folder), 1, str(folder))
