@@ -273,7 +273,7 @@ def train(
     from ser_cli.outputs import Output, check_outputs, run_lock
     from ser_cli.render.progress import progress_bar
 
-    check_outputs([Output(out, "--out", folder=True)], [data, config], resume=resume)
+    check_outputs([Output(out, "--out", folder=True, model=True)], [data, config], resume=resume)
     sets = list(overrides or [])
     sets += [f"train.epochs={epochs}"] if epochs else []
     sets += [f"train.device={device.value}"] if device else []
@@ -366,7 +366,7 @@ def evaluate(
     if out is not None:
         from ser_cli.outputs import Output, check_outputs
 
-        check_outputs([Output(out, "--out", folder=True)], [data], resume=True)
+        check_outputs([Output(out, "--out", folder=True)], [data])
     rows = read_manifest(data)
     overlap = split_overlap_warning(rows)
     _show_warnings({"warnings": [overlap] if overlap else []})

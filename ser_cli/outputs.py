@@ -36,6 +36,7 @@ class Output:
     path: Path
     option: str  # how the user named it, for the error line: "--out", "-o", "--log"
     folder: bool = False  # a folder of outputs (else one file)
+    model: bool = False  # the folder receives a model or run: refused where one already is
     suffixes: tuple[str, ...] = ()  # the file kinds this output may replace (e.g. ".onnx")
 
 
@@ -68,7 +69,8 @@ def check_outputs(
             )
         if out.folder:
             check_output_dir(path, out.option)
-            _check_not_a_model(path, out.option, resume)
+            if out.model:
+                _check_not_a_model(path, out.option, resume)
         else:
             check_output_file(path, out.option)
             _check_not_owned(path, out, sources)

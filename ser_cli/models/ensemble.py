@@ -108,7 +108,7 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
         raise ModelError(
             f"{', '.join(missing)}: run folder not found; give `ser train` run folders."
         )
-    (out,) = check_outputs([Output(Path(out), "--out", folder=True)], runs)
+    (out,) = check_outputs([Output(Path(out), "--out", folder=True, model=True)], runs)
     ckpts = [load_checkpoint(r, tag) for r in runs]
     first = ckpts[0]
     for ckpt in ckpts:
@@ -144,7 +144,9 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
     }
     model = Ensemble([c.model for c in ckpts])
     with run_lock(out):
-        check_outputs([Output(out, "--out", folder=True)])  # still free now that we hold it
+        check_outputs(
+            [Output(out, "--out", folder=True, model=True)]
+        )  # still free now that we hold it
         save_checkpoint(out, "best", model, meta, first.global_stats)
     return out
 

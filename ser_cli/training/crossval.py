@@ -67,7 +67,7 @@ def run_cv(
     out_dir = Path(out_dir)
     all_folds = fold_ids(rows)
     chosen = folds or all_folds
-    check_outputs([Output(out_dir, "--out", folder=True)], resume=resume)
+    check_outputs([Output(out_dir, "--out", folder=True, model=True)], resume=resume)
     remove_stale_temps(out_dir)
     results = []
     if resume:

@@ -239,7 +239,7 @@ def train_run(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
-    check_outputs([Output(run_dir, "--out", folder=True)], resume=resume)
+    check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
