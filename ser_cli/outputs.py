@@ -122,8 +122,8 @@ def _real(path: Path) -> Path:
 @contextlib.contextmanager
 def run_lock(folder: str | os.PathLike, *, hold: bool = True) -> Iterator[Path]:
     """Hold ``folder``'s lock while the body writes there; OutputError at once when another
-    process holds it. The lock (an flock) ends with the body or the process. A folder this
-    created and the body left empty is removed again. ``hold=False``: a no-op (the ranks of
+    process holds it. The lock (an flock on LOCK_NAME, removed at the end) ends with the body
+    or the process. A folder this created and the body left empty is removed again. ``hold=False``: a no-op (the ranks of
     a torchrun job other than 0, which write nothing)."""
     folder = Path(folder).expanduser()
     if not hold:
@@ -138,13 +138,18 @@ def run_lock(folder: str | os.PathLike, *, hold: bool = True) -> Iterator[Path]:
         raise OutputError(f"{folder}: cannot write here ({exc.strerror or exc}).") from None
     try:
         _flock(fd, folder)
+    except OutputError:
+        os.close(fd)
+        raise
+    try:
         yield folder
     finally:
+        with contextlib.suppress(OSError):  # removed while held: a run folder ends clean
+            lock.unlink()
         os.close(fd)
-        if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+        if created:
             with contextlib.suppress(OSError):
-                lock.unlink()
-                folder.rmdir()
+                folder.rmdir()  # only if the body left it empty
 
 
 def _flock(fd: int, folder: Path) -> None:
