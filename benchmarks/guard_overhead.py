@@ -1,11 +1,12 @@
 """Do the output guard and the validators slow `ser` down? Cold start, two checkouts, one run.
 
-    python benchmarks/guard_overhead.py BEFORE_CHECKOUT [REPEAT]
+    python benchmarks/guard_overhead.py BEFORE_REV [REPEAT]
 
 Times `ser --help` and a cold `ser predict CLIP` (the bundled model, one RAVDESS example) as
 `python -m ser_cli` with PYTHONPATH pointing at each checkout in turn, interleaved so a busy
 machine slows both alike; writes benchmarks/results/guard-overhead.json (medians and the
-after/before ratios). BEFORE_CHECKOUT is the tree without the guards (e.g. the main branch).
+after/before ratios). BEFORE_REV is a git revision without the guards (its ``ser_cli`` is
+extracted with ``git archive`` into a temporary folder); "after" is this working tree.
 """
 
 from __future__ import annotations
@@ -35,17 +36,36 @@ def _once(tree: Path, args: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def main(before: Path, repeat: int = 7) -> dict:
+def _extract(rev: str, folder: Path) -> Path:
+    """``rev``'s ser_cli package, written under ``folder``."""
+    archive = subprocess.run(
+        ["git", "archive", rev, "ser_cli"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def main(rev: str, repeat: int = 7) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return _measure(rev, _extract(rev, Path(tmp)), repeat)
+
+
+def _measure(rev: str, before: Path, repeat: int) -> dict:
     clip = sorted((ROOT / "examples").glob("*.wav"))[0]
     commands = {"help": ["--help"], "predict": ["predict", str(clip)]}
-    trees = {"before": before.resolve(), "after": ROOT}
+    trees = {"before": before, "after": ROOT}
     times = {(t, c): [] for t in trees for c in commands}
     for _ in range(repeat):
         for c, args in commands.items():
             for t, tree in trees.items():  # interleaved: load changes hit both alike
                 times[t, c].append(_once(tree, args))
     result = {
-        "command": f"python benchmarks/guard_overhead.py {before} {repeat}",
+        "command": f"python benchmarks/guard_overhead.py {rev} {repeat}",
+        "after": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
         "clip": str(clip.relative_to(ROOT)),
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
@@ -62,4 +82,4 @@ def main(before: Path, repeat: int = 7) -> dict:
 
 if __name__ == "__main__":
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 7
-    print(json.dumps(main(Path(sys.argv[1]), repeat), indent=2))
+    print(json.dumps(main(sys.argv[1], repeat), indent=2))
