@@ -45,6 +45,33 @@ def _extract(rev: str, folder: Path) -> Path:
     return folder
 
 
+def _checks_ms(clip: Path, repeat: int = 200) -> float:
+    """In-process time of what the guards add to a `ser predict CLIP -o out.json` with the
+    bundled model: the output guard, the sidecar's values and the statistics' checks."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from ser_cli.models.checkpoint import load_weights, read_sidecar
+    from ser_cli.models.metadata import check_sidecar_values, check_stats
+    from ser_cli.outputs import Output, check_outputs
+    from ser_cli.paths import bundled_model_dir
+
+    meta = read_sidecar(bundled_model_dir())
+
+    class _Any:  # load_weights only needs load_state_dict for the statistics
+        def load_state_dict(self, *a, **k):
+            pass
+
+    stats = load_weights(bundled_model_dir(), "best", _Any())
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            check_outputs([Output(Path(tmp) / "out.json", "-o")], [clip])
+            check_sidecar_values(meta, "best.json")
+            check_stats(stats.mean, stats.std, len(stats.mean), "best.safetensors")
+        return (time.perf_counter() - start) / repeat * 1000
+
+
 def main(rev: str, repeat: int = 7) -> dict:
     import tempfile
 
@@ -75,6 +102,7 @@ def _measure(rev: str, before: Path, repeat: int) -> dict:
         b = statistics.median(times["before", c])
         a = statistics.median(times["after", c])
         result[c] = {"before_median_s": b, "after_median_s": a, "ratio": a / b}
+    result["added_checks_ms"] = _checks_ms(clip)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "guard-overhead.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
