@@ -572,3 +572,20 @@ def test_a_damaged_hub_folder_is_one_line(tmp_path, clip, damage):
         data["id2label"], data["label2id"] = {}, {}
         (folder / "config.json").write_text(json.dumps(data))
     one_error(ser("predict", clip, "--model", folder), 1, str(folder))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.dictionaries(st.sampled_from(sorted(GOOD_ONNX)), META_VALUES, max_size=2))
+def test_predict_with_any_onnx_metadata_fails_in_one_line_or_gives_probabilities(
+    tmp_path_factory, edit
+):
+    folder = tmp_path_factory.mktemp("onnx")
+    clip = write_audio(folder / "c.wav", synth_clip("sad", 0, duration=1.0))
+    model = tiny_onnx(folder / "m.onnx", {**GOOD_ONNX, **edit})
+    result = ser("predict", clip, "--model", model, "--format", "json")
+    if result.exit_code != 0:
+        one_error(result, result.exit_code, str(model))
+        return
+    probs = json.loads(result.stdout)[0]["probabilities"]
+    assert len(probs) == 8 and abs(sum(probs.values()) - 1) < 1e-4
+    assert all(np.isfinite(v) and 0 <= v <= 1 for v in probs.values())
