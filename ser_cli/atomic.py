@@ -44,7 +44,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         try:
             yield tmp_path
             # after the writer: some (safetensors) re-create the file with mode 0600
-            os.chmod(tmp_path, 0o666 & ~_umask())
+            os.chmod(tmp_path, user_mode())
             _fsync(tmp_path)
             os.replace(tmp_path, target)
         except OSError as exc:  # ENOSPC, EDQUOT, EIO...: the old file is still there
@@ -66,10 +66,11 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
+def user_mode() -> int:
+    """The permissions a new file gets from the user's umask (0o644 under umask 022)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_text(target: str | os.PathLike, text: str) -> Path:
