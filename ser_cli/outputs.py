@@ -96,7 +96,8 @@ def _check_not_a_model(path: Path, option: str, resume: bool) -> None:
 
 
 def _check_not_owned(path: Path, out: Output, sources: dict[Path, Path]) -> None:
-    if not path.exists():
+    suffix = path.suffix.lower()
+    if not path.exists() or suffix in out.suffixes:  # absent, or the command's own kind of file
         return
     real = _real(path)
     inside = [src for r, src in sources.items() if r in real.parents and model_in(r)]
@@ -105,8 +106,7 @@ def _check_not_owned(path: Path, out: Output, sources: dict[Path, Path]) -> None
             f"{path}: {out.option} would replace a file of the input {inside[0]}; choose "
             "a path outside it."
         )
-    suffix = path.suffix.lower()
-    if suffix in OWNED_SUFFIXES and suffix not in out.suffixes:
+    if suffix in OWNED_SUFFIXES:
         raise OutputError(
             f"{path}: {out.option} would replace an existing {suffix} file; choose another name."
         )

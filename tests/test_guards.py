@@ -33,13 +33,13 @@ from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
 from ser_cli.config import load_run_config, read_config_file
 from ser_cli.data.manifest import read_manifest, write_manifest
-from ser_cli.errors import ConfigError, ManifestError, ModelError, OutputError
+from ser_cli.errors import ConfigError, ManifestError, ModelError, OutputError, UsageError
 from ser_cli.features.extract import FeatureConfig
 from ser_cli.inference.evaluate import report_folders
 from ser_cli.inference.ray_engine import _end_last_line, done_paths
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.metadata import check_hub, check_onnx
-from ser_cli.outputs import run_lock
+from ser_cli.outputs import Output, check_outputs, run_lock
 from ser_cli.paths import bundled_model_dir
 from ser_cli.training.trainer import train_run
 
@@ -97,6 +97,28 @@ def test_train_never_replaces_a_model_folder(small, tmp_path, kind):
     before = snapshot(out)
     one_error(ser("train", "--data", manifest, "--out", out), 1, str(out), "already holds a")
     assert snapshot(out) == before
+
+
+def test_the_output_guard_rules(tmp_path, clip):
+    run = make_run(tmp_path, "enhanced", 0)
+    (run / "old.onnx").write_bytes(b"x")
+    (run / "notes.txt").write_text("mine")
+    link = tmp_path / "link.json"
+    link.symlink_to(tmp_path / "target.json")
+    with pytest.raises(UsageError, match="name the same path"):
+        check_outputs([Output(tmp_path / "target.json", "-o"), Output(link, "--log")])
+    with pytest.raises(OutputError, match="is a folder"):
+        check_outputs([Output(run, "-o")])
+    with pytest.raises(OutputError, match="existing .wav"):
+        check_outputs([Output(clip, "--log", suffixes=(".csv",))])
+    with pytest.raises(OutputError, match="a file of the input"):
+        check_outputs([Output(run / "notes.txt", "--out")], [run])
+    with pytest.raises(OutputError, match="already holds a model"):
+        check_outputs([Output(run, "--out", folder=True, model=True)])
+    # allowed: its own kind of file again, a model folder on --resume, plots beside a model
+    check_outputs([Output(run / "old.onnx", "--out", suffixes=(".onnx",))], [run])
+    check_outputs([Output(run, "--out", folder=True, model=True)], resume=True)
+    check_outputs([Output(run, "--plot", folder=True)])
 
 
 def test_a_run_folder_is_locked_while_written(small, tmp_path):
