@@ -167,10 +167,27 @@ def _metadata(session, path: Path) -> dict:
         raise ModelError(f"{path}: ser metadata lacks {', '.join(missing)}; re-export the model.")
     from ser_cli.models.metadata import check_onnx
 
-    return check_onnx(meta, _last_dim(session.get_outputs()), _last_dim(session.get_inputs()), path)
+    dims = _last_dim(session.get_inputs())
+    outputs = _last_dim(session.get_outputs()) or _probe_outputs(session, dims, meta)
+    return check_onnx(meta, outputs, dims, path)
 
 
 def _last_dim(nodes) -> int | None:
     """The size of the first graph input's (or output's) last axis, when the graph fixes it."""
     size = nodes[0].shape[-1] if nodes and nodes[0].shape else None
     return size if isinstance(size, int) else None
+
+
+def _probe_outputs(session, dims: int | None, meta: dict) -> int | None:
+    """The graph's output size where its shape leaves it open: one run on silence."""
+    from ser_cli.inference.onnx_export import OUTPUT
+
+    frames = meta.get("min_frames", 1)
+    if not dims or not isinstance(frames, int) or not 1 <= frames <= 10_000:
+        return None
+    x = np.zeros((1, max(frames, 16), dims), dtype=np.float32)
+    try:
+        logits = session.run([OUTPUT], {"x": x, "mask": np.ones(x.shape[:2], dtype=bool)})[0]
+    except Exception:  # noqa: BLE001 - a graph that cannot run is reported by check_onnx's peers
+        return None
+    return int(logits.shape[-1])
