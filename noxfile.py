@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, demo (the README's main job) and bench (the README's numbers)."""
+"""Sessions: tests, lint, demo (the README's main job) and bench (the figures in docs/)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The README's numbers: start-up, prepare, cross-validation, predict and listen timings.
+    """The docs' numbers: start-up, prepare, cross-validation, predict and listen timings.
 
     `nox -s bench -- cv` runs only the cross-validation table (about an hour on 2 cores).
     """

@@ -3,12 +3,13 @@
     python benchmarks/recipes.py RECIPE [RECIPE ...] [--seeds 0 1 2]
     python benchmarks/recipes.py ensemble RECIPE [--seeds 0 1 2]   # seed ensembles of a recipe
     python benchmarks/recipes.py mix RECIPE:SEED RECIPE:SEED ...   # fold models of several recipes
-    python benchmarks/recipes.py table        # rewrite benchmarks/RECIPES.md from the results
+    python benchmarks/recipes.py table        # rewrite the docs' tables (benchmarks/tables.py)
 
-For each recipe and seed this runs the user's command,
-``ser train --data bench-out/ravdess --cv 5 --set train.seed=S --set ...`` (5 speaker-disjoint
-folds over actors 01-20, no validation split), and reads its no-adaptation CV accuracy (what
-``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
+A recipe is a file, recipes/RECIPE.yaml (a complete `ser train --config` file). For each recipe
+and seed this runs the user's command,
+``ser train --config recipes/RECIPE.yaml --data bench-out/ravdess --cv 5 --seed S``
+(5 speaker-disjoint folds over actors 01-20, no validation split), and reads its no-adaptation
+CV accuracy (what ``ser predict`` gives a user: no speaker statistics). Each fold model is then scored on every
 EmoDB clip without adaptation (``ser eval --no-adapt``'s scoring: boredom left out, calm counted
 as neutral, surprised dropped) over EmoDB's 6 classes and the angry/happy/neutral/sad view, and
 so is the average of the 5 fold models' probabilities (a fold ensemble). EmoDB is evaluation
@@ -38,6 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,78 +48,34 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "bench-out" / "recipes"
 BIN_SER = str(Path(sys.executable).with_name("ser"))
 
-# Every recipe, as `--set` overrides of the training defaults at the time it was measured. The
-# comparison runs at a screening scale (EXPERIMENT) so one recipe's 3 seeds x 5 folds fit in
-# about half an hour on 2 cores; the winner is then trained at full scale for the bundle.
-EXPERIMENT = ["model_options.channels=[8,16,32,64]", "features.n_mels=40", "train.epochs=20"]
-OFF = [
-    "model_options.utterance_norm=none",
-    "train.mixup=0",
-    "train.augment.reverb_prob=0",
-    "train.augment.band_limit_prob=0",
-    "train.augment.tilt_db=0",
-]
-UTTERANCE = ["model_options.utterance_norm=mean"]
-LEVEL = ["model_options.utterance_norm=level"]
-CHANNEL = ["train.augment.reverb_prob=0.3", "train.augment.band_limit_prob=0.3"]
-TILT = ["train.augment.tilt_db=6"]
-RECIPES: dict[str, list[str]] = {
-    # the recipe of the model bundled before issue 10 (speaker-normalised training, frame augs)
-    "previous": OFF,
-    # + each clip's per-band mean removed inside the model (channel and level)
-    "utterance-norm": [*OFF, *UTTERANCE],
-    # + synthetic rooms and band-limiting on the training clips
-    "utt-norm+channel-aug": [*OFF, *UTTERANCE, *CHANNEL],
-    # + mixup of clip pairs and their targets
-    "utt-norm+channel-aug+mixup": [*OFF, *UTTERANCE, *CHANNEL, "train.mixup=0.4"],
-    # the kept recipe with a 50% longer schedule
-    "utterance-norm-30-epochs": [*OFF, *UTTERANCE, "train.epochs=30"],
-    # ... and twice the screening schedule
-    "utterance-norm-40-epochs": [*OFF, *UTTERANCE, "train.epochs=40"],
-    # ... and three times it: does the schedule still pay?
-    "utterance-norm-60-epochs": [*OFF, *UTTERANCE, "train.epochs=60"],
-    # ... and five times: where does the schedule stop paying?
-    "utterance-norm-100-epochs": [*OFF, *UTTERANCE, "train.epochs=100"],
-    # the 60-epoch recipe with 1.5x wider convolutions (measured 1.6x the training time)
-    "utterance-norm-60-epochs+wider": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "model_options.channels=[12,24,48,96]",
-    ],
-    # the 60-epoch recipe trained on global statistics only: what a user's clip gets (no speaker)
-    "utterance-norm-60-epochs+global-norm": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "train.normalization=global",
-    ],
-    # the 60-epoch recipe keeping where in frequency the energy sits (pitch, formants)
-    "utterance-norm-60-epochs+freq-flatten": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "model_options.freq_pool=flatten",
-    ],
-    # the weights of the schedule's second half averaged (SWA: flatter minima, which the
-    # domain-generalisation literature finds transfer better to unseen corpora)
-    "utterance-norm-60-epochs+swa": [*OFF, *UTTERANCE, "train.epochs=60", "train.swa=0.5"],
-    # half the clips drawn for a shift of -1, 0 or +1 mel band (~ +-10% in frequency near 1 kHz): the
-    # log-mel form of vocal-tract-length perturbation, other voices from the same actors
-    "utterance-norm-60-epochs+band-shift": [
-        *OFF,
-        *UTTERANCE,
-        "train.epochs=60",
-        "train.augment.pitch_prob=0.5",
-        "train.augment.pitch_bands=1",
-    ],
-    # only each clip's loudness removed (its spectral shape kept)
-    "level-norm": [*OFF, *LEVEL],
-    # + rooms, band-limiting and random spectral tilt (microphone colouring) while training
-    "level-norm+channel-aug": [*OFF, *LEVEL, *CHANNEL, *TILT],
-    # ... with the 40-epoch schedule: are the augmented recipes only under-trained at 20?
-    "level-norm+channel-aug-40-epochs": [*OFF, *LEVEL, *CHANNEL, *TILT, "train.epochs=40"],
-}
+RECIPES = ROOT / "recipes"  # one complete `ser train --config` file per recipe
+BUNDLE_FILE = "bundle.yaml"  # not a recipe: the bundled model's members (train_default_model.py)
+# The recipe `ser train` uses when given no config: its file equals the defaults (a test checks).
+DEFAULT_RECIPE = "utterance-norm-60-epochs"
+# The commit before the options that only some measured recipes used (mixup, weight averaging,
+# rooms, band-limiting, spectral tilt, mel-axis shift, frequency flattening) left the code:
+# `git checkout REMOVED_AT && python benchmarks/recipes.py NAME` reruns those recipes.
+REMOVED_AT = "deecab2"
+
+
+def recipe_names() -> list[str]:
+    """Every recipe with a file in recipes/ (what `python benchmarks/recipes.py NAME` runs)."""
+    return sorted(p.stem for p in RECIPES.glob("*.yaml") if p.name != BUNDLE_FILE)
+
+
+def recipe_file(name: str) -> Path:
+    """recipes/NAME.yaml; SystemExit naming the recipes when there is none."""
+    path = RECIPES / f"{name}.yaml"
+    if name not in recipe_names():
+        raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(recipe_names())}")
+    return path
+
+
+def recipe_config(name: str, seed: int | None = None):
+    """The RunConfig that `ser train --config recipes/NAME.yaml [--seed S]` trains with."""
+    from ser_cli.config import load_run_config
+
+    return load_run_config(recipe_file(name), [f"train.seed={seed}"] if seed is not None else [])
 
 
 def emodb_rows() -> list[dict]:
@@ -169,13 +127,12 @@ def run_recipe(name: str, seeds: list[int]) -> None:
     result_path = RESULTS / f"recipe-{name}.json"
     saved = json.loads(result_path.read_text()) if result_path.exists() else {"seeds": {}}
     rows = emodb_rows()
+    config = recipe_file(name)
     for seed in seeds:
         out = OUT / name / f"seed{seed}"
         shutil.rmtree(out, ignore_errors=True)
-        sets = [*EXPERIMENT, *RECIPES[name], f"train.seed={seed}"]
-        cmd = [BIN_SER, "train", "--data", str(manifest_dir()), "--out", str(out), "--cv", "5"]
-        for item in sets:
-            cmd += ["--set", item]
+        cmd = [BIN_SER, "train", "--config", str(config), "--data", str(manifest_dir())]
+        cmd += ["--out", str(out), "--cv", "5", "--seed", str(seed)]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         train_s = time.perf_counter() - start
@@ -195,7 +152,9 @@ def run_recipe(name: str, seeds: list[int]) -> None:
             "cv_adapted": cv["summary"]["metrics.accuracy"]["mean"],
             "emodb": score_folds(out, rows),
         }
-        saved["overrides"] = sets[:-1]
+        # the settings measured (the recipe file may change later), with the file they came from
+        saved["recipe"] = str(config.relative_to(ROOT))
+        saved["config"] = yaml.safe_load(config.read_text())
         RESULTS.mkdir(parents=True, exist_ok=True)
         result_path.write_text(json.dumps(saved, indent=2) + "\n")
         print(name, seed, json.dumps(summarise(saved)))
@@ -220,8 +179,10 @@ def run_mix(specs: list[str]) -> None:
     members = []
     for spec in specs:
         name, _, seed = spec.rpartition(":")
-        if name not in RECIPES or not seed.isdigit():
-            raise SystemExit(f"{spec!r}: give RECIPE:SEED with a recipe from {', '.join(RECIPES)}")
+        if name not in recipe_names() or not seed.isdigit():
+            raise SystemExit(
+                f"{spec!r}: give RECIPE:SEED with a recipe from {', '.join(recipe_names())}"
+            )
         members.append((name, int(seed)))
     key = "+".join(specs)
     out = mix_dir(specs)
@@ -330,104 +291,41 @@ def summarise(saved: dict) -> dict:
     }
 
 
+# One line per measured recipe for the docs' tables (benchmarks/tables.py); a recipe whose
+# file went with its options keeps its line here, naming the settings it measured.
 WHAT = {
-    "previous": "the recipe bundled before: speaker-normalised training, gain/noise/speed/SpecAugment",
+    "previous": "the earlier default, at this size: speaker-normalised training, gain, noise, "
+    "speed and SpecAugment; 20 epochs",
     "utterance-norm": "previous + each clip's per-band mean removed in the model",
-    "utt-norm+channel-aug": "utterance-norm + synthetic rooms (30%) + band-limiting (30%)",
-    "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (Beta 0.4)",
     "utterance-norm-30-epochs": "utterance-norm, 30 epochs instead of 20",
     "utterance-norm-40-epochs": "utterance-norm, 40 epochs instead of 20",
-    "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20",
+    "utterance-norm-60-epochs": "utterance-norm, 60 epochs instead of 20: **the default**",
     "utterance-norm-100-epochs": "utterance-norm, 100 epochs instead of 20",
-    "utterance-norm-60-epochs+wider": "utterance-norm-60-epochs with 12-24-48-96 channels "
-    "instead of 8-16-32-64",
-    "utterance-norm-60-epochs+global-norm": "utterance-norm-60-epochs trained on the training "
-    "set's global statistics only (instead of each speaker's, 10% global), as `ser predict` "
-    "normalises",
-    "utterance-norm-60-epochs+freq-flatten": "utterance-norm-60-epochs, frequency axis flattened "
-    "into the pooled features instead of averaged (keeps pitch and formant position)",
-    "utterance-norm-60-epochs+swa": "utterance-norm-60-epochs with the weights of its last 30 "
-    "epochs averaged (`train.swa=0.5`)",
-    "utterance-norm-60-epochs+band-shift": "utterance-norm-60-epochs with half the training "
-    "clips shifted by -1, 0 or +1 mel band (vocal-tract-length perturbation on log-mel)",
+    "utterance-norm-60-epochs+wider": "the default with 12-24-48-96 channels instead of 8-16-32-64",
+    "utterance-norm-60-epochs+global-norm": "the default trained on the training set's global "
+    "statistics only, as `ser predict` normalises (instead of each speaker's, 10% global)",
     "level-norm": "previous + each clip's loudness removed in the model (spectral shape kept)",
-    "level-norm+channel-aug": "level-norm + rooms (30%) + band-limiting (30%) + spectral tilt (+-6 dB)",
+    # removed from the code (their options measured worse on the folds or on EmoDB):
+    "utt-norm+channel-aug": "utterance-norm + synthetic rooms (`train.augment.reverb_prob=0.3`) "
+    "+ band-limiting (`band_limit_prob=0.3`)",
+    "utt-norm+channel-aug+mixup": "utt-norm+channel-aug + mixup (`train.mixup=0.4`)",
+    "level-norm+channel-aug": "level-norm + rooms and band-limiting (30% each) + spectral tilt "
+    "(`train.augment.tilt_db=6`)",
     "level-norm+channel-aug-40-epochs": "level-norm+channel-aug, 40 epochs instead of 20",
+    "utterance-norm-60-epochs+freq-flatten": "the default with the frequency axis flattened into "
+    "the pooled features instead of averaged (`model_options.freq_pool=flatten`)",
+    "utterance-norm-60-epochs+swa": "the default with the weights of its last 30 epochs averaged "
+    "(`train.swa=0.5`)",
+    "utterance-norm-60-epochs+band-shift": "the default with half the training clips shifted by "
+    "-1, 0 or +1 mel band (`train.augment.pitch_prob=0.5`, `pitch_bands=1`)",
 }
 
 
-def table() -> str:
-    lines = [
-        "| recipe | what | seeds | CV no-adapt acc | CV UAR | EmoDB 6-class | EmoDB 4-class | "
-        "EmoDB ECE | 5-fold ensemble EmoDB 6 / 4 | min per seed (5 folds) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for path in sorted(RESULTS.glob("recipe-*.json")):
-        s = summarise(json.loads(path.read_text()))
-
-        def f(pair, seeds=s["seeds"]):
-            return f"{pair[0]:.1%} ± {pair[1]:.1%}" if seeds > 1 else f"{pair[0]:.1%}"
-
-        name = path.stem.removeprefix("recipe-")
-        lines.append(
-            f"| {name} | {WHAT.get(name, '')} | {s['seeds']} | {f(s['cv_no_adapt'])} | "
-            f"{f(s['cv_no_adapt_uar'])} | {f(s['emodb6'])} | {f(s['emodb4'])} | "
-            f"{s['emodb_ece'][0]:.3f} | {s['ensemble_emodb6'][0]:.1%} / "
-            f"{s['ensemble_emodb4'][0]:.1%} | {s['minutes_per_seed']:.1f} |"
-        )
-    mixes = RESULTS / "ensemble-mix.json"
-    for path in sorted(RESULTS.glob("ensemble-*.json")):
-        name = path.stem.removeprefix("ensemble-")
-        saved = json.loads(path.read_text())
-        if path == mixes:
-            for e in saved.values():
-                n = len(e["members"])
-                parts = ", ".join(
-                    f"{r}:{m}" for r, m in zip(e["recipes"], e["members"], strict=True)
-                )
-                lines.append(
-                    f"| mix of {n} (ensemble) | the mean probability of {n} fold models of "
-                    f"several recipes (`recipes.py mix`): {parts} | 1 ensemble | "
-                    f"{e['cv_no_adapt']:.1%} | {e['cv_no_adapt_uar']:.1%} | {e['emodb6']:.1%} | "
-                    f"{e['emodb4']:.1%} | {e['emodb_ece']:.3f} | - | the recipes' sum |"
-                )
-            continue
-        by_size: dict[int, list[dict]] = {}
-        for entry in saved.values():
-            by_size.setdefault(len(entry["members"]), []).append(entry)
-        for size, entries in sorted(by_size.items()):
-
-            def f(key, entries=entries):
-                values = [e[key] for e in entries]
-                spread = f" ± {np.std(values):.1%}" if len(values) > 1 else ""
-                return f"{np.mean(values):.1%}{spread}"
-
-            groups = " ".join("+".join(map(str, e["members"])) for e in entries)
-            lines.append(
-                f"| {name} x {size} (ensemble) | the mean probability of {size} seeds' models "
-                f"(`ser ensemble`); seeds {groups} | {len(entries)} ensemble(s) | "
-                f"{f('cv_no_adapt')} | {f('cv_no_adapt_uar')} | {f('emodb6')} | {f('emodb4')} | "
-                f"{np.mean([e['emodb_ece'] for e in entries]):.3f} | - | {size} x the recipe's |"
-            )
-    return "\n".join(lines)
-
-
-README_START = "<!-- recipes-table: written by `python benchmarks/recipes.py table` -->"
-README_END = "<!-- /recipes-table -->"
-
-
 def main(argv: list[str]) -> None:
-    if argv and argv[0] == "table":
-        text = table()
-        (ROOT / "benchmarks" / "RECIPES.md").write_text(
-            "# Recipe comparison (issue 10)\n\nGenerated by `python benchmarks/recipes.py table` "
-            "from benchmarks/results/recipe-*.json and ensemble-*.json.\n\n" + text + "\n"
-        )
-        readme = ROOT / "README.md"  # the same table between its markers there
-        head, rest = readme.read_text().split(README_START, 1)
-        tail = rest.split(README_END, 1)[1]
-        readme.write_text(f"{head}{README_START}\n{text}\n{README_END}{tail}")
-        print(text)
+    if argv and argv[0] == "table":  # every table in the docs, these results' included
+        from benchmarks.tables import main as write_tables
+
+        write_tables([])
         return
     if argv and argv[0] == "mix":
         run_mix(argv[1:])
@@ -440,8 +338,7 @@ def main(argv: list[str]) -> None:
         seeds = [int(s) for s in argv[i + 1 :]]
         argv = argv[:i]
     for name in argv:
-        if name not in RECIPES:
-            raise SystemExit(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+        recipe_file(name)  # an unknown name fails before any work
         run_ensemble(name, seeds) if ensemble else run_recipe(name, seeds)
 
 

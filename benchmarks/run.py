@@ -11,7 +11,8 @@
     python benchmarks/run.py ray [MODEL]  # clips/s on RAVDESS: one process vs --engine ray
     python benchmarks/run.py all          # everything above
 
-Results land in benchmarks/results/*.json and are summarised in benchmarks/RESULTS.md.
+Results land in benchmarks/results/*.json; `python benchmarks/tables.py` writes the docs' tables
+from them (benchmarks/README.md says which figure comes from which file and command).
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ser_cli.training.crossval import mean_std  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -37,15 +36,15 @@ EMODB = ROOT.parent / "shared" / "data" / "emodb-2s"  # evaluation only: never t
 SER = [sys.executable, "-m", "ser_cli"]
 BIN_SER = str(Path(sys.executable).with_name("ser"))
 
-# Per-model settings for the CV table: the defaults, except fewer epochs for the comparison
-# models so the whole table fits in one working session on 2 cores (the README says which).
-# Each is passed as --set to `ser train --cv 5`.
-CV_MODELS: dict[str, list[str]] = {
-    "classic": [],
-    "enhanced": [],
-    "base": ["train.epochs=12"],
-    "simplified": ["train.epochs=15"],
-    "ultimate": ["train.epochs=15"],
+# The recipe each model's row of the CV table trains (files in recipes/): the defaults, with
+# fewer epochs for the comparison models so the whole table fits in one working session on
+# 2 cores (docs/accuracy.md says so).
+CV_RECIPES: dict[str, str] = {
+    "classic": "classic",
+    "enhanced": "utterance-norm-60-epochs",  # the default recipe
+    "base": "base",
+    "simplified": "simplified",
+    "ultimate": "ultimate",
 }
 
 
@@ -102,23 +101,12 @@ def prepare() -> None:
 
 def cv(models: list[str]) -> None:
     manifest = manifest_dir() / "manifest.csv"
-    for model in models or list(CV_MODELS):
+    for model in models or list(CV_RECIPES):
         out = ROOT / "bench-out" / f"cv-{model}"
         shutil.rmtree(out, ignore_errors=True)
-        cmd = [
-            BIN_SER,
-            "train",
-            "--model",
-            model,
-            "--data",
-            str(manifest),
-            "--out",
-            str(out),
-            "--cv",
-            "5",
-        ]
-        for item in CV_MODELS.get(model, []):
-            cmd += ["--set", item]
+        recipe = ROOT / "recipes" / f"{CV_RECIPES[model]}.yaml"
+        cmd = [BIN_SER, "train", "--config", str(recipe), "--data", str(manifest)]
+        cmd += ["--out", str(out), "--cv", "5"]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         report = json.loads((out / "cv.json").read_text())
@@ -361,45 +349,10 @@ def crosscorpus(model: str = "default") -> None:
 
 
 def write_results_md() -> None:
-    lines = [
-        "# Measured results",
-        "",
-        "Speaker-disjoint 5-fold cross-validation on `../shared/data/ravdess-speech-16k` (20 actors, 1,200 clips,",
-        "4 unseen actors per fold, 2 male + 2 female), 2 CPU cores. WA = weighted accuracy, UAR = unweighted",
-        "average recall. 'adapted': each test speaker normalised by their own unlabelled clips (speaker known, as",
-        "with `ser eval` or `ser predict --adapt`); 'no adapt': training-set statistics only.",
-        "",
-        "| model | WA (adapted) | UAR | macro-F1 | WA (no adapt) | min per fold | command |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for path in sorted(RESULTS.glob("cv-*.json")):
-        r = json.loads(path.read_text())
-        s = r["summary"]
-        ms = partial(mean_std, s)
-        lines.append(
-            f"| {r['model']} | {ms('metrics.accuracy')} | {ms('metrics.uar')} | {ms('metrics.macro_f1')} | "
-            f"{ms('metrics_no_adapt.accuracy')} | {s['seconds_per_fold']['mean'] / 60:.1f} (max {s['seconds_per_fold']['max'] / 60:.1f}) | `{r['command']}` |"
-        )
-    cross = RESULTS / "crosscorpus-emodb.json"
-    if cross.exists():
-        r = json.loads(cross.read_text())
-        lines += [
-            "",
-            f"## Cross-corpus: EmoDB ({r['clips_prepared']} clips, boredom left out), model `{r['model']}`",
-            "",
-            "Scored over the 6 emotions EmoDB shares with the model (calm counted as neutral, surprised",
-            "dropped) and over angry/happy/neutral/sad. ECE: expected calibration error, 15 bins.",
-            "",
-            "| | accuracy (6) | UAR (6) | macro-F1 (6) | accuracy (4) | UAR (4) | ECE | command |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for key in ("no_adapt", "adapted"):
-            m, four = r[key], r[key]["four_class"]
-            lines.append(
-                f"| {key.replace('_', ' ')} | {m['accuracy']:.1%} | {m['uar']:.1%} | {m['macro_f1']:.1%} | "
-                f"{four['accuracy']:.1%} | {four['uar']:.1%} | {m['ece']:.3f} | `{m['command']}` |"
-            )
-    (ROOT / "benchmarks" / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    """Every table in README.md and docs/ from the results, and the scores `ser models` shows."""
+    from benchmarks.tables import main as write_tables
+
+    write_tables([])
     write_model_scores()
 
 

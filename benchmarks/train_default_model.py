@@ -1,19 +1,18 @@
-"""Reproduce the bundled default model: the default `enhanced` recipe on all 20 shared actors.
+"""Reproduce the bundled default model from recipes/bundle.yaml.
 
-    python benchmarks/train_default_model.py [--data ../shared/data/ravdess-speech-16k]
+    python benchmarks/train_default_model.py [--data-root ../shared/data]
 
-It prepares the corpus with `ser prepare`, marks every clip as training data (the model's
-speaker-independent accuracy is measured separately by `ser train --cv 5`, see README), trains
-with `ser train --model enhanced` once per member of BUNDLE (the defaults, the recipe
-benchmarks/recipes.py measured best, with three seeds, and the same recipe at 100 epochs with
-three seeds), combines the runs with `ser ensemble`, and copies the checkpoint and MODEL.md into
-ser_cli/assets/default_model/. ``--reuse-runs`` keeps member runs that already finished in the
-work folder (same command) instead of training them again.
+It prepares the members' corpora with `ser prepare`, marks every clip as training data (the
+recipe's speaker-independent accuracy is measured separately, per fold: docs/accuracy.md),
+trains each member with `ser train --config recipes/RECIPE.yaml --seed SEED`, combines the runs
+with `ser ensemble`, and copies the checkpoint and MODEL.md into ser_cli/assets/default_model/.
+``--reuse-runs`` keeps member runs that already finished in the work folder (same command)
+instead of training them again.
 
 With no clip left for validation, the softmax temperature is fitted on the out-of-fold
 predictions of the same members' 5-fold cross-validation (``--calibrate-on``: the per-fold
-ensembles of `python benchmarks/recipes.py mix` over BUNDLE's recipes and seeds): every clip is
-predicted by an ensemble that never heard its actor, without adaptation, as a user's clips are.
+ensembles of `python benchmarks/recipes.py mix` over the members' recipes and seeds): every clip
+is predicted by an ensemble that never heard its actor, without adaptation, as a user's clips are.
 """
 
 from __future__ import annotations
@@ -25,33 +24,43 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SER = str(Path(sys.executable).with_name("ser"))
 TARGET = ROOT / "ser_cli" / "assets" / "default_model"
-DEFAULT_RECIPE = "utterance-norm-60-epochs"  # the winner in benchmarks/RECIPES.md: `ser train`
-# The bundled ensemble's members: (recipe in benchmarks/recipes.py, seed). Three seeds of the
-# default recipe and three of the same at 100 epochs: 65.8% on the folds against 63.5% for the
-# first three alone, and as good on EmoDB (README, "A recipe for voices and recordings the
-# model never heard").
-BUNDLE = (
-    *((DEFAULT_RECIPE, seed) for seed in (0, 1, 2)),
-    *(("utterance-norm-100-epochs", seed) for seed in (0, 1, 2)),
-)
+BUNDLE_FILE = ROOT / "recipes" / "bundle.yaml"  # the members: recipe, seed, corpora
+DATA_ROOT = ROOT.parent / "shared" / "data"  # where a member's corpora are folders
+
+sys.path.insert(0, str(ROOT))
+from benchmarks.recipes import DEFAULT_RECIPE, recipe_file  # noqa: E402
 
 
-def member_specs(bundle=BUNDLE) -> list[str]:
+@dataclass(frozen=True)
+class Member:
+    """One run of the bundled ensemble: `ser train --config recipes/RECIPE.yaml --seed SEED`
+    on every clip of ``corpora`` (folders under the data root)."""
+
+    recipe: str
+    seed: int
+    corpora: tuple[str, ...]
+
+
+def read_bundle(path: Path = BUNDLE_FILE) -> list[Member]:
+    """The members listed in recipes/bundle.yaml, each recipe checked to have its file."""
+    import yaml
+
+    members = []
+    for item in yaml.safe_load(path.read_text())["members"]:
+        recipe_file(item["recipe"])  # SystemExit naming the recipes when it has no file
+        members.append(Member(item["recipe"], int(item["seed"]), tuple(item["corpora"])))
+    return members
+
+
+def member_specs(bundle: list[Member] | None = None) -> list[str]:
     """The members as `recipes.py mix` names them (RECIPE:SEED)."""
-    return [f"{recipe}:{seed}" for recipe, seed in bundle]
-
-
-def member_overrides(recipe: str) -> list[str]:
-    """`ser train --set` items that turn the defaults (DEFAULT_RECIPE) into ``recipe``."""
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.recipes import RECIPES
-
-    return [item for item in RECIPES[recipe] if item not in RECIPES[DEFAULT_RECIPE]]
+    return [f"{m.recipe}:{m.seed}" for m in bundle or read_bundle()]
 
 
 def run_name(recipe: str, seed: int) -> str:
@@ -60,9 +69,8 @@ def run_name(recipe: str, seed: int) -> str:
     return f"run-seed{seed}{suffix}"
 
 
-def calibration_folds(bundle=BUNDLE) -> Path:
+def calibration_folds(bundle: list[Member] | None = None) -> Path:
     """The CV folders whose out-of-fold predictions fit the bundle's temperature."""
-    sys.path.insert(0, str(ROOT))
     from benchmarks.recipes import mix_dir
 
     return mix_dir(member_specs(bundle))
@@ -71,7 +79,7 @@ def calibration_folds(bundle=BUNDLE) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", default=str(ROOT.parent / "shared" / "data" / "ravdess-speech-16k")
+        "--data-root", default=str(DATA_ROOT), help="Folder holding the members' corpora."
     )
     parser.add_argument("--work", default=str(ROOT / "bench-out" / "default-model"))
     parser.add_argument(
@@ -92,7 +100,13 @@ def main() -> None:
         write_card()
         return
     work = Path(args.work)
-    subprocess.run([SER, "prepare", args.data, "--out", str(work / "prepared")], check=True)
+    bundle = read_bundle()
+    corpora = {m.corpora for m in bundle}
+    if len(corpora) != 1:  # `ser ensemble` combines runs trained on one training set
+        raise SystemExit(f"{BUNDLE_FILE}: every member must train on the same corpora")
+    folders = [str(Path(args.data_root) / name) for name in next(iter(corpora))]
+    # several corpora make one manifest with a corpus column (speakers prefixed by corpus)
+    subprocess.run([SER, "prepare", *folders, "--out", str(work / "prepared")], check=True)
     with open(work / "prepared" / "manifest.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:
@@ -102,18 +116,17 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     runs = []
-    for recipe, seed in BUNDLE:
-        run = work / run_name(recipe, seed)
+    for member in bundle:
+        run = work / run_name(member.recipe, member.seed)
         runs.append(run)
         if args.reuse_runs and (run / "best.json").exists():
             print(f"{run.name}: reused")
             continue
         shutil.rmtree(run, ignore_errors=True)
         start = time.perf_counter()
-        cmd = [SER, "train", "--model", "enhanced", "--data", str(work / "manifest-all.csv")]
-        cmd += ["--out", str(run), "--set", f"train.seed={seed}"]
-        for item in member_overrides(recipe):
-            cmd += ["--set", item]
+        cmd = [SER, "train", "--config", str(recipe_file(member.recipe))]
+        cmd += ["--data", str(work / "manifest-all.csv"), "--out", str(run)]
+        cmd += ["--seed", str(member.seed)]
         subprocess.run(cmd, check=True)
         print(f"{run.name} trained in {(time.perf_counter() - start) / 60:.1f} min")
     if len(runs) > 1:
@@ -136,7 +149,6 @@ def calibrate(run: Path, cv_dir: Path, prepared: Path) -> None:
     """Fit the bundled model's temperature on the out-of-fold predictions of ``cv_dir``."""
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
     from ser_cli.atomic import write_json
     from ser_cli.data.manifest import read_manifest
     from ser_cli.inference.calibration import (
@@ -190,7 +202,6 @@ def write_card() -> None:
     recipe_path = ROOT / "benchmarks" / "results" / f"recipe-{DEFAULT_RECIPE}.json"
     cross_path = ROOT / "benchmarks" / "results" / "crosscorpus-emodb.json"
     if recipe_path.exists():
-        sys.path.insert(0, str(ROOT))
         from benchmarks.recipes import summarise
 
         saved = json.loads(recipe_path.read_text())
@@ -252,7 +263,7 @@ def write_card() -> None:
 
 - **Architecture:** `{meta["model"]}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta["model_config"])}`.{members}
 - **Input:** 16 kHz mono audio -> {meta["feature_config"]["n_mels"]}-band log-mel, 10 ms hop (`{json.dumps(meta["feature_config"])}`).
-- **Recipe:** `{DEFAULT_RECIPE}` (benchmarks/RECIPES.md); training settings `{json.dumps(meta["train_config"])}`.
+- **Recipe:** `{DEFAULT_RECIPE}` (recipes/{DEFAULT_RECIPE}.yaml, members in recipes/bundle.yaml; docs/accuracy.md); training settings `{json.dumps(meta["train_config"])}`.
 - **Calibration:** softmax temperature {calibration.get("temperature", 1.0):.3f}, fitted on {calibration.get("fitted_on", "nothing (uncalibrated)")}.
 - **Labels:** {", ".join(meta["labels"])}.
 - **Training data:** RAVDESS speech, audio-only, actors {speakers} (1,200 clips, 16 kHz), every clip used for training; the default `ser train` recipe ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.

@@ -142,6 +142,20 @@ def _show_warnings(source) -> None:
         _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
+def _cv_mode(cv: str) -> tuple[str | None, int]:
+    """`--cv` as (what a group is, K): ("fold", K), ("corpus", 0), or (None, 0) for no CV."""
+    from ser_cli.errors import UsageError
+
+    value = cv.strip().lower()
+    if value == "corpus":
+        return "corpus", 0
+    if value.isdigit() and int(value) != 1:
+        return ("fold", int(value)) if int(value) else (None, 0)
+    raise UsageError(
+        f"--cv {cv}: give a number of folds (2 or more) or 'corpus' (leave one corpus out)."
+    )
+
+
 def _split_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -171,12 +185,17 @@ def doctor(
 @app.command()
 @handles_errors
 def prepare(
-    corpus_dir: Path = typer.Argument(
-        ..., help="Corpus folder (or a CSV of path,label[,speaker])."
+    corpus_dirs: list[Path] = typer.Argument(
+        ...,
+        help="Corpus folder(s) (or a CSV of path,label[,speaker]); several make one manifest "
+        "with a 'corpus' column.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for manifest.csv and summary.json."),
-    dataset: str = typer.Option(
-        "auto", "--dataset", "-d", help="Corpus layout, or 'auto' to detect it."
+    dataset: list[str] | None = typer.Option(
+        None,
+        "--dataset",
+        "-d",
+        help="Corpus layout, or 'auto' to detect it (default); once per corpus, or once for all.",
     ),
     split: SplitMethod = typer.Option(
         SplitMethod.speaker,
@@ -196,16 +215,16 @@ def prepare(
         0, "--seed", help="Seed for the split: same inputs and seed, same manifest."
     ),
 ) -> None:
-    """Validate a corpus and write a manifest with speaker-disjoint splits."""
-    from ser_cli.data.prepare import prepare_corpus
+    """Validate one or more corpora and write a manifest with speaker-disjoint splits."""
+    from ser_cli.data.prepare import prepare_corpora
     from ser_cli.render.prepare import prepare_report
     from ser_cli.render.progress import progress_bar
 
     with progress_bar("validating") as on_progress:
-        result = prepare_corpus(
-            corpus_dir,
+        result = prepare_corpora(
+            corpus_dirs,
             out,
-            dataset=dataset,
+            layouts=dataset,
             split=split.value,
             test_speakers=_split_list(test_speakers),
             val_speakers=_split_list(val_speakers),
@@ -247,7 +266,7 @@ def train(
         ..., "--out", "-o", help="Run folder for checkpoints, config and history."
     ),
     config: Path | None = typer.Option(
-        None, "--config", "-c", help="YAML run config (see examples/configs)."
+        None, "--config", "-c", help="YAML run config (see recipes/)."
     ),
     overrides: list[str] | None = typer.Option(
         None, "--set", help="Override a setting, e.g. --set train.lr=1e-3."
@@ -258,8 +277,11 @@ def train(
     device: Device | None = typer.Option(None, "--device", help="Where to train."),
     seed: int | None = typer.Option(None, "--seed", help="Shortcut for --set train.seed=N."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out."),
-    cv: int = typer.Option(
-        0, "--cv", min=0, help="Speaker-disjoint K-fold cross-validation over the manifest's folds."
+    cv: str = typer.Option(
+        "0",
+        "--cv",
+        help="K: speaker-disjoint K-fold cross-validation over the manifest's folds; 'corpus': "
+        "leave one corpus out, each in turn.",
     ),
     tensorboard: bool = typer.Option(
         False, "--tensorboard", help="Also write TensorBoard event files to RUN/tensorboard."
@@ -274,6 +296,7 @@ def train(
     from ser_cli.render.progress import progress_bar
 
     check_outputs([Output(out, "--out", folder=True, model=True)], [data, config], resume=resume)
+    by, k = _cv_mode(cv)
     sets = list(overrides or [])
     sets += [f"train.epochs={epochs}"] if epochs else []
     sets += [f"train.device={device.value}"] if device else []
@@ -288,15 +311,16 @@ def train(
     console = _console()
     # one writer per run folder; under torchrun only rank 0 writes (and locks)
     with run_lock(out, hold=os.environ.get("RANK", "0") == "0"):
-        _train(rows, cfg, out, cv, resume, tensorboard, console, progress_bar)
+        _train(rows, cfg, out, by, k, resume, tensorboard, console, progress_bar)
 
 
-def _train(rows, cfg, out, cv, resume, tensorboard, console, progress_bar) -> None:
-    if cv:
+def _train(rows, cfg, out, by, k, resume, tensorboard, console, progress_bar) -> None:
+    if by:
         from ser_cli.render.metrics import cv_table
         from ser_cli.training.crossval import ensure_folds, run_cv
 
-        rows = ensure_folds(rows, cv, seed=cfg.train.seed)
+        if by == "fold":
+            rows = ensure_folds(rows, k, seed=cfg.train.seed)
         stack = []
 
         def on_fold(fold, i, n):
@@ -307,7 +331,7 @@ def _train(rows, cfg, out, cv, resume, tensorboard, console, progress_bar) -> No
             return bar.__enter__()
 
         try:
-            result = run_cv(rows, cfg, out, on_fold=on_fold, resume=resume)
+            result = run_cv(rows, cfg, out, on_fold=on_fold, resume=resume, by=by)
         finally:
             if stack:
                 stack.pop().__exit__(None, None, None)

@@ -112,6 +112,10 @@ class TrainConfig:
     # training continues from.
     swa: float = 0.0
     seed: int = 0
+    # With several corpora in the train split: each fills an equal share of every epoch
+    # (small ones repeated, large ones subsampled), so the largest corpus does not decide what
+    # the model learns. No effect on one corpus.
+    corpus_balance: bool = True
     crop_frames: int = 200  # training crop (2 s at 10 ms): random crops double as time shifts
     max_eval_frames: int = 800  # longest evaluation input (8 s); longer clips are centre-cut
     normalization: str = "speaker"  # "speaker": each speaker's own unlabelled statistics; "global"
@@ -127,7 +131,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     # Options added after runs were saved without them, with the value such a run trained with.
-    ADDED_LATER: ClassVar[dict] = {"swa": 0.0}
+    ADDED_LATER: ClassVar[dict] = {"swa": 0.0, "corpus_balance": True}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": between(1, MAX_EPOCHS),

@@ -169,6 +169,24 @@ def emodb_corpus(make_corpus) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def ased_corpus(make_corpus) -> Callable[..., Path]:
+    """Factory: ASED, its five emotion folders, one clip per speaker and emotion."""
+
+    def make(speakers: Iterable[int] = range(1, 7), *, name: str = "ased") -> Path:
+        folders = {"n1": "01Neutral", "f2": "02Fearful", "h3": "03Happy", "s4": "04Sad"}
+        folders["a5"] = "05Angry"
+        emotions = dict(zip(folders, ("neutral", "fearful", "happy", "sad", "angry"), strict=True))
+        files = [
+            (f"{folders[code]}/{code}-01-01-{1 + speaker % 2:02d}-{speaker:02d}.wav", emotion)
+            for speaker in speakers
+            for code, emotion in emotions.items()
+        ]
+        return make_corpus(files, name=name)
+
+    return make
+
+
+@pytest.fixture
 def folders_corpus(make_corpus) -> Callable[..., Path]:
     """Factory: a folder per label, <label>/<speaker>/clip.wav (or <label>/clip.wav)."""
 

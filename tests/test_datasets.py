@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ser_cli.data import corpora as datasets
-from ser_cli.data.corpora import cremad, csvlist, emodb, folders, ravdess, savee, tess
+from ser_cli.data.corpora import ased, cremad, csvlist, emodb, folders, ravdess, savee, tess
 from ser_cli.data.corpora.base import FEMALE, MALE, UNKNOWN_SPEAKER, Mismatch
 from ser_cli.errors import DatasetError
 from ser_cli.labels import EMOTIONS
@@ -168,6 +168,31 @@ def test_emodb_lists_boredom_as_unmapped_and_rejects_unknown_speakers():
         emodb.parse_file(ROOT / "04a01Fa.wav", ROOT)
 
 
+@pytest.mark.parametrize(
+    "name, label, speaker, gender",
+    [
+        ("05Angry/a5-03-01-02-50.flac", "angry", "50", MALE),
+        ("01Neutral/n1-01-01-01-01.flac", "neutral", "01", FEMALE),
+        ("04Sad/S4-04-02-01-29.flac", "sad", "29", FEMALE),  # a capital in the public copy
+    ],
+)
+def test_ased_reads_emotion_speaker_and_gender_from_the_name(name, label, speaker, gender):
+    clip = ased.parse_file(ROOT / name, ROOT)
+    assert (clip.label, clip.speaker, clip.gender) == (label, speaker, gender)
+    assert clip.fields == {"sentence": name.split("-")[1], "repetition": name.split("-")[2]}
+
+
+def test_ased_rejects_foreign_names_and_a_code_in_the_wrong_folder():
+    with pytest.raises(Mismatch, match="not an ASED name"):
+        ased.parse_file(ROOT / "01Neutral/n1-01-01-01.flac", ROOT)
+    with pytest.raises(Mismatch, match="emotion code"):
+        ased.parse_file(ROOT / "01Neutral/n3-01-01-01-01.flac", ROOT)
+    with pytest.raises(Mismatch, match="gender code"):
+        ased.parse_file(ROOT / "03Happy/h3-01-01-03-07.flac", ROOT)
+    with pytest.raises(Mismatch, match="'a5' \\(angry\\) sits in folder '03Happy'"):
+        ased.parse_file(ROOT / "03Happy/a5-01-01-01-07.flac", ROOT)
+
+
 # --- folder per label, CSV -------------------------------------------------------------
 
 
@@ -242,7 +267,7 @@ def test_csv_without_a_header_fails_clearly(tmp_path):
 
 def test_available_datasets_and_get_parser():
     names = datasets.available_datasets()
-    assert names == ["ravdess", "cremad", "tess", "savee", "emodb", "folders", "csv"]
+    assert names == ["ravdess", "cremad", "tess", "savee", "emodb", "ased", "folders", "csv"]
     assert datasets.get_parser("CREMA-D").name == "cremad"
     assert datasets.get_parser("Emo_DB").name == "emodb"
     with pytest.raises(DatasetError, match="unknown dataset 'iemocap'; use one of: auto, ravdess"):
@@ -259,6 +284,7 @@ def test_available_datasets_and_get_parser():
         ("savee_corpus", {}, "savee"),
         ("savee_corpus", {"nested": True}, "savee"),
         ("emodb_corpus", {}, "emodb"),
+        ("ased_corpus", {}, "ased"),
         ("folders_corpus", {}, "folders"),
         ("folders_corpus", {"with_speakers": False}, "folders"),
     ],

@@ -320,17 +320,6 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
     assert result.exit_code == 2 and "unknown setting" in result.output
 
 
-@pytest.mark.parametrize(
-    "path", sorted((Path(__file__).resolve().parents[1] / "examples" / "configs").glob("*.yaml"))
-)
-def test_example_configs_load(path):
-    from ser_cli.config import load_run_config
-    from ser_cli.models import get_spec
-
-    cfg = load_run_config(path)
-    assert get_spec(cfg.model).features == ("ssl" if cfg.features.kind == "ssl" else "logmel")
-
-
 @pytest.mark.parametrize("freq_pool", ["mean", "flatten"])
 def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
     import torch
@@ -427,60 +416,6 @@ def test_a_checkpoint_from_before_utterance_norm_loads_without_it(tmp_path):
     x, mask = torch.randn(2, 60, bands) + 4.0, torch.ones(2, 60, dtype=torch.bool)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, mask), model(x, mask))
-
-
-def test_the_bundled_model_and_the_defaults_are_the_recipe_the_benchmarks_measured():
-    """`ser train` by default, the bundled model and the recipe measured as the winner agree."""
-    import importlib.util
-
-    from ser_cli.config import TrainConfig, load_run_config
-    from ser_cli.models import model_config
-
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-
-    def load(name):
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", bench / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    recipes, default_model = load("recipes"), load("train_default_model")
-    assert default_model.DEFAULT_RECIPE in recipes.RECIPES
-    measured = load_run_config(
-        overrides=[*recipes.EXPERIMENT, *recipes.RECIPES[default_model.DEFAULT_RECIPE]]
-    )
-    default = load_run_config()
-
-    def resolved(cfg):
-        dims = {"n_features": cfg.features.n_mels, "n_classes": len(EMOTIONS)}
-        return dataclasses.asdict(model_config(cfg.model, cfg.model_options, **dims))
-
-    assert resolved(measured) == resolved(default)
-    assert measured.features == default.features
-    assert measured.train == default.train
-    bundled = read_sidecar(default_model.TARGET, "best")
-    assert bundled["model"] == default.model
-    assert bundled["model_config"] == json.loads(json.dumps(resolved(default)))
-    # options added after the bundle's runs were trained: absent from its sidecar, and then
-    # they must be off by default (the runs trained without them)
-    for key, trained_with in TrainConfig.ADDED_LATER.items():
-        assert getattr(default.train, key) == trained_with
-        bundled["train_config"].setdefault(key, trained_with)
-    assert bundled["train_config"] == json.loads(json.dumps(dataclasses.asdict(default.train)))
-    # every bundle member's `ser train` overrides give the recipe that was measured
-    for recipe, _seed in default_model.BUNDLE:
-        member = load_run_config(overrides=default_model.member_overrides(recipe))
-        recipe_cfg = load_run_config(overrides=[*recipes.EXPERIMENT, *recipes.RECIPES[recipe]])
-        assert resolved(member) == resolved(recipe_cfg), recipe
-        assert (member.features, member.train) == (recipe_cfg.features, recipe_cfg.train), recipe
-    assert bundled["ensemble"]["seeds"] == [seed for _, seed in default_model.BUNDLE]
-    epochs = [
-        load_run_config(overrides=recipes.RECIPES[recipe]).train.epochs
-        for recipe, _ in default_model.BUNDLE
-    ]
-    assert bundled["ensemble"]["epochs"] == epochs
-    features = json.loads(json.dumps(dataclasses.asdict(default.features)))
-    assert bundled["feature_config"] == features
 
 
 def test_swa_scores_the_mean_of_the_averaged_epochs_and_resumes_it(

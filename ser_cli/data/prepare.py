@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ser_cli.__version__ import __version__
@@ -64,6 +64,7 @@ class PrepareResult:
     manifest_path: Path
     summary_path: Path
     warnings: list[str]  # things the user should know (leaky split, emotions missing in a split)
+    corpora: list[str] = field(default_factory=list)  # the corpus column's values, in order
 
 
 def prepare_corpus(
@@ -71,6 +72,17 @@ def prepare_corpus(
     out_dir: str | Path,
     *,
     dataset: str = datasets.AUTO,
+    **options,
+) -> PrepareResult:
+    """One corpus: :func:`prepare_corpora` with a single folder (same options)."""
+    return prepare_corpora([corpus_dir], out_dir, layouts=[dataset], **options)
+
+
+def prepare_corpora(
+    corpus_dirs: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    layouts: Sequence[str] | None = None,
     split: str = SPEAKER,
     test_speakers: Sequence[str] | None = None,
     val_speakers: Sequence[str] | None = None,
@@ -78,74 +90,129 @@ def prepare_corpus(
     seed: int = 0,
     on_progress: Progress | None = None,
 ) -> PrepareResult:
-    """Validate the corpus at ``corpus_dir`` and write its manifest and summary to ``out_dir``.
+    """Validate the corpora at ``corpus_dirs`` and write one manifest and summary to ``out_dir``.
 
     Args:
-        dataset: a name from ``datasets.available_datasets()``, or "auto" to detect it.
+        layouts: one layout name per corpus (from ``datasets.available_datasets()``, or
+            "auto" to detect it), or a single one for all; default: detect each.
         split: "speaker" (speaker-disjoint, default) or "random" (clip-level, leaks speakers).
-        test_speakers, val_speakers: fix those splits' speakers (speaker split only).
+        test_speakers, val_speakers: fix those splits' speakers (speaker split, one corpus).
         folds: K >= 2 adds a speaker-disjoint "fold" column 0..K-1; 0 adds none.
         seed: seeds the split and folds.
         on_progress: called as (files validated, files to validate, file name).
+
+    With several corpora every row's ``corpus`` column names its corpus (the layout's name,
+    "-2", "-3" added when one layout comes twice), speakers are prefixed with it
+    (``emodb-03``) so ids never collide, and the split and folds are drawn per corpus, so each
+    corpus is speaker-disjoint and present in every split and fold.
 
     Raises DatasetError (one line saying what to do) for a missing or empty corpus, an unknown
     dataset or split, unknown speakers, too few speakers, or no usable clip.
     """
     _check_options(split, test_speakers, val_speakers, folds)
-    root = Path(corpus_dir).expanduser().resolve()
+    roots = [Path(d).expanduser().resolve() for d in corpus_dirs]
+    names = _layout_names(roots, layouts)
+    if len(roots) > 1 and (test_speakers or val_speakers):
+        raise DatasetError(
+            "--test-speakers and --val-speakers fix the split of one corpus; with several "
+            "corpora prepare without them (each corpus is split on its own).",
+            exit_code=USAGE,
+        )
+    twice = sorted({str(r) for r in roots if roots.count(r) > 1})
+    if twice:
+        raise DatasetError(
+            f"{twice[0]}: corpus given twice; give each corpus once.", exit_code=USAGE
+        )
     out_dir = Path(out_dir).expanduser().absolute()
-    if not root.exists():
-        raise DatasetError(f"{root}: corpus folder not found; check the path.")
+    for root in roots:
+        if not root.exists():
+            raise DatasetError(f"{root}: corpus folder not found; check the path.")
     if out_dir.exists() and not out_dir.is_dir():
         raise DatasetError(f"{out_dir}: --out is a file; pass a folder for {MANIFEST_NAME}.")
     check_output_dir(out_dir, "--out")
     # never over its own input (a list given as DIR/manifest.csv with --out DIR)
     check_outputs(
-        [Output(out_dir / MANIFEST_NAME, "--out"), Output(out_dir / SUMMARY_NAME, "--out")], [root]
+        [Output(out_dir / MANIFEST_NAME, "--out"), Output(out_dir / SUMMARY_NAME, "--out")], roots
     )
     remove_stale_temps(out_dir)
-    auto = dataset.strip().lower() == datasets.AUTO
-    name = datasets.detect_dataset(root) if auto else dataset
-    parser = datasets.get_parser(name)
 
-    parsed = parser.parse(root)
-    if not parsed.clips and not parsed.rejected:
-        raise DatasetError(datasets.no_audio_message(root))
-    rows, bad_audio = _validate(parsed.clips, parser.name, on_progress)
-    rejected = sorted(parsed.rejected + bad_audio, key=lambda r: str(r.path))
-    if not rows:
-        raise DatasetError(_nothing_usable(root, parser.name, rejected))
-    rows.sort(key=lambda row: row["path"])
+    groups: list[tuple[str, str, Path, list[dict]]] = []  # (corpus, layout, root, rows)
+    rejected: list[Rejected] = []
+    ignored = 0
+    for root, name in zip(roots, names, strict=True):
+        layout = datasets.detect_dataset(root) if name.strip().lower() == datasets.AUTO else name
+        parser = datasets.get_parser(layout)
+        parsed = parser.parse(root)
+        if not parsed.clips and not parsed.rejected:
+            raise DatasetError(datasets.no_audio_message(root))
+        corpus = _corpus_name(parser.name, [g[0] for g in groups])
+        rows, bad_audio = _validate(parsed.clips, corpus, on_progress)
+        these = sorted(parsed.rejected + bad_audio, key=lambda r: str(r.path))
+        if not rows:
+            raise DatasetError(_nothing_usable(root, parser.name, these))
+        rows.sort(key=lambda row: row["path"])
+        if len(roots) > 1:
+            for row in rows:
+                row["speaker"] = f"{corpus}-{row['speaker']}"
+        groups.append((corpus, parser.name, root, rows))
+        rejected += these
+        ignored += parsed.ignored
 
-    if split == SPEAKER:
-        assignment = speaker_split(
-            rows, test_speakers=test_speakers, val_speakers=val_speakers, seed=seed
-        )
-    else:
-        assignment = random_split(rows, seed=seed)
-    warnings = list(assignment.warnings)
-    for row, value in zip(rows, assignment.values, strict=True):
-        row["split"] = value
-    if folds:
-        fold_assignment = speaker_folds(rows, folds, seed=seed)
-        warnings += fold_assignment.warnings
-        for row, value in zip(rows, fold_assignment.values, strict=True):
-            row["fold"] = value
+    warnings: list[str] = []
+    for corpus, _, _, rows in groups:
+        if split == SPEAKER:
+            assignment = speaker_split(
+                rows, test_speakers=test_speakers, val_speakers=val_speakers, seed=seed
+            )
+        else:
+            assignment = random_split(rows, seed=seed)
+        found = list(assignment.warnings)
+        for row, value in zip(rows, assignment.values, strict=True):
+            row["split"] = value
+        if folds:
+            fold_assignment = speaker_folds(rows, folds, seed=seed)
+            found += fold_assignment.warnings
+            for row, value in zip(rows, fold_assignment.values, strict=True):
+                row["fold"] = value
+        prefix = f"{corpus}: " if len(groups) > 1 else ""
+        warnings += [f"{prefix}{w}" for w in found if f"{prefix}{w}" not in warnings]
 
-    overlap = split_overlap_warning(rows)
+    all_rows = [row for group in groups for row in group[3]]
+    all_rows.sort(key=lambda row: row["path"])
+    rejected.sort(key=lambda r: str(r.path))
+    overlap = split_overlap_warning(all_rows)
     warnings += [overlap] if overlap else []
     manifest_path = out_dir / MANIFEST_NAME
-    text = manifest_text(rows)
+    text = manifest_text(all_rows)
+    options = {"split": split, "seed": seed, "folds": folds}
+    dataset = "+".join(group[0] for group in groups)
     summary = _summary(
-        rows,
+        all_rows,
         rejected,
-        dataset=parser.name,
-        root=root,
+        dataset=dataset,
+        root=roots[0],
         manifest_path=manifest_path,
-        options={"split": split, "seed": seed, "folds": folds},
-        ignored=parsed.ignored,
+        options=options,
+        ignored=ignored,
         warnings=warnings,
     )
+    if len(groups) > 1:
+        summary["corpus_dir"] = [str(root) for root in roots]
+        summary["corpora"] = {
+            corpus: {
+                "dataset": layout,
+                "corpus_dir": str(root),
+                **{
+                    k: v
+                    for k, v in _summary(
+                        rows, [], dataset=layout, root=root, manifest_path=manifest_path,
+                        options=options, ignored=0, warnings=[],
+                    ).items()
+                    if k in ("clips", "speakers", "duration_s", "emotions", "splits", "fold_counts")
+                },
+            }
+            for corpus, layout, root, rows in groups
+        }  # fmt: skip
     summary["manifest_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     summary_path = out_dir / SUMMARY_NAME
     # Both files complete on disk before either is renamed; the manifest goes last.
@@ -153,15 +220,44 @@ def prepare_corpus(
         manifest_tmp.write_text(text, encoding="utf-8")
         summary_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PrepareResult(
-        dataset=parser.name,
-        corpus_dir=root,
-        rows=rows,
+        dataset=dataset,
+        corpus_dir=roots[0],
+        rows=all_rows,
         rejected=rejected,
         summary=summary,
         manifest_path=manifest_path,
         summary_path=summary_path,
         warnings=warnings,
+        corpora=[group[0] for group in groups],
     )
+
+
+def _layout_names(roots: Sequence[Path], names: Sequence[str] | None) -> list[str]:
+    """One layout name per corpus: as given, one for all, or "auto" for each."""
+    if not roots:
+        raise DatasetError("no corpus given; pass one or more corpus folders.", exit_code=USAGE)
+    names = list(names or [datasets.AUTO])
+    if len(names) == 1:
+        names = names * len(roots)
+    if len(names) != len(roots):
+        raise DatasetError(
+            f"{len(names)} --dataset values for {len(roots)} corpora; give one per corpus, "
+            "in the same order, or one for all.",
+            exit_code=USAGE,
+        )
+    for name in names:
+        if name.strip().lower() != datasets.AUTO:
+            datasets.get_parser(name)  # an unknown name fails before any file is read
+    return names
+
+
+def _corpus_name(layout: str, taken: Sequence[str]) -> str:
+    """The corpus column's value: the layout's name, numbered when the layout repeats."""
+    name, n = layout, 1
+    while name in taken:
+        n += 1
+        name = f"{layout}-{n}"
+    return name
 
 
 def _check_options(

@@ -239,6 +239,14 @@ def evaluate_models(
             report = evaluate_rows(
                 model, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
             )
+            corpora = per_corpus(
+                chosen,
+                lambda part, own, ckpt=model: evaluate_rows(
+                    ckpt, part, adapt=adapt, corpus_labels=own
+                ),
+            )
+            if corpora:
+                report["corpora"] = corpora
             writable = run_dir.is_dir() and os.access(run_dir, os.W_OK)
             target = (
                 Path(out_dir)
@@ -274,3 +282,23 @@ def _is_bundled(path) -> bool:
     from ser_cli.paths import bundled_model_dir
 
     return path.resolve() == bundled_model_dir().resolve()
+
+
+def per_corpus(rows: list[dict], score) -> dict[str, dict]:
+    """Each corpus of a multi-corpus manifest scored on its own, over its own classes.
+
+    ``score(rows, corpus_labels)`` returns a report; per corpus this keeps its headline
+    metrics and the 4-class view's. {} when the rows come from one corpus (or say none).
+    """
+    names = sorted({r.get("corpus") or "" for r in rows})
+    if len(names) < 2 or "" in names:
+        return {}
+    out = {}
+    for name in names:
+        part = [r for r in rows if r["corpus"] == name]
+        report = score(part, sorted({r["label"] for r in part}))
+        entry = {k: report[k] for k in ("accuracy", "uar", "macro_f1", "n")}
+        if "four_class" in report:
+            entry["four_class_accuracy"] = report["four_class"]["accuracy"]
+        out[name] = entry
+    return out

@@ -79,7 +79,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-RECOMMENDED = "enhanced"  # the best cross-validated model (benchmarks/RESULTS.md), bundled
+RECOMMENDED = "enhanced"  # the best cross-validated model (docs/accuracy.md), bundled
 BASELINE = "classic"  # the logistic-regression baseline the others are compared with
 
 

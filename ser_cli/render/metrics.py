@@ -109,6 +109,8 @@ def eval_report(reports: dict[str, dict]) -> Group:
     for name, report in reports.items():
         suffix = f" — {name}" if len(reports) > 1 else ""
         parts += [Text(f"{line}{suffix}", style="yellow") for line in label_mapping_lines(report)]
+        if report.get("corpora"):
+            parts.append(corpora_table(report["corpora"], f"per corpus, own classes{suffix}"))
         parts += [
             per_class_table(report, f"per class{suffix}"),
             confusion_table(report, f"confusion{suffix} (rows: true, columns: predicted)"),
@@ -116,8 +118,28 @@ def eval_report(reports: dict[str, dict]) -> Group:
     return Group(*parts)
 
 
+def corpora_table(corpora: dict[str, dict], title: str) -> Table:
+    """One row per corpus of a multi-corpus manifest: its own classes and the 4-class view."""
+    table = Table(title=title, title_justify="left")
+    for col in ("corpus", "clips", "accuracy", "UAR", "macro-F1", "4-class"):
+        table.add_column(col, justify="left" if col == "corpus" else "right")
+    for name, m in corpora.items():
+        four = m.get("four_class_accuracy")
+        table.add_row(
+            name,
+            str(m["n"]),
+            f"{m['accuracy']:.1%}",
+            f"{m['uar']:.1%}",
+            f"{m['macro_f1']:.1%}",
+            "-" if four is None else f"{four:.1%}",
+        )
+    return table
+
+
 def cv_table(result) -> Table:
     """Per-fold and mean ± std metrics of a cross-validation run."""
+    if result.by == "corpus":
+        return loco_table(result)
     table = Table(
         title=f"speaker-disjoint cross-validation: {result.out_dir}", title_justify="left"
     )
@@ -190,6 +212,47 @@ def models_table(rows: list[dict]) -> Group:
     footer = Text.from_markup(
         f"★ recommended: [bold]{', '.join(recommended)}[/]. CV accuracy: weighted accuracy, "
         "mean ± std over 5 speaker-disjoint folds of RAVDESS (20 actors), test speakers "
-        "adapted; '-': not measured. Details: benchmarks/RESULTS.md."
+        "adapted; '-': not measured. Details: docs/accuracy.md."
     )
     return Group(table, footer)
+
+
+def loco_table(result) -> Table:
+    """Leave-one-corpus-out: each corpus scored by a model that never heard it, no adaptation
+    first (what `ser predict` gives), over its own classes and over angry/happy/neutral/sad."""
+    from ser_cli.training.crossval import mean_std
+
+    table = Table(title=f"leave-one-corpus-out: {result.out_dir}", title_justify="left")
+    columns = ("left out", "speakers", "accuracy", "UAR", "4-class", "4-class (adapted)", "minutes")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "left out" else "right")
+
+    def pct(metrics: dict, key: str) -> str:
+        return f"{metrics[key]:.1%}" if key in metrics else "-"
+
+    for fold in result.folds:
+        g, m = fold["metrics_no_adapt"], fold["metrics"]
+        table.add_row(
+            str(fold["fold"]),
+            str(len(fold["test_speakers"])),
+            pct(g, "accuracy"),
+            pct(g, "uar"),
+            pct(g, "four_class_accuracy"),
+            pct(m, "four_class_accuracy"),
+            f"{fold['seconds'] / 60:.1f}",
+        )
+    s = result.summary
+
+    def ms(key: str) -> str:
+        return mean_std(s, key) if key in s else "-"
+
+    table.add_row(
+        "[bold]mean[/]",
+        "",
+        ms("metrics_no_adapt.accuracy"),
+        ms("metrics_no_adapt.uar"),
+        ms("metrics_no_adapt.four_class_accuracy"),
+        ms("metrics.four_class_accuracy"),
+        f"{s['seconds_per_fold']['mean'] / 60:.1f}",
+    )
+    return table

@@ -37,6 +37,11 @@ def _headline(result: PrepareResult):
         f"({hours:.2f} h), {len(result.rejected)} rejected, split '{summary['split']}' "
         f"(seed {summary['seed']})\n"
     )
+    for corpus, part in summary.get("corpora", {}).items():
+        text.append(
+            f"  {corpus}: {part['clips']:,} clips, {len(part['speakers'])} speakers, "
+            f"{', '.join(part['emotions'])}\n"
+        )
     text.append(f"manifest: {result.manifest_path}\nsummary:  {result.summary_path}")
     return text
 

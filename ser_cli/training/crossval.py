@@ -1,7 +1,12 @@
-"""Speaker-disjoint K-fold cross-validation over a manifest's ``fold`` column.
+"""Cross-validation: speaker-disjoint K folds, or leave-one-corpus-out.
 
-For fold k, clips of fold k are the test set and every other fold trains (no validation
+``by="fold"`` groups clips by the manifest's ``fold`` column; ``by="corpus"`` by its
+``corpus`` column (``ser prepare A B C`` writes one), so each corpus in turn is tested by a
+model trained on all the others: the honest measure of voices, languages and rooms never heard.
+For group g, clips of g are the test set and every other group trains (no validation
 split: the run uses its full schedule, so no test speaker ever influences model selection).
+A left-out corpus is scored over its own classes and over the 4-class angry/happy/neutral/sad
+view (``four_class_*`` keys).
 Test speakers are normalised with their own unlabelled statistics when the model uses
 speaker normalisation, exactly as ``ser eval`` and ``ser predict --adapt`` do for a user.
 With ``resume``, folds already reported in cv.json are kept, the interrupted fold continues
@@ -24,6 +29,8 @@ from ser_cli.outputs import Output, check_outputs
 
 CV_REPORT = "cv.json"
 SUMMARY_KEYS = ("accuracy", "uar", "macro_f1")
+FOUR_CLASS_KEYS = ("accuracy", "uar")  # reported as four_class_<key>
+BY_CHOICES = ("fold", "corpus")  # what a group of clips is: a speaker fold, or a whole corpus
 
 
 @dataclass
@@ -31,6 +38,7 @@ class CVResult:
     folds: list[dict]  # per fold: test speakers, metrics (adapted and global), seconds
     summary: dict  # mean and std of each metric across folds
     out_dir: Path
+    by: str = "fold"  # what a group is: "fold" or "corpus"
 
 
 def fold_ids(rows: list[dict]) -> list[str]:
@@ -39,6 +47,22 @@ def fold_ids(rows: list[dict]) -> list[str]:
             "the manifest has no 'fold' column; create folds with `ser prepare ... --folds K`."
         )
     return sorted({r["fold"] for r in rows}, key=lambda f: int(f) if f.isdigit() else f)
+
+
+def corpus_ids(rows: list[dict]) -> list[str]:
+    """The corpora of a multi-corpus manifest, sorted; ManifestError unless there are 2+."""
+    names = sorted({r.get("corpus") or "" for r in rows})
+    if not rows or "" in names:
+        raise ManifestError(
+            "the manifest has no 'corpus' column for every row; create one from several "
+            "corpora with `ser prepare CORPUS CORPUS ... --out DIR`."
+        )
+    if len(names) < 2:
+        raise ManifestError(
+            f"leave-one-corpus-out needs 2 or more corpora; the manifest has only '{names[0]}'. "
+            "Prepare several with `ser prepare CORPUS CORPUS ... --out DIR`."
+        )
+    return names
 
 
 def run_cv(
@@ -50,10 +74,12 @@ def run_cv(
     on_fold: Callable[[str, int, int], Callable | None] | None = None,
     cache_root=None,
     resume: bool = False,
+    by: str = "fold",
 ) -> CVResult:
-    """Train and test once per fold; returns and writes ``out_dir/cv.json``.
+    """Train and test once per group (fold, or corpus with ``by="corpus"``); returns and
+    writes ``out_dir/cv.json``.
 
-    ``on_fold(fold, i, n)`` may return a progress callback for that fold's training.
+    ``on_fold(group, i, n)`` may return a progress callback for that group's training.
     """
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
@@ -65,7 +91,7 @@ def run_cv(
     )
 
     out_dir = Path(out_dir)
-    all_folds = fold_ids(rows)
+    all_folds = corpus_ids(rows) if by == "corpus" else fold_ids(rows)
     chosen = folds or all_folds
     check_outputs([Output(out_dir, "--out", folder=True, model=True)], resume=resume)
     remove_stale_temps(out_dir)
@@ -77,15 +103,15 @@ def run_cv(
                 f"{out_dir}: nothing to resume (no fold has started); start without --resume."
             )
         check_same_recipe(saved, cfg, out_dir)
-        results = _finished_folds(out_dir, rows, chosen)
+        results = _finished_folds(out_dir, rows, chosen, by)
     finished = {r["fold"] for r in results}
     for i, fold in enumerate(chosen):
         if fold in finished:
             continue
-        fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
+        fold_rows = [{**r, "split": "test" if r[by] == fold else "train"} for r in rows]
         progress = on_fold(fold, i, len(chosen)) if on_fold else None
         started = time.time()
-        fold_dir = out_dir / f"fold{fold}"
+        fold_dir = out_dir / f"{by}{fold}" if by == "fold" else out_dir / f"without-{fold}"
         try:
             train_run(
                 fold_rows,
@@ -101,28 +127,43 @@ def run_cv(
                 f"{len(results)} finished fold(s) kept in {out_dir}. Continue with --resume."
             ) from None
         seconds = time.time() - started
-        ckpt = load_checkpoint(out_dir / f"fold{fold}", "best")
+        ckpt = load_checkpoint(fold_dir, "best")
         test_rows = [r for r in fold_rows if r["split"] == "test"]
-        adapted = evaluate_rows(ckpt, test_rows, adapt=True, cache_root=cache_root)
-        unadapted = evaluate_rows(ckpt, test_rows, adapt=False, cache_root=cache_root)
-        results.append(
-            {
-                "fold": fold,
-                "test_speakers": sorted({r["speaker"] for r in test_rows}),
-                "seconds": round(seconds, 1),
-                "metrics": {k: adapted[k] for k in SUMMARY_KEYS},
-                "metrics_no_adapt": {k: unadapted[k] for k in SUMMARY_KEYS},
-                "confusion": adapted["confusion"],
-            }
-        )
+        # A left-out corpus is scored over its own classes; a fold over the model's.
+        own = sorted({r["label"] for r in test_rows}) if by == "corpus" else None
+        scores = {
+            key: evaluate_rows(
+                ckpt, test_rows, adapt=adapt, cache_root=cache_root, corpus_labels=own
+            )
+            for key, adapt in (("metrics", True), ("metrics_no_adapt", False))
+        }
+        entry = {
+            "fold": fold,
+            "test_speakers": sorted({r["speaker"] for r in test_rows}),
+            "seconds": round(seconds, 1),
+            **{key: _headline(metrics) for key, metrics in scores.items()},
+            "confusion": scores["metrics"]["confusion"],
+        }
+        if by == "corpus":
+            entry["labels"] = scores["metrics"]["labels"]
+            entry["confusion_no_adapt"] = scores["metrics_no_adapt"]["confusion"]
+        results.append(entry)
         results.sort(key=lambda r: chosen.index(r["fold"]))
-        write_json(out_dir / CV_REPORT, _report(cfg, results, all_folds))
-    report = _report(cfg, results, all_folds)
-    return CVResult(results, report["summary"], out_dir)
+        write_json(out_dir / CV_REPORT, _report(cfg, results, all_folds, by))
+    report = _report(cfg, results, all_folds, by)
+    return CVResult(results, report["summary"], out_dir, by)
 
 
-def _finished_folds(out_dir: Path, rows: list[dict], chosen: list[str]) -> list[dict]:
-    """Folds cv.json already reports with the same test speakers (kept on --resume)."""
+def _headline(metrics: dict) -> dict:
+    """The summary metrics of one evaluation, with the 4-class view's where it has one."""
+    out = {k: metrics[k] for k in SUMMARY_KEYS}
+    if "four_class" in metrics:
+        out.update({f"four_class_{k}": metrics["four_class"][k] for k in FOUR_CLASS_KEYS})
+    return out
+
+
+def _finished_folds(out_dir: Path, rows: list[dict], chosen: list[str], by: str) -> list[dict]:
+    """Groups cv.json already reports with the same test speakers (kept on --resume)."""
     import json
 
     try:
@@ -133,16 +174,18 @@ def _finished_folds(out_dir: Path, rows: list[dict], chosen: list[str]) -> list[
     kept = []
     for entry in folds:
         fold = str(entry.get("fold"))
-        speakers = sorted({r["speaker"] for r in rows if r["fold"] == fold})
+        speakers = sorted({r["speaker"] for r in rows if r[by] == fold})
         if fold in chosen and entry.get("test_speakers") == speakers:
             kept.append(entry)
     return kept
 
 
-def _report(cfg: RunConfig, results: list[dict], all_folds: list[str]) -> dict:
+def _report(cfg: RunConfig, results: list[dict], all_folds: list[str], by: str) -> dict:
     summary = {}
     for group in ("metrics", "metrics_no_adapt"):
-        for key in SUMMARY_KEYS:
+        # Keys every group reports (the 4-class view needs a corpus with those classes).
+        keys = [k for k in results[0][group] if all(k in r[group] for r in results)]
+        for key in keys:
             values = [r[group][key] for r in results]
             summary[f"{group}.{key}"] = {
                 "mean": float(np.mean(values)),
@@ -154,6 +197,7 @@ def _report(cfg: RunConfig, results: list[dict], all_folds: list[str]) -> dict:
     }
     return {
         "model": cfg.model,
+        "by": by,
         "folds_total": len(all_folds),
         "folds_run": len(results),
         "config": cfg.to_dict(),

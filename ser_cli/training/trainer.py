@@ -98,6 +98,52 @@ def labels_for(rows: list[dict]) -> tuple[str, ...]:
     return tuple(label for label in EMOTIONS if label in present)
 
 
+def corpus_ids(rows: list[dict]) -> np.ndarray:
+    """(clips,) int: which corpus each row comes from (its ``corpus`` column; "" if none)."""
+    names = sorted({r.get("corpus") or "" for r in rows})
+    index = {name: i for i, name in enumerate(names)}
+    return np.array([index[r.get("corpus") or ""] for r in rows], dtype=np.int64)
+
+
+def allowed_labels(rows: list[dict], labels: tuple[str, ...]) -> np.ndarray | None:
+    """(clips, classes) bool: the labels each row's corpus annotates in ``rows``.
+
+    None when every corpus annotates every label (one corpus, or corpora sharing one label
+    set): then the loss is the plain cross-entropy, bit for bit as before corpora were mixed.
+    """
+    by_corpus: dict[str, set[str]] = {}
+    for row in rows:
+        by_corpus.setdefault(row.get("corpus") or "", set()).add(row["label"])
+    if all(len(present) == len(labels) for present in by_corpus.values()):
+        return None
+    table = {
+        corpus: np.array([label in present for label in labels])
+        for corpus, present in by_corpus.items()
+    }
+    return np.stack([table[row.get("corpus") or ""] for row in rows])
+
+
+def epoch_order(rng: np.random.Generator, corpora: np.ndarray, balance: bool) -> np.ndarray:
+    """One epoch's clip order, as many clips as there are.
+
+    With ``balance`` and several corpora each corpus fills an equal share of the epoch: a
+    small corpus's clips are repeated (each shuffled pass in full before the next) and a large
+    one's subsampled, so no corpus dominates what the model learns. Otherwise (and always for
+    one corpus, drawing exactly as before) a permutation of every clip.
+    """
+    n_corpora = int(corpora.max()) + 1 if len(corpora) else 0
+    if not balance or n_corpora < 2:
+        return rng.permutation(len(corpora))
+    share = len(corpora) // n_corpora
+    parts = []
+    for c in range(n_corpora):
+        members = np.flatnonzero(corpora == c)
+        passes = -(-share // len(members))  # ceil
+        parts.append(np.concatenate([rng.permutation(members) for _ in range(passes)])[:share])
+    order = np.concatenate(parts)
+    return order[rng.permutation(len(order))]
+
+
 def saved_config(run_dir: str | Path) -> dict | None:
     """The settings a run folder (or a CV folder) was trained with, as a mapping; None if none."""
     run_dir = Path(run_dir)
@@ -152,18 +198,54 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def masked_cross_entropy(logits, targets, allowed, weight, label_smoothing: float):
+    """Cross-entropy over each example's own label set.
+
+    Args:
+        logits: (batch, classes); targets: (batch,) class indices; allowed: (batch, classes)
+        bool, the labels each example's corpus annotates (its target among them);
+        weight: (classes,) class weights; label_smoothing: share of the target spread evenly
+        over the example's allowed labels only.
+    A label the example's corpus never uses gets no probability and no gradient from it: a
+    corpus without "calm" neither teaches that its clips are not calm nor that calm means
+    another corpus. Returns the weighted mean over the batch, as CrossEntropyLoss does.
+    """
+    import torch
+
+    logp = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=1)
+    w = weight[targets]
+    nll = -w * logp.gather(1, targets[:, None]).squeeze(1)
+    # torch's weighted smoothing term (each class by its own weight), over allowed labels only.
+    spread = -(logp.masked_fill(~allowed, 0.0) * weight).sum(1) / allowed.sum(1)
+    return ((1 - label_smoothing) * nll + label_smoothing * spread).sum() / w.sum()
+
+
 def optimizer_step(
-    net, model, optimizer, criterion, batch, device: str, use_amp: bool, grad_clip: float
+    net,
+    model,
+    optimizer,
+    criterion,
+    batch,
+    device: str,
+    use_amp: bool,
+    grad_clip: float,
+    allowed=None,
 ) -> float:
     """One step on a numpy batch (x, mask, y): forward (bf16 autocast on CUDA when ``use_amp``),
     loss, backward, gradient clipping on ``model``'s parameters, update. ``net`` is ``model`` or
-    its DistributedDataParallel wrapper. Returns the batch's mean loss."""
+    its DistributedDataParallel wrapper. With ``allowed`` ((batch, classes) bool, the labels
+    each clip's corpus annotates), ``criterion`` is called as criterion(logits, y, allowed).
+    Returns the batch's mean loss."""
     import torch
 
     x, mask, y = batch
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
         logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
-    loss = criterion(logits.float(), torch.from_numpy(y).to(device))
+    targets = torch.from_numpy(y).to(device)
+    if allowed is None:
+        loss = criterion(logits.float(), targets)
+    else:
+        loss = criterion(logits.float(), targets, torch.from_numpy(allowed).to(device))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -185,13 +267,23 @@ class EpochSteps:
         self.on_progress = on_progress
         self.running, self.seen = 0.0, 0
 
-    def step(self, b: int, net, model, criterion, batch, device: str, use_amp: bool) -> None:
-        """Step ``b`` of the epoch on the numpy batch (x, mask, y)."""
+    def step(
+        self, b: int, net, model, criterion, batch, device: str, use_amp: bool, allowed=None
+    ) -> None:
+        """Step ``b`` of the epoch on the numpy batch (x, mask, y); see optimizer_step."""
         step = self.epoch * self.steps_per_epoch + b
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(step, self.total_steps, group["peak"], self.tc.warmup_frac)
         loss = optimizer_step(
-            net, model, self.optimizer, criterion, batch, device, use_amp, self.tc.grad_clip
+            net,
+            model,
+            self.optimizer,
+            criterion,
+            batch,
+            device,
+            use_amp,
+            self.tc.grad_clip,
+            allowed,
         )
         count = len(batch[0])
         self.running += loss * count
@@ -352,7 +444,15 @@ def train_run(
         return result
 
     weights = torch.as_tensor(class_weights(train.labels, len(labels)), device=device)
-    criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
+    corpora = corpus_ids(train_rows)
+    allowed = allowed_labels(train_rows, labels)
+    if allowed is None:  # one corpus, or corpora that share every label: plain cross-entropy
+        criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
+    else:
+
+        def criterion(logits, targets, allowed_batch):
+            return masked_cross_entropy(logits, targets, allowed_batch, weights, tc.label_smoothing)
+
     optimizer = torch.optim.AdamW(
         [{"params": model.parameters(), "peak": tc.lr}], lr=tc.lr, weight_decay=tc.weight_decay
     )
@@ -381,7 +481,7 @@ def train_run(
             # Under torchrun every rank draws the same order and trains on its own shard.
             rng = np.random.default_rng([tc.seed, epoch])
             torch.manual_seed(ctx.torch_seed(tc.seed * 10_000 + epoch))
-            order = ctx.shard(rng.permutation(len(train)))
+            order = ctx.shard(epoch_order(rng, corpora, tc.corpus_balance))
             rng = ctx.rank_rng(rng, tc.seed, epoch)
             steps = EpochSteps(optimizer, tc, epoch, steps_per_epoch, on_progress)
             for b in range(steps_per_epoch):
@@ -400,7 +500,16 @@ def train_run(
                 )
                 if tc.mixup:
                     x, mask, y = mixup(x, mask, y, len(labels), tc.mixup, rng)
-                steps.step(b, net, model, criterion, (x, mask, y), device, use_amp)
+                steps.step(
+                    b,
+                    net,
+                    model,
+                    criterion,
+                    (x, mask, y),
+                    device,
+                    use_amp,
+                    None if allowed is None else allowed[index],
+                )
             ctx.sync_buffers(model)  # batch-norm statistics as rank 0's: one model everywhere
             scored = averaged.after_epoch(epoch) if averaged is not None else model
             metrics = evaluate(epoch, scored)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_cli.data.corpora import cremad, csvlist, emodb, folders, ravdess, savee, tess
+from ser_cli.data.corpora import ased, cremad, csvlist, emodb, folders, ravdess, savee, tess
 from ser_cli.data.corpora.base import ParsedClip, ParseResult, Rejected, walk
 from ser_cli.errors import USAGE, DatasetError
 
@@ -33,7 +33,7 @@ class Parser:
 # Detection tries these in order; the first with the largest share of matching files wins.
 DATASETS: dict[str, Parser] = {
     module.NAME: Parser(module.NAME, module.DESCRIPTION, module.parse, module.matches)
-    for module in (ravdess, cremad, tess, savee, emodb, folders)
+    for module in (ravdess, cremad, tess, savee, emodb, ased, folders)
 }
 DATASETS[csvlist.NAME] = Parser(csvlist.NAME, csvlist.DESCRIPTION, csvlist.parse, None)
 

@@ -1,0 +1,178 @@
+"""Voices, languages and rooms the model never heard: leave-one-corpus-out over the corpora in
+../shared/data (RAVDESS actors 01-20, EmoDB, ASED), as a user meets them (no adaptation).
+
+    python benchmarks/corpora.py loco [--seeds 0 1 2] [--name NAME] [--set KEY=VALUE ...]
+    python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
+
+``loco`` prepares one manifest of the three corpora (``ser prepare RAVDESS EMODB ASED``) and runs
+``ser train --data MIX --cv corpus --set train.seed=S [--set ...]``: for each corpus, a model
+trained on the other two (masked per-corpus loss, corpus-balanced epochs: the defaults) is
+tested on every clip of the one left out, over its own classes and over angry/happy/neutral/sad.
+``ravdess-only`` is the baseline scored the same way: the default recipe trained on RAVDESS
+01-20 alone, tested on EmoDB and ASED. It trains nothing: the bundled model's three 60-epoch
+members are exactly those runs (seeds 0-2), each scored alone; the bundled ensemble is scored too.
+
+Results: benchmarks/results/loco-NAME.json, loco-ravdess-only.json and loco-bundled.json,
+one entry per seed,
+written as each seed finishes (the run folders stay in bench-out/corpora/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+CORPORA = {
+    "ravdess": DATA / "ravdess-speech-16k",
+    "emodb": DATA / "emodb-2s",
+    "ased": DATA / "ased-16k",
+}
+RESULTS = ROOT / "benchmarks" / "results"
+OUT = ROOT / "bench-out" / "corpora"
+FOUR = "four_class_accuracy"
+DEFAULT_EPOCHS = 60  # the default recipe's schedule (the bundled 60-epoch members)
+
+
+def ser(*args: object) -> None:
+    """Run the user's command (this checkout's code) and stop on failure."""
+    cmd = [sys.executable, "-m", "ser_cli", *map(str, args)]
+    print("$ ser", " ".join(map(str, args)), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def mix_manifest() -> Path:
+    """The three corpora in one manifest (prepared once; prepare is deterministic)."""
+    manifest = OUT / "mix" / "manifest.csv"
+    if not manifest.exists():
+        ser("prepare", *CORPORA.values(), "--out", manifest.parent, "--folds", "5")
+    return manifest
+
+
+def _record(name: str, seed: int, entry: dict, command: str) -> dict:
+    path = RESULTS / f"loco-{name}.json"
+    saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
+    saved["command"] = command
+    saved["machine"] = {"python": platform.python_version(), "cpu": platform.processor()}
+    saved["seeds"][str(seed)] = entry
+    saved["summary"] = summarise(saved["seeds"])
+    path.write_text(json.dumps(saved, indent=2) + "\n")
+    print(json.dumps(saved["summary"], indent=1))
+    return saved
+
+
+def summarise(seeds: dict) -> dict:
+    """Per corpus and for the mean over corpora: mean and std over seeds."""
+    corpora = sorted({c for s in seeds.values() for c in s["corpora"]})
+    out = {}
+    for key in (FOUR, "accuracy"):
+        table = {}
+        for corpus in corpora:
+            values = [s["corpora"][corpus][key] for s in seeds.values() if corpus in s["corpora"]]
+            table[corpus] = [float(np.mean(values)), float(np.std(values))]
+        means = [np.mean([s["corpora"][c][key] for c in s["corpora"]]) for s in seeds.values()]
+        table["mean"] = [float(np.mean(means)), float(np.std(means))]
+        out[key] = table
+    out["seeds"] = len(seeds)
+    return out
+
+
+def loco(seeds: list[int], name: str, sets: list[str]) -> None:
+    manifest = mix_manifest()
+    extra = [a for s in sets for a in ("--set", s)]
+    for seed in seeds:
+        out = OUT / f"loco-{name}-s{seed}"
+        started = time.time()
+        ser("train", "--data", manifest, "--cv", "corpus", "--seed", seed, "--out", out, *extra)
+        report = json.loads((out / "cv.json").read_text())
+        entry = {
+            "minutes": round((time.time() - started) / 60, 1),
+            "corpora": {
+                fold["fold"]: {
+                    "accuracy": fold["metrics_no_adapt"]["accuracy"],
+                    "uar": fold["metrics_no_adapt"]["uar"],
+                    FOUR: fold["metrics_no_adapt"].get(FOUR),
+                    "adapted_" + FOUR: fold["metrics"].get(FOUR),
+                    "labels": fold["labels"],
+                    "minutes": round(fold["seconds"] / 60, 1),
+                }
+                for fold in report["folds"]
+            },
+        }
+        command = "python benchmarks/corpora.py loco --seeds S" + (
+            f" --name {name}" + "".join(f" --set {s}" for s in sets) if sets else ""
+        )
+        _record(name, seed, entry, command)
+
+
+def _score_other_corpora(ckpt, rows: list[dict]) -> dict:
+    """A RAVDESS-only model on every EmoDB and ASED clip, no adaptation and adapted."""
+    from ser_cli.inference.evaluate import evaluate_rows
+
+    corpora = {}
+    for corpus in ("emodb", "ased"):
+        test = [r for r in rows if r["corpus"] == corpus]
+        own = sorted({r["label"] for r in test})
+        m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+        a = evaluate_rows(ckpt, test, adapt=True, corpus_labels=own)
+        corpora[corpus] = {
+            "accuracy": m["accuracy"],
+            "uar": m["uar"],
+            FOUR: m["four_class"]["accuracy"],
+            "adapted_" + FOUR: a["four_class"]["accuracy"],
+            "labels": list(m["labels"]),
+        }
+    return corpora
+
+
+def ravdess_only(seeds: list[int]) -> None:
+    """The single-corpus baseline without training anything: the bundled model's 60-epoch
+    members are runs of the default recipe on RAVDESS 01-20 (seeds 0-2), each scored alone,
+    and the whole bundled ensemble as well."""
+    import dataclasses
+
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.paths import bundled_model_dir
+
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    bundled = load_checkpoint(bundled_model_dir())
+    info = bundled.meta["ensemble"]
+    for seed in seeds:
+        index = next(
+            i for i, (s, e) in enumerate(zip(info["seeds"], info["epochs"], strict=True))
+            if s == seed and e == DEFAULT_EPOCHS
+        )  # fmt: skip
+        member = dataclasses.replace(bundled, model=bundled.model.members[index])
+        entry = {"member": info["runs"][index], "corpora": _score_other_corpora(member, rows)}
+        _record("ravdess-only", seed, entry, "python benchmarks/corpora.py ravdess-only --seeds S")
+    entry = {"members": info["runs"], "corpora": _score_other_corpora(bundled, rows)}
+    _record("bundled", 0, entry, "python benchmarks/corpora.py ravdess-only")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("loco", "ravdess-only"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--name", default="default")
+    parser.add_argument("--set", dest="sets", action="append", default=[])
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if args.what == "loco":
+        loco(args.seeds, args.name, args.sets)
+    else:
+        ravdess_only(args.seeds)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

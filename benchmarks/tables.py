@@ -1,0 +1,606 @@
+"""Every table of figures in README.md, docs/ and benchmarks/README.md, written from the result
+files in benchmarks/results/, so no figure is ever typed by hand.
+
+    python benchmarks/tables.py           # rewrite every marked block from the results
+    python benchmarks/tables.py --check   # exit 1 when a page differs (tests/test_docs.py)
+
+A page marks a block ``<!-- table: NAME -->`` ... ``<!-- /table -->``; NAME is a key of TABLES,
+which says what the table shows, the result files it reads and the commands that measure them
+(benchmarks/README.md's index is itself the table ``index``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.recipes import (  # noqa: E402
+    DEFAULT_RECIPE,
+    REMOVED_AT,
+    WHAT,
+    recipe_names,
+    summarise,
+)
+from benchmarks.run import CV_RECIPES  # noqa: E402
+
+BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
+
+
+def pages() -> list[Path]:
+    """The pages whose blocks this script writes."""
+    return [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        ROOT / "recipes" / "README.md",
+        ROOT / "benchmarks" / "README.md",
+    ]
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _ms(pair) -> str:
+    """mean ± std (a one-element spread prints the mean alone)."""
+    mean, std = pair
+    return f"{mean:.1%} ± {std:.1%}"
+
+
+def _local(command: str) -> str:
+    """A recorded command with the measuring machine's data folder as the checkout sees it."""
+    return re.sub(r"/\S*/shared/data/", "../shared/data/", command)
+
+
+def _bundle_key() -> str:
+    from benchmarks.train_default_model import member_specs
+
+    return "+".join(member_specs())
+
+
+def _recipe_link(name: str, prefix: str = "../") -> str:
+    if name in recipe_names():
+        return f"[`{name}`]({prefix}recipes/{name}.yaml)"
+    return f"`{name}`"
+
+
+# --- README -------------------------------------------------------------------------------------
+
+
+def headline() -> str:
+    mix = _load("ensemble-mix.json")[_bundle_key()]
+    cross = _load("crosscorpus-emodb.json")["no_adapt"]
+    s = summarise(_load(f"recipe-{DEFAULT_RECIPE}.json"))
+    classic = _load("cv-classic.json")["summary"]
+    rows = [
+        "| | RAVDESS, unseen actors: accuracy / UAR | EmoDB, unseen corpus: 6 / 4 classes |",
+        "|---|---|---|",
+        f"| bundled model (`ser predict`) | {_pct(mix['cv_no_adapt'])} / "
+        f"{_pct(mix['cv_no_adapt_uar'])} | {_pct(cross['accuracy'])} / "
+        f"{_pct(cross['four_class']['accuracy'])} |",
+        f"| one run of `ser train` (the default recipe, {s['seeds']} seeds) | "
+        f"{_ms(s['cv_no_adapt'])} / {_ms(s['cv_no_adapt_uar'])} | {_ms(s['emodb6'])} / "
+        f"{_ms(s['emodb4'])} |",
+        "| `classic` baseline (logistic regression) | "
+        f"{_ms(_pair(classic, 'metrics_no_adapt.accuracy'))} / "
+        f"{_ms(_pair(classic, 'metrics_no_adapt.uar'))} | not measured |",
+    ]
+    return "\n".join(rows)
+
+
+def _pair(summary: dict, key: str) -> tuple[float, float]:
+    return summary[key]["mean"], summary[key]["std"]
+
+
+def models() -> str:
+    from ser_cli.models.registry_info import describe_models
+
+    rows = [
+        "| name | parameters | what it is | accuracy on unseen actors, adapted / not |",
+        "|---|---|---|---|",
+    ]
+    for row in describe_models():
+        cv = row["cv"]
+        score = "not measured"
+        if cv:
+            score = f"{_pct(cv['accuracy']['mean'])} / {_pct(cv['accuracy_no_adapt']['mean'])}"
+        name = f"**`{row['name']}`**" if row["recommended"] else f"`{row['name']}`"
+        rows.append(f"| {name} | {row['parameters']:,} | {row['summary']} | {score} |")
+    return "\n".join(rows)
+
+
+# --- docs/accuracy.md ---------------------------------------------------------------------------
+
+
+def cv_models() -> str:
+    rows = [
+        "| model | accuracy, adapted | UAR, adapted | macro-F1, adapted | accuracy, no adaptation "
+        "| UAR, no adaptation | min per fold |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("cv-*.json")):
+        r = json.loads(path.read_text())
+        s = r["summary"]
+        rows.append(
+            f"| `{r['model']}` | {_ms(_pair(s, 'metrics.accuracy'))} | "
+            f"{_ms(_pair(s, 'metrics.uar'))} | {_ms(_pair(s, 'metrics.macro_f1'))} | "
+            f"{_ms(_pair(s, 'metrics_no_adapt.accuracy'))} | "
+            f"{_ms(_pair(s, 'metrics_no_adapt.uar'))} | {s['seconds_per_fold']['mean'] / 60:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def _recipe_rows(kept: bool) -> list[str]:
+    rows = [
+        "| recipe | what | seeds | RAVDESS folds | UAR | EmoDB 6 classes | EmoDB 4 classes | "
+        "EmoDB ECE | 5-fold ensemble on EmoDB, 6 / 4 | min per seed (5 folds) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("recipe-*.json")):
+        name = path.stem.removeprefix("recipe-")
+        if (name in recipe_names()) != kept:
+            continue
+        s = summarise(json.loads(path.read_text()))
+
+        def f(pair, seeds=s["seeds"]):
+            return _ms(pair) if seeds > 1 else _pct(pair[0])
+
+        rows.append(
+            f"| {_recipe_link(name)} | {WHAT.get(name, '')} | {s['seeds']} | "
+            f"{f(s['cv_no_adapt'])} | {f(s['cv_no_adapt_uar'])} | {f(s['emodb6'])} | "
+            f"{f(s['emodb4'])} | {s['emodb_ece'][0]:.3f} | {_pct(s['ensemble_emodb6'][0])} / "
+            f"{_pct(s['ensemble_emodb4'][0])} | {s['minutes_per_seed']:.1f} |"
+        )
+    return rows
+
+
+def recipes() -> str:
+    return "\n".join(_recipe_rows(kept=True))
+
+
+def removed() -> str:
+    return "\n".join(_recipe_rows(kept=False))
+
+
+def ensembles() -> str:
+    rows = [
+        "| ensemble | members | scored | RAVDESS folds | UAR | EmoDB 6 classes | "
+        "EmoDB 4 classes | EmoDB ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(RESULTS.glob("ensemble-*.json")):
+        name = path.stem.removeprefix("ensemble-")
+        saved = json.loads(path.read_text())
+        if name == "mix":
+            for key, e in saved.items():
+                parts = ", ".join(
+                    f"{r}:{m}" for r, m in zip(e["recipes"], e["members"], strict=True)
+                )
+                label = "**the bundled model's members**" if key == _bundle_key() else "a mix"
+                rows.append(
+                    f"| {label} | {parts} | 1 | {_pct(e['cv_no_adapt'])} | "
+                    f"{_pct(e['cv_no_adapt_uar'])} | {_pct(e['emodb6'])} | {_pct(e['emodb4'])} | "
+                    f"{e['emodb_ece']:.3f} |"
+                )
+            continue
+        by_size: dict[int, list[dict]] = {}
+        for entry in saved.values():
+            by_size.setdefault(len(entry["members"]), []).append(entry)
+        for size, entries in sorted(by_size.items()):
+
+            def f(key, entries=entries):
+                values = [e[key] for e in entries]
+                spread = f" ± {np.std(values):.1%}" if len(values) > 1 else ""
+                return f"{np.mean(values):.1%}{spread}"
+
+            groups = ", ".join("+".join(map(str, e["members"])) for e in entries)
+            rows.append(
+                f"| {size} seeds of {_recipe_link(name)} | seeds {groups} | {len(entries)} | "
+                f"{f('cv_no_adapt')} | {f('cv_no_adapt_uar')} | {f('emodb6')} | {f('emodb4')} | "
+                f"{np.mean([e['emodb_ece'] for e in entries]):.3f} |"
+            )
+    return "\n".join(rows)
+
+
+def crop_averaging() -> str:
+    r = _load(f"crop-averaging-{DEFAULT_RECIPE}.json")["mean_std_over_seeds"]
+    return "\n".join(
+        [
+            "| scored on | RAVDESS folds, no adaptation |",
+            "|---|---|",
+            f"| whole clips (what `ser predict` does) | {_ms(r['whole'])} |",
+            f"| mean of 2 s crops every 0.5 s | {_ms(r['crops'])} |",
+            f"| mean of both | {_ms(r['both'])} |",
+        ]
+    )
+
+
+def crosscorpus() -> str:
+    r = _load("crosscorpus-emodb.json")
+    rows = [
+        "| bundled model on EmoDB | accuracy (6) | UAR (6) | macro-F1 (6) | accuracy (4) | "
+        "UAR (4) | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in (("no_adapt", "no adaptation"), ("adapted", "per-speaker adaptation")):
+        m, four = r[key], r[key]["four_class"]
+        rows.append(
+            f"| {label} | {_pct(m['accuracy'])} | {_pct(m['uar'])} | {_pct(m['macro_f1'])} | "
+            f"{_pct(four['accuracy'])} | {_pct(four['uar'])} | {m['ece']:.3f} |"
+        )
+    b = _load("bundle-100-epochs-emodb.json")
+    rows.append(
+        f"| *its three 100-epoch members alone, no adaptation* | {_pct(b['accuracy'])} | "
+        f"{_pct(b['uar'])} | - | {_pct(b['four_class_accuracy'])} | - | {b['ece']:.3f} |"
+    )
+    return "\n".join(rows)
+
+
+LOCO_RESULTS = (
+    ("loco-ravdess-only.json", "one network, RAVDESS 01-20 alone (the default recipe)"),
+    ("loco-bundled.json", "the bundled model (six RAVDESS-only networks)"),
+    ("loco-mix-20-epochs.json", "one network, the other two corpora, 20 epochs"),
+    ("loco-default.json", "one network, the other two corpora, 60 epochs"),
+)
+
+
+def loco() -> str:
+    """Leave-one-corpus-out, no adaptation: each corpus by a model that never heard it."""
+    rows = [
+        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, what in LOCO_RESULTS:
+        if not (RESULTS / name).exists():
+            continue
+        s = _load(name)["summary"]
+        four, own = s["four_class_accuracy"], s["accuracy"]
+
+        def cell(corpus, four=four, own=own):
+            if corpus not in four:
+                return "-"
+            return f"{_ms(four[corpus])} / {_ms(own[corpus])}"
+
+        rows.append(
+            f"| {what} | {cell('ravdess')} | {cell('emodb')} | {cell('ased')} | "
+            f"{_ms(four['mean'])} / {_ms(own['mean'])} | {s['seeds']} |"
+        )
+    return "\n".join(rows)
+
+
+def emodb_recall() -> str:
+    r = _load("crosscorpus-emodb.json")
+    labels = list(r["no_adapt"]["recall"])
+    rows = ["| recall on EmoDB | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for key, label in (("no_adapt", "no adaptation"), ("adapted", "adapted")):
+        rows.append(f"| {label} | " + " | ".join(_pct(r[key]["recall"][k]) for k in labels) + " |")
+    return "\n".join(rows)
+
+
+def eval_vs_predict() -> str:
+    r = _load("eval-vs-predict.json")
+    rows = [
+        "| | `ser eval` accuracy | `ser predict` accuracy | labels differing | "
+        "largest probability difference |",
+        "|---|---|---|---|---|",
+    ]
+    for key in ("no_adapt", "adapted"):
+        m = r[key]
+        rows.append(
+            f"| {m['commands']} | {_pct(m['eval_accuracy'])} | {_pct(m['predict_accuracy'])} | "
+            f"{m['labels_differing']} | {m['max_abs_probability_difference']:.1e} |"
+        )
+    return "\n".join(rows)
+
+
+# --- docs/speed.md, docs/ray.md, docs/calibration.md --------------------------------------------
+
+
+def speed() -> str:
+    startup, prepare = _load("startup.json"), _load("prepare.json")
+    predict, onnx = _load("predict.json"), _load("onnx.json")
+    through, resample = _load("predict-throughput.json"), _load("resample.json")
+    rows = [
+        "| what | measured |",
+        "|---|---|",
+        f"| `ser --help` wall time | {startup['best_s']:.2f} s best, {startup['median_s']:.2f} s median |",
+        f"| `ser prepare` on {prepare['clips']:,} RAVDESS clips (`--folds 5`) | "
+        f"{prepare['median_s']:.1f} s median |",
+        f'| `ser predict` on one clip, cold, vs `python -c "import torch"` | '
+        f"{predict['predict_median_s']:.2f} s vs {predict['import_torch_median_s']:.2f} s "
+        f"= {predict['ratio']:.2f}x |",
+        f"| the same with the exported `.onnx` model (torch never imported) | "
+        f"{onnx['onnx_predict_median_s']:.2f} s vs {onnx['import_torch_median_s']:.2f} s = "
+        f"{onnx['onnx_ratio']:.2f}x |",
+        f"| ONNX vs torch probabilities, bundled model | largest difference "
+        f"{onnx['max_abs_prob_diff_examples']:.1e} on the examples, "
+        f"{onnx['max_abs_prob_diff_real']:.1e} on {onnx['real_clips']} RAVDESS clips; top labels "
+        f"changed: {onnx['top_label_changes_examples'] + onnx['top_label_changes_real']} |",
+        f"| `ser predict` on {through['clips']} RAVDESS clips, JSON out | "
+        f"{through['cli_clips_per_s']:.1f} clips/s end to end; the model alone "
+        f"{through['model_batched_clips_per_s']:.0f} clips/s batched, "
+        f"{through['model_one_at_a_time_clips_per_s']:.0f} one at a time |",
+        f"| resampling {resample['resample']['seconds_of_audio']:g} s of audio "
+        f"{resample['resample']['from_hz']:,} Hz to 16 kHz (soxr) | "
+        f"{resample['resample']['median_ms']:.1f} ms median |",
+        f"| `ser predict` on {resample['predict']['clips']} clips of "
+        f"{resample['predict']['clip_seconds']:g} s stored at "
+        f"{resample['resample']['from_hz']:,} Hz vs at 16 kHz | "
+        f"{resample['predict']['at_24414']['best_wall_s']:.2f} s vs "
+        f"{resample['predict']['native_16k']['best_wall_s']:.2f} s = "
+        f"{resample['predict']['ratio_best_wall']:.2f}x |",
+    ]
+    return "\n".join(rows)
+
+
+def guard_overhead() -> str:
+    data = _load("guard-overhead.json")
+    rows = ["| cold start | before | after | after / before |", "|---|---|---|---|"]
+    for key, what in (("help", "`ser --help`"), ("predict", f"`ser predict {data['clip']}`")):
+        r = data[key]
+        rows.append(
+            f"| {what} | {r['before_median_s']:.2f} s | {r['after_median_s']:.2f} s | "
+            f"{r['ratio']:.2f}x |"
+        )
+    rows.append(f"| the added checks alone, in process | | {data['added_checks_ms']:.2f} ms | |")
+    return "\n".join(rows)
+
+
+def listen() -> str:
+    return "```\n" + "\n".join(_load("listen.json")["output"]) + "\n```"
+
+
+def ray() -> str:
+    r = _load("ray-default.json")
+    return "\n".join(
+        [
+            f"| {r['clips']:,} RAVDESS clips | seconds | clips/s |",
+            "|---|---|---|",
+            f"| one process | {r['single_s']:.1f} | {r['single_clips_per_s']:.1f} |",
+            f"| `--engine ray --actors 2` | {r['ray_s']:.1f} | {r['ray_clips_per_s']:.1f} |",
+        ]
+    )
+
+
+def calibration() -> str:
+    meta = json.loads((ROOT / "ser_cli" / "assets" / "default_model" / "best.json").read_text())
+    cal = meta["calibration"]
+    return "\n".join(
+        [
+            "| bundled model | temperature | ECE before | ECE after |",
+            "|---|---|---|---|",
+            f"| out-of-fold RAVDESS predictions ({cal['clips']:,} clips) | "
+            f"{cal['temperature']:.3f} | {cal['val_ece_before']:.3f} | {cal['val_ece_after']:.3f} |",
+        ]
+    )
+
+
+# --- benchmarks/README.md -----------------------------------------------------------------------
+
+
+def index() -> str:
+    used: dict[str, list[str]] = {}
+    for page in pages():
+        for match in BLOCK.finditer(page.read_text()):
+            used.setdefault(match.group(2), []).append(str(page.relative_to(ROOT)))
+    rows = ["| table | on | result files | measured by |", "|---|---|---|---|"]
+    for name, table in TABLES.items():
+        if name == "index":
+            continue
+        where = ", ".join(f"[{p}](../{p})" for p in used.get(name, [])) or "(unused)"
+        files = ", ".join(_source_link(f) for f in table.sources)
+        commands = "<br>".join(f"`{c}`" for c in table.commands)
+        rows.append(f"| `{name}` | {where} | {files} | {commands} |")
+    return "\n".join(rows)
+
+
+def _source_link(source: str) -> str:
+    """A source as a link from benchmarks/README.md (a glob stays plain text)."""
+    if "*" in source:
+        return f"`results/{source}`"
+    target = f"../{source}" if "/" in source else f"results/{source}"
+    return f"[{source}]({target})"
+
+
+# Result files that record no command of their own: the script that wrote them.
+WRITTEN_BY = {
+    "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
+    "resample.json": "python benchmarks/resample.py",
+}
+
+
+def commands() -> str:
+    """Each result file and the command its figures came from."""
+    rows = ["| result file | measured by |", "|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        rows.append(f"| [{path.name}](results/{path.name}) | {_command_for(path)} |")
+    return "\n".join(rows)
+
+
+def _command_for(path: Path) -> str:
+    name = path.stem.removeprefix("recipe-")
+    if path.name.startswith("recipe-"):
+        run = f"`python benchmarks/recipes.py {name}`"
+        if name in recipe_names():
+            return f"{run}: `ser train --config recipes/{name}.yaml --cv 5 --seed S` per seed"
+        return f"{run} at commit {REMOVED_AT} (its options left the code since)"
+    model = path.stem.removeprefix("cv-")
+    if path.name.startswith("cv-") and model in CV_RECIPES:
+        return (
+            f"`python benchmarks/run.py cv {model}`: `ser train --config "
+            f"recipes/{CV_RECIPES[model]}.yaml --cv 5`"
+        )
+    if path.name in WRITTEN_BY:
+        return f"`{WRITTEN_BY[path.name]}`"
+    found = _recorded_commands(json.loads(path.read_text()))
+    return "<br>".join(f"`{_local(command)}`" for command in found)
+
+
+def _recorded_commands(data) -> list[str]:
+    """Every distinct ``command``/``*_command``/``commands`` value in a result file."""
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "commands" and isinstance(value, list):
+                    found.extend(v for v in value if isinstance(v, str))
+                elif (key == "command" or key.endswith("_command")) and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Table:
+    render: Callable[[], str]
+    sources: tuple[str, ...]  # files in benchmarks/results/ (or paths from the checkout's root)
+    commands: tuple[str, ...]  # what measures them
+
+
+RECIPE_CMD = "python benchmarks/recipes.py RECIPE"
+TABLES: dict[str, Table] = {
+    "headline": Table(
+        headline,
+        (
+            "ensemble-mix.json",
+            "crosscorpus-emodb.json",
+            f"recipe-{DEFAULT_RECIPE}.json",
+            "cv-classic.json",
+        ),
+        (
+            "python benchmarks/recipes.py mix " + "MEMBERS (recipes/bundle.yaml)",
+            "python benchmarks/run.py crosscorpus",
+            f"python benchmarks/recipes.py {DEFAULT_RECIPE}",
+            "python benchmarks/run.py cv classic",
+        ),
+    ),
+    "models": Table(models, ("cv-*.json",), ("python benchmarks/run.py cv", "ser models")),
+    "loco": Table(
+        loco,
+        ("loco-*.json",),
+        (
+            "python benchmarks/corpora.py loco --seeds 0 1 2",
+            "python benchmarks/corpora.py ravdess-only --seeds 0 1 2",
+        ),
+    ),
+    "cv-models": Table(cv_models, ("cv-*.json",), ("python benchmarks/run.py cv [MODEL ...]",)),
+    "recipes": Table(recipes, ("recipe-*.json",), (RECIPE_CMD,)),
+    "removed": Table(
+        removed,
+        ("recipe-*.json",),
+        (f"git checkout {REMOVED_AT} && {RECIPE_CMD}",),
+    ),
+    "ensembles": Table(
+        ensembles,
+        ("ensemble-*.json",),
+        (
+            "python benchmarks/recipes.py ensemble RECIPE",
+            "python benchmarks/recipes.py mix RECIPE:SEED ...",
+        ),
+    ),
+    "crop-averaging": Table(
+        crop_averaging,
+        (f"crop-averaging-{DEFAULT_RECIPE}.json",),
+        (f"python benchmarks/crop_averaging.py {DEFAULT_RECIPE}",),
+    ),
+    "crosscorpus": Table(
+        crosscorpus,
+        ("crosscorpus-emodb.json", "bundle-100-epochs-emodb.json"),
+        ("python benchmarks/run.py crosscorpus", "(the commands listed in the second file)"),
+    ),
+    "emodb-recall": Table(
+        emodb_recall, ("crosscorpus-emodb.json",), ("python benchmarks/run.py crosscorpus",)
+    ),
+    "eval-vs-predict": Table(
+        eval_vs_predict, ("eval-vs-predict.json",), ("python benchmarks/eval_vs_predict.py",)
+    ),
+    "speed": Table(
+        speed,
+        (
+            "startup.json",
+            "prepare.json",
+            "predict.json",
+            "onnx.json",
+            "predict-throughput.json",
+            "resample.json",
+        ),
+        (
+            "python benchmarks/run.py startup",
+            "python benchmarks/run.py prepare",
+            "python benchmarks/run.py predict",
+            "python benchmarks/run.py onnx",
+            "python benchmarks/run.py predict-throughput 200",
+            "python benchmarks/resample.py",
+        ),
+    ),
+    "listen": Table(listen, ("listen.json",), ("python benchmarks/run.py listen",)),
+    "guard-overhead": Table(
+        guard_overhead,
+        ("guard-overhead.json",),
+        ("python benchmarks/guard_overhead.py deecab2 11",),
+    ),
+    "ray": Table(ray, ("ray-default.json",), ("python benchmarks/run.py ray default",)),
+    "calibration": Table(
+        calibration,
+        ("ser_cli/assets/default_model/best.json",),
+        ("python benchmarks/train_default_model.py",),
+    ),
+    "commands": Table(commands, ("*.json",), ("(each file's own)",)),
+    "index": Table(index, (), ()),
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every marked block rewritten; ValueError naming an unknown table."""
+
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+        return f"{match.group(1)}{TABLES[name].render()}\n{match.group(4)}"
+
+    return BLOCK.sub(fill, text)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for page in pages():
+        if not page.exists():
+            continue
+        text = page.read_text()
+        new = render(text)
+        if new != text:
+            stale.append(page.relative_to(ROOT))
+            if not check:
+                page.write_text(new)
+    if check and stale:
+        print(
+            "stale tables in: " + ", ".join(map(str, stale)) + "; run python benchmarks/tables.py"
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

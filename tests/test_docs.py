@@ -1,0 +1,67 @@
+"""What users read: README.md and docs/ show only figures written from benchmarks/results/.
+
+Every table of figures sits between `<!-- table: NAME -->` markers and is what
+`python benchmarks/tables.py` writes from the result files; a figure typed outside a table
+(a percentage, a ratio, a calibration error, a rate) fails here, and so does a link to a file
+that does not exist."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # benchmarks/ sits beside the package, not in it
+from benchmarks import tables  # noqa: E402
+
+PAGES = [p for p in tables.pages() if p.exists()]
+# Figures that are measurements, not settings ("16 kHz", "10 ms hop" and "2 s crops" are
+# settings): percentages, ratios, probabilities and errors, rates, minutes.
+TYPED = re.compile(r"\d+(\.\d+)?\s?%|\b\d+\.\d+x\b|\b0\.\d{2,}\b|\bclips/s\b|\d+(\.\d+)? min\b")
+LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
+# Pages written on other branches of the same change; the merge brings them.
+PENDING = {"docs/long-recordings.md", "docs/safety.md"}
+
+
+def _rel(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_rel)
+def test_every_table_is_what_the_results_give(page):
+    text = page.read_text()
+    assert tables.render(text) == text, f"{_rel(page)}: run `python benchmarks/tables.py`"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_rel)
+def test_no_figure_is_typed_outside_a_table(page):
+    prose = tables.BLOCK.sub("", page.read_text())
+    typed = [m.group(0) for m in TYPED.finditer(prose)]
+    assert not typed, f"{_rel(page)}: figures typed by hand {typed}; put them in a table"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_rel)
+def test_links_point_at_files_that_exist(page):
+    for match in LINK.finditer(page.read_text()):
+        target = match.group(1)
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        path = (page.parent / target).resolve()
+        if str(path.relative_to(ROOT)) in PENDING:
+            continue
+        assert path.exists(), f"{_rel(page)}: link to {target}, which does not exist"
+
+
+def test_every_table_is_shown_and_the_readme_stays_short():
+    shown = {m.group(2) for page in PAGES for m in tables.BLOCK.finditer(page.read_text())}
+    assert shown == set(tables.TABLES)
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def test_a_typed_figure_is_caught():
+    assert TYPED.search("the ensemble scored 65.8% on the folds")
+    assert TYPED.search("an ECE of 0.076") and TYPED.search("1.22x import torch")
+    assert not TYPED.search("16 kHz audio, 40 mel bands, 10 ms hop, 2 s crops every 0.5 s")
