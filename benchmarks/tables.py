@@ -388,6 +388,46 @@ def calibration() -> str:
     )
 
 
+# --- docs/long-recordings.md --------------------------------------------------------------------
+
+
+def segmentation() -> str:
+    r = _load("segmentation.json")
+    a, b, t = r["accuracy"], r["larger_ased"], r["throughput"]
+    tol = f"{r['tolerance_seconds']:g} s"
+
+    def boundaries(m: dict) -> str:
+        return (
+            f"{m['found_within_tolerance']} of {m['utterances']} utterances, "
+            f"{m['pauses_marked_silence']} of {m['pauses']} pauses"
+        )
+
+    def accuracy(m: dict) -> str:
+        return f"{_pct(m['per_utterance_accuracy'])} vs {_pct(m['one_by_one_accuracy'])}"
+
+    return "\n".join(
+        [
+            f"| recording | found within {tol} | accuracy: by utterance vs clip by clip |",
+            "|---|---|---|",
+            f"| 12 held-out clips (8 RAVDESS examples + 4 ASED), {a['recording_seconds']:.0f} s | "
+            f"{boundaries(a)} | {accuracy(a)} |",
+            f"| {b['utterances']} more ASED clips in {b['recordings']} recordings | "
+            f"{boundaries(b)} | {accuracy(b)} |",
+            "",
+            f"| {t['recording_seconds'] / 60:.1f} min, {t['utterances']} utterances "
+            "| seconds | peak memory |",
+            "|---|---|---|",
+            f"| `--segment fixed` (8 s windows every 4 s) | {t['fixed']['seconds']:.1f} | "
+            f"{t['fixed']['peak_rss_mb']:.0f} MB |",
+            f"| `--segment vad` | {t['vad']['seconds']:.1f} "
+            f"(= {t['vad_over_fixed_time']:.2f}x fixed; real-time factor "
+            f"{t['vad_real_time_factor']:.3f}) | {t['vad']['peak_rss_mb']:.0f} MB |",
+            f"| `--segment vad`, the first third of the recording | "
+            f"{t['vad_on_a_third']['seconds']:.1f} | {t['vad_on_a_third']['peak_rss_mb']:.0f} MB |",
+        ]
+    )
+
+
 # --- benchmarks/README.md -----------------------------------------------------------------------
 
 
@@ -564,6 +604,9 @@ TABLES: dict[str, Table] = {
         calibration,
         ("ser_cli/assets/default_model/best.json",),
         ("python benchmarks/train_default_model.py",),
+    ),
+    "segmentation": Table(
+        segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py",)
     ),
     "commands": Table(commands, ("*.json",), ("(each file's own)",)),
     "index": Table(index, (), ()),

@@ -50,6 +50,18 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    audacity = "audacity"  # a label track: start, end, label (one recording)
+    srt = "srt"  # emotion subtitles (one recording)
+    vtt = "vtt"
+
+
+TIMELINE_FORMATS = ("audacity", "srt", "vtt")  # they describe one recording
+SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".srt": "srt", ".vtt": "vtt"}  # for -o
+
+
+class Segment(str, Enum):  # inference.options.SEGMENT_MODES
+    vad = "vad"
+    fixed = "fixed"
 
 
 # What --model accepts in predict, listen and eval (inference.predictor.load_predictor decides).
@@ -435,23 +447,42 @@ def predict(
         OutputFormat.table,
         "--format",
         "-f",
-        help="Output format (with -o and no --format: from its .json/.csv suffix).",
+        help="Output format; audacity, srt and vtt describe one recording "
+        "(with -o and no --format: from its .json/.csv/.srt/.vtt suffix).",
     ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write the json/csv result to this file."
+        None, "--output", "-o", help="Write the result (any format but table) to this file."
     ),
-    # None: the library's defaults (predict_files), which depend on the model
+    segment: Segment | None = typer.Option(
+        None,
+        "--segment",
+        show_default="vad, or fixed when --window/--hop is given",
+        help="Recordings longer than the model reads whole: vad = a row per utterance and "
+        "per pause; fixed = --window/--hop windows.",
+    ),
+    pause: float | None = typer.Option(
+        None,
+        "--pause",
+        show_default="0.5",
+        help="--segment vad: seconds of non-speech that end an utterance (shorter pauses are "
+        "bridged, longer ones are silence rows).",
+    ),
+    # None: the library's defaults (PredictOptions), which depend on the model
     window: float | None = typer.Option(
         None,
         "--window",
         show_default="the model's longest input, 8 s",
-        help="Files up to this many seconds are classified whole; longer ones in windows this long.",
+        help="--segment fixed: files up to this many seconds are classified whole; longer ones "
+        "in windows this long.",
     ),
     plot: Path | None = typer.Option(
         None, "--plot", help="Timeline PNG (a folder, or NAME.png suffixed per file, for several)."
     ),
     hop: float | None = typer.Option(
-        None, "--hop", show_default="half the window", help="Seconds between window starts."
+        None,
+        "--hop",
+        show_default="half the window",
+        help="--segment fixed: seconds between window starts.",
     ),
     adapt: Adapt = typer.Option(
         Adapt.none,
@@ -481,25 +512,37 @@ def predict(
 
     from rich.markup import escape
 
+    from ser_cli.errors import SerError
+    from ser_cli.inference.options import PAUSE, PredictOptions
     from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
-    from ser_cli.render.predict import prediction_view, predictions_csv, predictions_json
+    from ser_cli.render import predict as render
     from ser_cli.render.progress import progress_bar
 
-    if not 0.0 <= min_confidence <= 1.0:
-        _fail(f"--min-confidence must be between 0 and 1 (got {min_confidence:g}).", 2)
+    try:
+        options = PredictOptions(
+            segment=segment.value if segment else None,
+            window=window,
+            hop=hop,
+            pause=PAUSE if pause is None else pause,
+            min_confidence=min_confidence,
+            adapt=adapt.value,
+            top_k=top_k,
+        )
+    except SerError as exc:  # every check there is about an option's value: a usage error
+        _fail(str(exc), 2)
+    if pause is not None and options.mode != "vad":
+        _fail("--pause ends utterances of --segment vad; leave it out with fixed windows.", 2)
     if output is not None and engine is Engine.local:
         from ser_cli.atomic import check_output_file
 
-        suffix_fmt = {".json": OutputFormat.json, ".csv": OutputFormat.csv}.get(
-            output.suffix.lower()
-        )
+        suffix_fmt = SUFFIX_FORMATS.get(output.suffix.lower())
         if fmt is OutputFormat.table and suffix_fmt is None:
             _fail(
-                f"-o {output}: a table is for the screen; name a .json or .csv file, "
-                "or add --format json|csv.",
+                f"-o {output}: a table is for the screen; name a .json, .csv, .srt or .vtt "
+                "file, or add --format json|csv|audacity|srt|vtt.",
                 2,
             )
-        fmt = suffix_fmt if fmt is OutputFormat.table else fmt
+        fmt = OutputFormat(suffix_fmt) if fmt is OutputFormat.table else fmt
         check_output_file(output, "-o")
     if plot is not None and plot.suffix and plot.suffix.lower() != ".png" and not plot.is_dir():
         _fail(f"--plot {plot}: timelines are PNG images; name a .png file or a folder.", 2)
@@ -521,39 +564,40 @@ def predict(
         [o for o in (Output(output, "-o") if output else None, plots) if o is not None],
         [*files, from_list],
     )
+    if fmt.value in TIMELINE_FORMATS and len(files) != 1:
+        _fail(f"--format {fmt.value} describes one recording; give one file (got {len(files)}).", 2)
     if engine is Engine.ray:
         if plot is not None:
             _fail("--plot draws local predictions; leave it out with --engine ray.", 2)
-        _predict_on_ray(model, files, output, address, actors, window, hop, adapt, len(missing))
+        if fmt is not OutputFormat.table and fmt.value not in ("json",):
+            _fail(
+                f"--engine ray writes .jsonl or .parquet rows; leave out --format {fmt.value}.", 2
+            )
+        _predict_on_ray(model, files, output, address, actors, options, len(missing))
         return
     predictor = load_predictor(model)
     _show_warnings(predictor)
     # One file needs no bar: nullcontext() yields None, so predict_files reports no progress.
     bar = progress_bar("predicting", transient=True) if len(files) > 1 else nullcontext()
     with bar as on_progress:
-        results = predict_files(
-            predictor,
-            files,
-            window=window,
-            hop=hop,
-            adapt=adapt.value,
-            on_progress=on_progress,
-            min_confidence=min_confidence,
-        )
+        results = predict_files(predictor, files, options, on_progress=on_progress)
     if plot is not None:
         from ser_cli.plots import save_timelines
 
         for written in save_timelines(results, plot, predictor.labels):
             _console(stderr=True).print(f"wrote {escape(str(written))}", soft_wrap=True)
     if fmt == "table":
-        _console().print(prediction_view(results, top_k))
+        _console().print(render.prediction_view(results, top_k))
     else:
-        text = (
-            predictions_json(results, top_k)
-            if fmt == "json"
-            else predictions_csv(results, predictor.labels)
-        )
-        for r in results:  # the table lists failures itself; json/csv go to stderr too
+        if fmt == "json":
+            text = render.predictions_json(results, top_k)
+        elif fmt == "csv":
+            text = render.predictions_csv(results, predictor.labels)
+        elif fmt == "audacity":
+            text = render.audacity_labels(results[0]) if not results[0].error else ""
+        else:
+            text = render.subtitles(results[0], fmt.value) if not results[0].error else ""
+        for r in results:  # the table lists failures itself; the other formats on stderr
             if r.error:
                 _console(stderr=True).print(f"[red]✗[/] {escape(r.error)}", soft_wrap=True)
         if output and all(r.error for r in results):  # never replace a good file with errors
@@ -563,8 +607,10 @@ def predict(
 
             write_text(output, text if text.endswith("\n") else text + "\n")
             _console(stderr=True).print(f"wrote {escape(str(output))}", soft_wrap=True)
-        else:
-            typer.echo(text)
+        elif text:
+            typer.echo(text, nl=not text.endswith("\n"))
+    if fmt == "table" and len(results) > 1:  # json and csv carry the counts themselves
+        _console().print(render.summary_line(results), soft_wrap=True)
     failed = sum(1 for r in results if r.error) + len(missing)
     if failed:
         _console(stderr=True).print(
@@ -573,17 +619,16 @@ def predict(
         raise typer.Exit(1)
 
 
-def _predict_on_ray(model, files, output, address, actors, window, hop, adapt, missing) -> None:
-    from ser_cli.inference.ray_engine import predict_with_ray
+def _predict_on_ray(model, files, output, address, actors, options, missing) -> None:
+    from ser_cli.inference.ray_engine import check_ray_options, predict_with_ray
     from ser_cli.render.progress import progress_bar
 
     if output is None:
         _fail("--engine ray writes its results to --output results.jsonl or results.parquet.", 2)
-    if adapt is not Adapt.none:
-        _fail("--adapt needs every file of a speaker at once; use it without --engine ray.", 2)
+    check_ray_options(options)  # before Ray starts: one line for an option it cannot honour
     with progress_bar("predicting on ray") as on_progress:
         summary = predict_with_ray(
-            model, files, output, address=address, actors=actors, window=window, hop=hop,
+            model, files, output, options=options, address=address, actors=actors,
             on_progress=on_progress,
         )  # fmt: skip
     if summary.requested_actors > summary.actors:

@@ -119,8 +119,9 @@ def _clock(seconds: float, _pos=None) -> str:
 def timeline_intervals(result) -> list[tuple[float, float, str, dict | None]]:
     """Non-overlapping (start, end, label, probabilities) spans of a FilePrediction.
 
-    Windows overlap (hop < window), so each window is drawn from its own start to the next
-    window's start; a file classified whole is one span.
+    Utterance and pause rows (``--segment vad``) already tile the recording; fixed windows
+    overlap (hop < window), so each is drawn from its own start to the next window's start.
+    A file classified whole is one span.
     """
     segments = list(result.segments)
     if not segments:

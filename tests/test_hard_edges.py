@@ -226,7 +226,7 @@ def test_predict_output_format_comes_from_the_suffix_or_is_refused(tmp_path, cli
     csv_out = tmp_path / "out.csv"
     assert ser("predict", clip, "-o", csv_out).exit_code == 0
     assert csv_out.read_text().startswith("path,")
-    one_error(ser("predict", clip, "-o", tmp_path / "out.txt"), 2, "-o", ".json or .csv")
+    one_error(ser("predict", clip, "-o", tmp_path / "out.txt"), 2, "-o", ".json, .csv")
     assert not (tmp_path / "out.txt").exists()
 
 

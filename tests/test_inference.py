@@ -160,7 +160,9 @@ def test_eval_and_predict_agree_file_by_file(run_dir, clips, tmp_path, adapt):
 
 def test_the_streaming_pipeline_on_a_whole_clip_matches_predict(run_dir, clips):
     predictor = load_predictor(run_dir)
-    predictor.vad = SimpleNamespace(speech_fraction=lambda samples: 1.0, is_speech=lambda s: True)
+    predictor.vad = SimpleNamespace(
+        speech_fraction=lambda samples: 1.0, is_speech=lambda s: True, has_speech=lambda s: True
+    )
     paths = [Path(r["path"]) for r in clips]
     expected = _predict_probs(predict_files(predictor, paths, window=3.0))
     for path, want in zip(paths, expected, strict=True):

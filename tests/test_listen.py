@@ -2,7 +2,7 @@
 
 No microphone, network or GPU: the microphone is a fake PyAudio-shaped module, files are fed
 with FileSource at high speed, and the model is a tiny 'classic' run trained once per session
-on synthetic clips (about a second). Speech comes from the eSpeak NG clips in examples/.
+on synthetic clips (about a second). Speech comes from the RAVDESS clips in examples/.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from ser_cli.listen.stream import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SPEECH_CLIP = EXAMPLES / "calm_low_slow.wav"  # eSpeak NG speech, about 2.3 s
+SPEECH_CLIP = EXAMPLES / "calm_actor22_03-01-02-02-01-01-22.wav"  # RAVDESS speech, 3.7 s
+SENTENCE = (1.0, 2.9)  # seconds of SPEECH_CLIP that hold the sentence
 TRAIN_EMOTIONS = ("neutral", "happy", "sad", "angry")
 GAP_SECONDS = 3.0  # silence in the middle of the gap recording
 NOISE_FLOOR = 1e-4  # amplitude of the "silence": a real room is never digital zero
@@ -93,7 +94,9 @@ def predictor(run_dir):
 
 @pytest.fixture(scope="session")
 def speech() -> np.ndarray:
-    return load_audio(SPEECH_CLIP)
+    """The clip's sentence without the second of silence a RAVDESS clip has at each end."""
+    start, end = SENTENCE
+    return load_audio(SPEECH_CLIP)[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
 
 
 @pytest.fixture(scope="session")
@@ -414,6 +417,7 @@ def test_processor_without_speaker_stats_uses_the_global_ones():
     [
         ({"hop": 0}, "positive"),
         ({"hop": 3.0, "window": 2.0}, "must not exceed"),
+        ({"hop": 0.05, "window": 0.05}, "--window must be at least"),  # as predict checks it
         ({"smoothing": 0}, "smoothing"),
         ({"smoothing": 1.5}, "smoothing"),
         ({"threads": -1}, "threads"),
@@ -498,7 +502,12 @@ def test_csv_log_has_a_row_per_update(predictor, gap_recording, tmp_path):
     for row, update in zip(rows, seen, strict=True):
         assert float(row["time_s"]) == pytest.approx(update.time, abs=1e-3)
         assert row["is_speech"] == str(int(update.is_speech)) and row["label"] == update.label
-        assert sum(float(row[label]) for label in predictor.labels) == pytest.approx(1.0, abs=1e-3)
+        if update.is_speech:
+            assert sum(float(row[label]) for label in predictor.labels) == pytest.approx(
+                1.0, abs=1e-3
+            )
+        else:  # nothing was classified: no probabilities
+            assert all(row[label] == "" for label in predictor.labels)
     assert {row["label"] for row in rows} >= {SILENCE}
 
 
@@ -507,6 +516,19 @@ def test_unwritable_log_is_a_clear_error(predictor, tmp_path):
     blocker.write_text("x")
     with pytest.raises(SerError, match="cannot write the log"):
         run_listen(FileSource(SPEECH_CLIP, speed=0), predictor, log=blocker / "log.csv")
+
+
+def test_silent_hops_show_no_probabilities():
+    from ser_cli.listen.stream import Update
+    from ser_cli.render.listen import update_line
+
+    labels = ("calm", "sad")
+    common = dict(time=1.0, hop=0.5, speech_fraction=0.0, seconds=0.01, labels=labels)
+    flat = np.array([0.5, 0.5], dtype=np.float32)
+    quiet = Update(is_speech=False, probabilities=None, smoothed=flat, label=SILENCE, **common)
+    assert update_line(quiet).split() == ["1.00", "s", SILENCE]
+    loud = Update(is_speech=True, probabilities=flat, smoothed=flat, label="calm", **common)
+    assert "calm 0.50" in update_line(loud) and "sad 0.50" in update_line(loud)
 
 
 # --- the CLI --------------------------------------------------------------------------------
@@ -533,7 +555,7 @@ def test_cli_listen_to_a_file(run_dir, predictor, tmp_path):
     assert lines[0].split()[:2] == ["0.50", "s"]  # one plain line per update when not on a terminal
     assert any(label in result.stdout for label in predictor.labels)
     assert (
-        "listened to 2.3 s" in lines[-1]
+        "listened to 3.5 s" in lines[-1]  # 7 whole hops of 3.7 s
         and "mostly " in lines[-1]
         and "real-time factor" in lines[-1]
     )

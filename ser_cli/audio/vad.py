@@ -1,7 +1,12 @@
 """Voice-activity detection with Silero VAD (its model ships inside the silero-vad wheel).
 
-Used to report silence as silence: stretches of a long recording in `ser predict`, and
-hops of the live stream in `ser listen`, are classified only when they hold speech.
+The speech check in front of every prediction: a file, an utterance of a long recording or a
+hop of the live stream is classified only when it holds speech. Silero gives a speech
+probability per 32 ms chunk; :func:`speech_spans` turns those into stretches of speech the way
+Silero's own ``get_speech_timestamps`` does (a chunk at or above SPEECH_THRESHOLD starts
+speech, one below SPEECH_THRESHOLD - HYSTERESIS ends it, stretches shorter than MIN_SPEECH
+are dropped), and :func:`file_speech_probabilities` reads a recording block by block, so a
+long file is never loaded whole.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from ser_cli.audio.io import SAMPLE_RATE
 SPEECH_THRESHOLD = 0.5  # Silero's per-chunk speech probability that counts as speech
 MIN_SPEECH_FRACTION = 0.15  # a segment with less speech than this is reported as silence
 CHUNK = 512  # samples per Silero chunk at 16 kHz (32 ms)
+CHUNK_SECONDS = CHUNK / SAMPLE_RATE  # 0.032 s
+HYSTERESIS = 0.15  # speech ends below SPEECH_THRESHOLD - this (Silero's own default)
+MIN_SPEECH = 0.25  # seconds: shorter stretches above the threshold are clicks, not speech
+SPEECH_PAD = 0.03  # seconds added to each side of a stretch of speech (Silero's speech_pad_ms)
+BLOCK_SECONDS = 60.0  # seconds of a long file read at a time for the speech check
 
 
 class VoiceActivity:
@@ -32,12 +42,17 @@ class VoiceActivity:
                 self._model = load_silero_vad()
         return self._model
 
-    def chunk_probabilities(self, samples: np.ndarray) -> np.ndarray:
-        """Speech probability of each CHUNK of 16 kHz audio, shape (n // CHUNK,)."""
+    def chunk_probabilities(self, samples: np.ndarray, *, reset: bool = True) -> np.ndarray:
+        """Speech probability of each CHUNK of 16 kHz audio, shape (n // CHUNK,).
+
+        ``reset=False`` continues the stream of the previous call (a long file read in blocks
+        of whole chunks); otherwise the model starts afresh.
+        """
         import torch
 
         model = self._load()
-        model.reset_states()
+        if reset:
+            model.reset_states()
         n = len(samples) // CHUNK
         if n == 0:
             return np.zeros(0, dtype=np.float32)
@@ -55,6 +70,59 @@ class VoiceActivity:
 
     def is_speech(self, samples: np.ndarray) -> bool:
         return self.speech_fraction(samples) >= MIN_SPEECH_FRACTION
+
+    def has_speech(self, samples: np.ndarray) -> bool:
+        """Whether 16 kHz audio holds any speech at all (one stretch of MIN_SPEECH or more):
+        the check in front of every clip `ser predict` classifies."""
+        return bool(speech_spans(self.chunk_probabilities(samples)))
+
+
+def speech_spans(
+    probs: np.ndarray, threshold: float = SPEECH_THRESHOLD
+) -> list[tuple[float, float]]:
+    """Stretches of speech, (start, end) in seconds, from per-chunk speech probabilities.
+
+    Hysteresis as in Silero's ``get_speech_timestamps``: speech starts at a chunk at or above
+    ``threshold`` and ends at the first chunk below ``threshold - HYSTERESIS``; stretches
+    shorter than MIN_SPEECH are dropped, the rest padded by SPEECH_PAD on each side (never
+    past the audio or into the next stretch).
+    """
+    spans: list[tuple[float, float]] = []
+    start = None
+    for i, p in enumerate(np.asarray(probs, dtype=np.float32)):
+        if start is None and p >= threshold:
+            start = i
+        elif start is not None and p < threshold - HYSTERESIS:
+            spans.append((start, i))
+            start = None
+    if start is not None:
+        spans.append((start, len(probs)))
+    total = len(probs) * CHUNK_SECONDS
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        begin, end = a * CHUNK_SECONDS, b * CHUNK_SECONDS
+        if end - begin < MIN_SPEECH:
+            continue
+        begin = max(begin - SPEECH_PAD, out[-1][1] if out else 0.0, 0.0)
+        out.append((begin, min(end + SPEECH_PAD, total)))
+    return out
+
+
+def file_speech_probabilities(vad: VoiceActivity, path, duration: float) -> np.ndarray:
+    """Speech probability of every CHUNK of a recording, read BLOCK_SECONDS at a time (memory
+    flat in the file's length). Returns shape (chunks,), one per CHUNK_SECONDS."""
+    from ser_cli.audio.io import read_window
+
+    parts, rest, start, first = [], np.zeros(0, dtype=np.float32), 0.0, True
+    while start < duration:
+        block = np.concatenate([rest, read_window(path, start, BLOCK_SECONDS)])
+        whole = len(block) // CHUNK * CHUNK  # chunks never straddle two calls
+        if whole:
+            parts.append(vad.chunk_probabilities(block[:whole], reset=first))
+            first = False
+        rest = block[whole:]
+        start += BLOCK_SECONDS
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 SILERO_ONNX = "silero_vad.onnx"  # the ONNX export of the same model, in the wheel's data folder
@@ -96,13 +164,16 @@ class OnnxVoiceActivity(VoiceActivity):
             )
         return self._model
 
-    def chunk_probabilities(self, samples: np.ndarray) -> np.ndarray:
-        """Speech probability of each CHUNK of 16 kHz audio, shape (n // CHUNK,)."""
+    def chunk_probabilities(self, samples: np.ndarray, *, reset: bool = True) -> np.ndarray:
+        """Speech probability of each CHUNK of 16 kHz audio, shape (n // CHUNK,);
+        ``reset=False`` carries the state and context over from the previous call."""
         session = self._load()
         n = len(samples) // CHUNK
         chunks = np.ascontiguousarray(samples[: n * CHUNK], dtype=np.float32).reshape(n, CHUNK)
-        state = np.zeros(STATE_SHAPE, dtype=np.float32)
-        context = np.zeros((1, CONTEXT), dtype=np.float32)
+        if reset or not hasattr(self, "_state"):
+            self._state = np.zeros(STATE_SHAPE, dtype=np.float32)
+            self._context = np.zeros((1, CONTEXT), dtype=np.float32)
+        state, context = self._state, self._context
         rate = np.array(SAMPLE_RATE, dtype=np.int64)
         probs = np.zeros(n, dtype=np.float32)
         for i, chunk in enumerate(chunks):
@@ -110,4 +181,5 @@ class OnnxVoiceActivity(VoiceActivity):
             out, state = session.run(None, {"input": x, "state": state, "sr": rate})
             probs[i] = out[0, 0]
             context = x[:, -CONTEXT:]
+        self._state, self._context = state, context
         return probs

@@ -3,9 +3,11 @@
 It loads a run folder or the bundled model, computes features exactly as training did
 (same FeatureConfig, same normalisation statistics) and turns them into probabilities through
 :func:`ser_cli.inference.batch.probabilities`, the path `ser eval` and training validation
-take too. Files the model reads whole are classified in batches; longer recordings are read
-window by window (never loaded whole) into a timeline, and windows without speech are reported
-as silence instead of being classified.
+take too. Every input is checked for speech first (Silero VAD, :mod:`ser_cli.audio.vad`).
+Files the model reads whole are classified in batches; longer recordings are read piece by
+piece (never loaded whole) into a timeline of utterances and pauses
+(:mod:`ser_cli.inference.segment`) or of fixed windows, and stretches without speech are
+reported as silence instead of being classified.
 """
 
 from __future__ import annotations
@@ -16,20 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import ModelError, SerError, UsageError
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
+from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
-from ser_cli.inference.calibration import check_min_confidence, confident_label
+from ser_cli.inference.calibration import confident_label
+from ser_cli.inference.options import (  # noqa: F401 - ADAPT_MODES, check_window: re-exported
+    ADAPT_MODES,
+    PredictOptions,
+    check_window,
+)
 from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
 # `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
-# does), and longer recordings in windows of that length, overlapping by half.
+# does), and longer recordings by utterance (or, with --segment fixed, in windows).
 WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
-HOP_FRACTION = 0.5  # of the window, between window starts, unless --hop says otherwise
-ADAPT_MODES = ("none", "all", "folder")  # who shares a speaker: nobody, all inputs, each folder
 PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
 
 
@@ -197,37 +202,40 @@ def load_predictor(
 def predict_files(
     predictor: Predictor,
     paths: list[Path],
+    options: PredictOptions | None = None,
     *,
-    window: float | None = None,
-    hop: float | None = None,
-    adapt: str = "none",
     on_progress: Progress | None = None,
-    min_confidence: float = 0.0,
+    **fields,
 ) -> list[FilePrediction]:
-    """Predict every file; a bad file (any failure, not only ser's own errors) becomes a
-    FilePrediction with ``error`` set, so one clip never costs the others their results.
+    """Predict every file with ``options`` (or ``PredictOptions(**fields)``); a bad file (any
+    failure, not only ser's own errors) becomes a FilePrediction with ``error`` set, so one
+    clip never costs the others their results.
 
-    Files no longer than ``window`` seconds (default: the longest input the model reads whole,
-    ``predictor.max_seconds``) are classified whole, ``predictor.batch_size`` (if it has one) at
-    a time, exactly as `ser eval` scores them; longer ones are read window by window (never loaded whole) into a
-    timeline (silence marked), every ``hop`` seconds (default: half a window), their speech
-    windows classified in batches and summarised by the mean of their probabilities. With
-    ``adapt`` 'all' or 'folder', the files sharing a speaker are normalised by their pooled
-    statistics first (no labels involved). A file or segment whose top probability is below
-    ``min_confidence`` is labelled UNCERTAIN (probabilities kept).
+    Every file is checked for speech first: one without any (digital silence, a click, noise)
+    is a ``silence`` result with no probabilities. Files the model reads whole
+    (``predictor.max_seconds``; with fixed windows, up to the window) are classified whole,
+    ``predictor.batch_size`` at a time, exactly as `ser eval` scores them. Longer ones become
+    a timeline (never loaded whole): by utterance (``vad``, see
+    :mod:`ser_cli.inference.segment`), each utterance classified whole and the file summarised
+    by the mean of their probabilities weighted by duration; or in fixed windows every ``hop``
+    seconds, summarised by their mean. With ``adapt`` 'all' or 'folder', the files sharing a
+    speaker are normalised by their pooled statistics first (no labels involved). A file or
+    segment whose top probability is below ``min_confidence`` is labelled UNCERTAIN
+    (probabilities kept).
     """
-    check_min_confidence(min_confidence)
-    if window is None:
-        window = getattr(predictor, "max_seconds", WINDOW)
-    if hop is None:
-        hop = HOP_FRACTION * window
-    if adapt not in ADAPT_MODES:
-        raise UsageError(f"--adapt must be one of {', '.join(ADAPT_MODES)} (got '{adapt}').")
-    check_window(window, hop)
+    if options is None:
+        options = PredictOptions(**fields)
+    elif fields:
+        raise TypeError("give either options or option fields, not both")
+    longest = getattr(predictor, "max_seconds", WINDOW)
+    if options.mode == "fixed":
+        window, hop = options.windows(longest)
+    else:
+        window, hop = longest, None
     speaker_stats: dict[str, Stats] = {}
     known: dict[int, tuple[np.ndarray, float]] = {}  # short files' (features, seconds), reused
-    if adapt != "none" and predictor.uses_speaker_stats():
-        speaker_stats, known = _speaker_stats(predictor, paths, adapt, window)
+    if options.adapt != "none" and predictor.uses_speaker_stats():
+        speaker_stats, known = _speaker_stats(predictor, paths, options.adapt, window)
     results: list[FilePrediction | None] = [None] * len(paths)
     pending: list[tuple[int, np.ndarray, float, Stats | None]] = []  # short clips awaiting a batch
 
@@ -250,18 +258,25 @@ def predict_files(
         pending.clear()
 
     for i, path in enumerate(paths):
-        stats = speaker_stats.get(_speaker_key(path, adapt))
+        stats = speaker_stats.get(_speaker_key(path, options.adapt))
         try:
-            if i in known:
-                pending.append((i, *known.pop(i), stats))
-            else:
-                info = audio_info(path)
-                if info.duration <= window or info.frames <= 0:
-                    samples = load_audio(path)
-                    seconds = len(samples) / SAMPLE_RATE
-                    pending.append((i, predictor.features(samples), seconds, stats))
+            info = audio_info(path)
+            if info.duration <= window or info.frames <= 0:
+                samples = load_audio(path, check_silence=False)
+                seconds = len(samples) / SAMPLE_RATE
+                if not predictor.vad.has_speech(samples):
+                    results[i] = FilePrediction(str(path), SILENCE, None, seconds)
+                    known.pop(i, None)
+                elif i in known:
+                    pending.append((i, *known.pop(i), stats))
                 else:
-                    results[i] = _predict_long(predictor, path, info.duration, window, hop, stats)
+                    pending.append((i, predictor.features(samples), seconds, stats))
+            elif hop is not None:
+                results[i] = _predict_windows(predictor, path, info.duration, window, hop, stats)
+            else:
+                results[i] = _predict_utterances(
+                    predictor, path, info.duration, longest, options.pause, stats
+                )
         except SerError as exc:
             results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad clip must never cost the others
@@ -272,7 +287,7 @@ def predict_files(
             on_progress(i + 1, len(paths), path.name)
     if pending:
         flush()
-    return [_label_uncertain(r, min_confidence) for r in results if r is not None]
+    return [_label_uncertain(r, options.min_confidence) for r in results if r is not None]
 
 
 def _failed(path: Path, exc: Exception) -> FilePrediction:
@@ -291,16 +306,6 @@ def _label_uncertain(result: FilePrediction, min_confidence: float) -> FilePredi
             labels = tuple(item.probabilities)
             item.label = confident_label(labels, list(item.probabilities.values()), min_confidence)
     return result
-
-
-def check_window(window: float, hop: float) -> None:
-    """--window and --hop as finite seconds, the window long enough to classify."""
-    import math
-
-    if not (math.isfinite(window) and window >= MIN_DURATION):
-        raise UsageError(f"--window must be at least {MIN_DURATION:g} seconds (got {window:g}).")
-    if not (math.isfinite(hop) and hop > 0):
-        raise UsageError(f"--hop must be a positive number of seconds (got {hop:g}).")
 
 
 def _speaker_key(path: Path, adapt: str) -> str:
@@ -326,10 +331,54 @@ def _speaker_stats(
     return (group_stats(feats, groups) if feats else {}), known
 
 
-def _predict_long(
+def _predict_utterances(
+    predictor: Predictor, path: Path, duration: float, longest: float, pause: float, stats
+) -> FilePrediction:
+    """A timeline of utterances and pauses (see :mod:`ser_cli.inference.segment`): speech
+    rows classified in batches, the file summarised by their duration-weighted mean."""
+    from ser_cli.audio.vad import file_speech_probabilities, speech_spans
+    from ser_cli.inference.segment import plan_rows
+
+    spans = speech_spans(file_speech_probabilities(predictor.vad, path, duration))
+    rows = plan_rows(spans, duration, longest, pause)
+    probs_of: dict[int, np.ndarray] = {}
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if batch:
+            probs = predictor.predict_batch([f for _, f in batch], [stats] * len(batch))
+            probs_of.update((j, p) for (j, _), p in zip(batch, probs, strict=True))
+            batch.clear()
+
+    for j, row in enumerate(rows):
+        if row.speech:
+            samples = read_window(path, row.audio_start, row.audio_end - row.audio_start)
+            batch.append((j, predictor.features(samples)))
+            if len(batch) >= getattr(predictor, "batch_size", BATCH_SIZE):
+                flush()
+    flush()
+    segments = []
+    for j, row in enumerate(rows):
+        p = probs_of.get(j)
+        if p is None:
+            segments.append(Segment(row.start, row.end, SILENCE, None))
+        else:
+            segments.append(
+                Segment(row.start, row.end, predictor.labels[int(p.argmax())], predictor.as_dict(p))
+            )
+    if not probs_of:
+        return FilePrediction(str(path), SILENCE, None, duration, segments)
+    weights = np.array([rows[j].end - rows[j].start for j in probs_of])
+    mean = np.average(np.array(list(probs_of.values())), axis=0, weights=weights)
+    return FilePrediction(
+        str(path), predictor.labels[int(mean.argmax())], predictor.as_dict(mean), duration, segments
+    )
+
+
+def _predict_windows(
     predictor: Predictor, path: Path, duration: float, window: float, hop: float, stats
 ) -> FilePrediction:
-    """A timeline of windows: speech windows classified in batches, silence marked."""
+    """A timeline of fixed windows: speech windows classified in batches, silence marked."""
     spans: list[tuple[float, float]] = []
     probs_of: dict[int, np.ndarray] = {}  # span index -> probabilities, for speech windows
     batch: list[tuple[int, np.ndarray]] = []

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_cli.errors import SerError, short_reason
+from ser_cli.errors import SerError, UsageError, short_reason
+from ser_cli.inference.options import PredictOptions
 
 OUTPUT_SUFFIXES = (".jsonl", ".parquet")
 BATCH_FILES = 16  # files per map_batches call: big enough to amortise the call overhead
@@ -78,17 +79,17 @@ def done_paths(output: Path) -> set[str]:
 class _PredictBatch:
     """A Ray actor: loads the predictor once, then predicts batches of paths."""
 
-    def __init__(self, model: str, window: float, hop: float):
+    def __init__(self, model: str, options):
         from ser_cli.inference.predictor import load_predictor
 
         self.predictor = load_predictor(model)
-        self.window, self.hop = window, hop
+        self.options = options  # the PredictOptions local predict would use
 
     def __call__(self, batch: dict) -> dict:
         from ser_cli.inference.predictor import predict_files
 
         paths = [Path(str(p)) for p in batch["path"]]
-        results = predict_files(self.predictor, paths, window=self.window, hop=self.hop)
+        results = predict_files(self.predictor, paths, self.options)
         # One JSON string per file keeps the block schema fixed whatever the results hold
         return {
             "path": [str(p) for p in paths],
@@ -101,18 +102,21 @@ def predict_with_ray(
     paths: Iterable[Path | str],
     output: str | Path,
     *,
+    options: PredictOptions | None = None,
     address: str | None = None,
     actors: int = 2,
-    window: float = 3.0,
-    hop: float = 1.5,
     batch_size: int = BATCH_FILES,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> RaySummary:
     """Predict ``paths`` on Ray with ``actors`` actors and stream the results to ``output``.
 
-    ``address``: an existing cluster ('auto', 'ray://host:10001', 'host:6379'); None starts a
-    local Ray with ``actors`` CPUs. Returns counts; per-file errors are in the output rows.
+    ``options``: the same :class:`PredictOptions` (and defaults) as local predict; one Ray
+    cannot honour is refused (:func:`check_ray_options`). ``address``: an existing cluster
+    ('auto', 'ray://host:10001', 'host:6379'); None starts a local Ray with ``actors`` CPUs.
+    Returns counts; per-file errors are in the output rows.
     """
+    options = options or PredictOptions()
+    check_ray_options(options)
     output = Path(output).expanduser()
     if output.suffix not in OUTPUT_SUFFIXES:
         raise SerError(
@@ -150,7 +154,7 @@ def predict_with_ray(
         if own_ray:
             _init_ray(ray, address, actors)
         try:
-            rows = _run(ray, todo, model, actors, window, hop, batch_size)
+            rows = _run(ray, todo, model, actors, options, batch_size)
             predicted, failed = _stream(rows, output, len(todo), on_progress)
         finally:
             if own_ray:
@@ -159,6 +163,19 @@ def predict_with_ray(
         _finish_parquet(output)
     seconds = time.perf_counter() - started
     return RaySummary(output, predicted, failed, skipped, seconds, actors, requested)
+
+
+def check_ray_options(options: PredictOptions) -> None:
+    """Refuse, in one line, the options the Ray engine cannot honour (never ignore them)."""
+    if options.adapt != "none":
+        raise UsageError(
+            "--adapt needs every file of a speaker at once; use it without --engine ray."
+        )
+    if options.top_k is not None:
+        raise UsageError(
+            "--top-k trims what local predict shows; Ray rows keep every probability "
+            "(leave --top-k out with --engine ray)."
+        )
 
 
 def _init_ray(ray, address: str | None, actors: int) -> None:
@@ -180,7 +197,7 @@ def _init_ray(ray, address: str | None, actors: int) -> None:
         ) from None
 
 
-def _run(ray, todo: list[str], model: str, actors: int, window: float, hop: float, batch_size: int):
+def _run(ray, todo: list[str], model: str, actors: int, options, batch_size: int):
     """An iterator of result batches ({"path": [...], "result": [json, ...]}) as they finish."""
     import logging
 
@@ -194,7 +211,7 @@ def _run(ray, todo: list[str], model: str, actors: int, window: float, hop: floa
     ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=blocks)
     ds = ds.map_batches(
         _PredictBatch,
-        fn_constructor_kwargs={"model": model, "window": window, "hop": hop},
+        fn_constructor_kwargs={"model": model, "options": options},
         batch_size=batch_size,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),

@@ -66,7 +66,8 @@ class ListenSummary:
 
 
 class CsvLog:
-    """One row per update: time_s, is_speech, label, then each label's smoothed probability.
+    """One row per update: time_s, is_speech, label, then each label's smoothed probability
+    (left empty on a silent hop: nothing was classified).
 
     Rows go to a temporary file beside ``path`` (flushed as written), renamed over ``path`` when
     the session ends or is stopped with Ctrl-C: an existing log is never truncated before audio
@@ -103,7 +104,7 @@ class CsvLog:
                 f"{update.time:.3f}",
                 int(update.is_speech),
                 update.label,
-                *(f"{p:.4f}" for p in update.smoothed),
+                *(f"{p:.4f}" if update.is_speech else "" for p in update.smoothed),
             ]
         )
         self._fh.flush()

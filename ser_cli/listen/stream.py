@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser_cli.audio.io import MIN_DURATION, SAMPLE_RATE
+from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.audio.vad import CHUNK, MIN_SPEECH_FRACTION
 from ser_cli.errors import SerError
 from ser_cli.features.normalization import RunningStats
 from ser_cli.inference.calibration import check_min_confidence, confident_label
+from ser_cli.inference.options import check_window
 from ser_cli.labels import SILENCE
 from ser_cli.listen.sources import AudioSource
 
@@ -57,12 +58,7 @@ class ListenOptions:
     min_confidence: float = 0.0  # below this top smoothed probability the label is UNCERTAIN
 
     def __post_init__(self) -> None:
-        if not (self.hop > 0 and self.window > 0):
-            raise SerError("--window and --hop must be positive numbers of seconds.")
-        if self.window < MIN_DURATION:  # as `ser predict`: too short to classify
-            raise SerError(
-                f"--window must be at least {MIN_DURATION:g} seconds (got {self.window:g})."
-            )
+        check_window(self.window, self.hop)  # as `ser predict` checks them
         if self.hop > self.window:
             raise SerError(f"--hop ({self.hop:g} s) must not exceed --window ({self.window:g} s).")
         if not 0 < self.smoothing <= 1:

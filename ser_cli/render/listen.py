@@ -46,19 +46,29 @@ def listen_view(update: Update | None, source: str, labels: Sequence[str]):
     bars.add_column(justify="right", no_wrap=True)
     for label, p in zip(labels, probs, strict=True):
         is_top = speech and label == top
-        colour = "green" if is_top else ("grey50" if not speech else "blue")
+        colour = "green" if is_top else "blue"
+        # In silence nothing was classified: empty bars and no numbers
         bar = ProgressBar(
-            total=1.0, completed=p, width=BAR_WIDTH, complete_style=colour, finished_style=colour
+            total=1.0,
+            completed=p if speech else 0.0,
+            width=BAR_WIDTH,
+            complete_style=colour,
+            finished_style=colour,
         )
         name = Text(label, style="bold green" if is_top else ("dim" if not speech else ""))
-        bars.add_row(name, bar, Text(f"{p:.2f}", style="dim" if not speech else ""))
+        bars.add_row(
+            name, bar, Text(f"{p:.2f}" if speech else "   –", style="" if speech else "dim")
+        )
     return Panel(
         Group(status, bars), title=f"ser listen · {source}", title_align="left", expand=False
     )
 
 
 def update_line(update: Update) -> str:
-    """One plain line per update, for pipes and logs: time, label, smoothed probabilities."""
+    """One plain line per update, for pipes and logs: time, label, smoothed probabilities
+    (none for a silent hop: nothing was classified)."""
+    if not update.is_speech:
+        return f"{update.time:7.2f} s  {update.label}"
     probs = "  ".join(
         f"{label} {p:.2f}" for label, p in zip(update.labels, update.smoothed, strict=True)
     )

@@ -1,4 +1,5 @@
-"""How `ser predict` shows results: probability bars, timelines, JSON and CSV."""
+"""How `ser predict` shows results: probability bars, timelines, JSON, CSV, and for one
+recording an Audacity label track or emotion subtitles (SRT, WebVTT)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,59 @@ def _trim(item: dict, top_k: int | None) -> dict:
         ranked = sorted(item["probabilities"].items(), key=lambda kv: -kv[1])[:top_k]
         item["top"] = [{"label": k, "probability": v} for k, v in ranked]
     return item
+
+
+def summary_line(results: list) -> str:
+    """How many inputs were classified, held no speech, or failed."""
+    from ser_cli.labels import SILENCE
+
+    failed = sum(1 for r in results if r.error)
+    silent = sum(1 for r in results if not r.error and r.label == SILENCE)
+    return (
+        f"{len(results)} file(s): {len(results) - failed - silent} with speech, "
+        f"{silent} without speech (silence), {failed} failed"
+    )
+
+
+def timeline_rows(result) -> list[tuple[float, float, str, float | None]]:
+    """(start, end, label, top probability) of a recording's rows, never overlapping (a fixed
+    window ends where the next begins); a file classified whole is one row. Silence has no
+    probability."""
+    if not result.segments:
+        probs = result.probabilities
+        return [(0.0, result.duration, str(result.label), max(probs.values()) if probs else None)]
+    segs = result.segments
+    rows = []
+    for i, s in enumerate(segs):
+        end = min(s.end, segs[i + 1].start) if i + 1 < len(segs) else s.end
+        top = max(s.probabilities.values()) if s.probabilities else None
+        rows.append((s.start, end, s.label, top))
+    return rows
+
+
+def audacity_labels(result) -> str:
+    """An Audacity label track (File > Import > Labels): start, end, label; tab-separated."""
+    return "".join(f"{a:.3f}\t{b:.3f}\t{label}\n" for a, b, label, _ in timeline_rows(result))
+
+
+def _cue(label: str, top: float | None) -> str:
+    return label if top is None else f"{label} {top:.0%}"
+
+
+def _clock(seconds: float, separator: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}"
+
+
+def subtitles(result, kind: str) -> str:
+    """Emotion subtitles, one cue per row with its top probability: kind 'srt' or 'vtt'."""
+    sep = "," if kind == "srt" else "."
+    cues = []
+    for i, (a, b, label, top) in enumerate(timeline_rows(result), start=1):
+        head = f"{i}\n" if kind == "srt" else ""
+        cues.append(f"{head}{_clock(a, sep)} --> {_clock(b, sep)}\n{_cue(label, top)}\n")
+    text = "\n".join(cues)
+    return f"WEBVTT\n\n{text}" if kind == "vtt" else text
