@@ -47,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from ser_cli.inference.evaluate import evaluate_rows
-    from ser_cli.inference.predictor import load_predictor, predict_files, resolve_model_dir
+    from ser_cli.inference.load import load_predictor, resolve_model_dir
+    from ser_cli.inference.predictor import predict_files
     from ser_cli.models.checkpoint import load_checkpoint
 
     rows = rows_for(args.actors)

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.listen.sources import FileSource
 from ser_cli.listen.stream import ListenOptions, iter_updates
 
@@ -69,7 +69,7 @@ def main() -> None:
             if abs(update.hop - options.hop) < 1e-6:  # a shorter last hop would skew the RTF
                 (speech if update.is_speech else silence).append(update.seconds)
     print(
-        f"model {args.model} ({predictor.checkpoint.meta['model']}), window {options.window:g} s, hop {options.hop:g} s, torch threads {torch.get_num_threads()}"
+        f"model {args.model} ({predictor.meta['model']}), window {options.window:g} s, hop {options.hop:g} s, torch threads {torch.get_num_threads()}"
     )
     _report("speech", speech, options.hop)
     _report("silence", silence, options.hop)

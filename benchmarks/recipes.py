@@ -215,7 +215,7 @@ def _score_ensemble(
     adaptation on the fold's unseen actors and on EmoDB (``data``); saved under ``key``."""
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.models.ensemble import combine_runs
+    from ser_cli.models.combine import combine_runs
 
     rows, emodb = data
     corpus = sorted({r["label"] for r in emodb})

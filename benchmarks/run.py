@@ -140,7 +140,7 @@ def predict_throughput(n: int = 200) -> None:
     at a time (as it ran before), so the batching gain is visible apart from feature cost.
     """
     from ser_cli.audio.io import load_audio
-    from ser_cli.inference.predictor import load_predictor
+    from ser_cli.inference.load import load_predictor
 
     clips = sorted(DATA.glob("Actor_0[1-4]/*.flac"))[:n]
     folder = Path(tempfile.mkdtemp())
@@ -190,7 +190,7 @@ def onnx() -> None:
     import numpy as np
 
     from ser_cli.audio.io import load_audio
-    from ser_cli.inference.predictor import load_predictor
+    from ser_cli.inference.load import load_predictor
 
     model = ROOT / "bench-out" / "default.onnx"
     start = time.perf_counter()

@@ -196,7 +196,8 @@ def _shown(path: Path) -> str:
 
 
 def accuracy_test(clips, seed: int = SEED) -> dict:
-    from ser_cli.inference.predictor import load_predictor, predict_files
+    from ser_cli.inference.load import load_predictor
+    from ser_cli.inference.predictor import predict_files
 
     predictor = load_predictor("default")
     labels = [emotion for _, emotion in clips]
@@ -219,7 +220,8 @@ def accuracy_test(clips, seed: int = SEED) -> dict:
 TIMER = """
 import json, resource, sys, time
 from pathlib import Path
-from ser_cli.inference.predictor import load_predictor, predict_files
+from ser_cli.inference.load import load_predictor
+from ser_cli.inference.predictor import predict_files
 predictor = load_predictor("default")
 path, mode = Path(sys.argv[1]), sys.argv[2]
 start = time.perf_counter()

@@ -64,7 +64,7 @@ class Segment(str, Enum):  # inference.options.SEGMENT_MODES
     fixed = "fixed"
 
 
-# What --model accepts in predict, listen and eval (inference.predictor.load_predictor decides).
+# What --model accepts in predict, listen and eval (inference.load.load_predictor decides).
 MODEL_HELP = (
     "Run folder, 'default' (bundled), an .onnx file, or a transformers classifier "
     "(folder or hub id)."
@@ -142,14 +142,11 @@ def _root(
     """Speech emotion recognition from the command line."""
 
 
-def _show_warnings(source) -> None:
-    """A hub classifier's notes (e.g. labels that match no known emotion), once, on stderr;
-    ``source`` is a loaded predictor or an eval report."""
+def _show_warnings(notes) -> None:
+    """Notes for the user (a hub classifier's labels that match no known emotion, a split
+    without some class), once each, on stderr."""
     from rich.markup import escape
 
-    notes = (
-        source.get("warnings", ()) if isinstance(source, dict) else getattr(source, "warnings", ())
-    )
     for warning in notes:
         _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
@@ -244,7 +241,7 @@ def prepare(
             seed=seed,
             on_progress=on_progress,
         )
-    _show_warnings(result)
+    _show_warnings(result.warnings)
     _console().print(prepare_report(result))
 
 
@@ -315,7 +312,7 @@ def train(
     sets += [f"train.seed={seed}"] if seed is not None else []
     base = None
     if resume:  # the run's own settings are the base: leaving out --model changes nothing
-        from ser_cli.training.trainer import saved_config
+        from ser_cli.training.run_state import saved_config
 
         base = saved_config(out)
     cfg = load_run_config(config, sets, model=model, base=base)
@@ -405,7 +402,7 @@ def evaluate(
         check_outputs([Output(out, "--out", folder=True)], [data])
     rows = read_manifest(data)
     overlap = split_overlap_warning(rows)
-    _show_warnings({"warnings": [overlap] if overlap else []})
+    _show_warnings([overlap] if overlap else [])
     reports, written = evaluate_models(
         model or ["default"],
         rows,
@@ -426,7 +423,7 @@ def evaluate(
     from ser_cli.render.metrics import eval_report
 
     for report in reports.values():
-        _show_warnings(report)
+        _show_warnings(report.get("warnings", ()))
     console = _console()
     console.print(eval_report(reports))
     for path in written:
@@ -513,8 +510,9 @@ def predict(
     from rich.markup import escape
 
     from ser_cli.errors import SerError
+    from ser_cli.inference.load import load_predictor
     from ser_cli.inference.options import PAUSE, PredictOptions
-    from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
+    from ser_cli.inference.predictor import expand_inputs, predict_files
     from ser_cli.render import predict as render
     from ser_cli.render.progress import progress_bar
 
@@ -576,7 +574,7 @@ def predict(
         _predict_on_ray(model, files, output, address, actors, options, len(missing))
         return
     predictor = load_predictor(model)
-    _show_warnings(predictor)
+    _show_warnings(predictor.warnings)
     # One file needs no bar: nullcontext() yields None, so predict_files reports no progress.
     bar = progress_bar("predicting", transient=True) if len(files) > 1 else nullcontext()
     with bar as on_progress:
@@ -660,7 +658,7 @@ def ensemble(
     out: Path = typer.Option(..., "--out", "-o", help="The folder to write the ensemble to."),
 ) -> None:
     """Combine trained runs into one model that averages their probabilities."""
-    from ser_cli.models.ensemble import combine_runs
+    from ser_cli.models.combine import combine_runs
 
     path = combine_runs(runs, out)
     _console().print(
@@ -763,10 +761,10 @@ def listen(
         else PyAudioSource(device_index, block=min(MIC_BLOCK, options.hop))
     )
     try:
-        from ser_cli.inference.predictor import load_predictor
+        from ser_cli.inference.load import load_predictor
 
         predictor = load_predictor(model)
-        _show_warnings(predictor)
+        _show_warnings(predictor.warnings)
     except BaseException:
         source.close()
         raise

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from ser_cli.errors import ConfigError, OverrideError
 from ser_cli.features.extract import FeatureConfig
+from ser_cli.features.normalization import NORMALIZATIONS
 from ser_cli.validation import (
     at_least,
     between,
@@ -25,7 +26,6 @@ from ser_cli.validation import (
     positive,
 )
 
-NORMALIZATIONS = ("speaker", "global")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_BATCH = 2  # batch norm needs at least two clips per batch to train
 # Upper bounds: beyond them a value is a typo, and would exhaust memory or overflow a seed.
@@ -47,21 +47,10 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (10.0, 35.0)  # noise signal-to-noise ratio range, dB
     speed_prob: float = 0.5  # chance of a speed change (frames resampled in time)
     speed_range: tuple[float, float] = (0.9, 1.1)  # speed factors
-    pitch_prob: float = (
-        0.0  # chance of a pitch shift (mel axis shifted); off: pitch carries emotion
-    )
-    pitch_bands: int = 2  # largest shift in mel bands (~ a semitone or two at 64 bands)
     freq_masks: int = 2  # SpecAugment frequency masks per clip
     freq_mask_width: int = 8  # widest frequency mask, in bands
     time_masks: int = 2  # SpecAugment time masks per clip
     time_mask_width: int = 20  # widest time mask, in frames (10 ms each)
-    # Room and channel, the mismatch a user's recordings bring (issue 10):
-    reverb_prob: float = 0.0  # chance of adding a synthetic exponentially decaying reverb tail
-    rt60: tuple[float, float] = (0.2, 0.8)  # reverberation time range, seconds
-    drr_db: tuple[float, float] = (0.0, 12.0)  # direct-to-reverberant ratio range, dB
-    tilt_db: float = 0.0  # random spectral tilt, +-dB from the lowest to the highest band (EQ)
-    band_limit_prob: float = 0.0  # chance of band-limiting (telephone and cheap microphones)
-    band_keep: tuple[float, float] = (0.6, 0.9)  # share of the mel axis kept below the top cut
 
     WHERE: ClassVar[str] = "train.augment"
     RULES: ClassVar[dict] = {
@@ -70,18 +59,10 @@ class AugmentConfig:
         "snr_db": ordered_pair(),
         "speed_prob": fraction,
         "speed_range": ordered_pair(positive),
-        "pitch_prob": fraction,
-        "pitch_bands": between(0, MAX_BANDS),
         "freq_masks": between(0, MAX_MASKS),
         "freq_mask_width": between(0, MAX_BANDS),
         "time_masks": between(0, MAX_MASKS),
         "time_mask_width": between(0, MAX_FRAMES),
-        "reverb_prob": fraction,
-        "rt60": ordered_pair(positive),
-        "drr_db": ordered_pair(),
-        "tilt_db": at_least(0),
-        "band_limit_prob": fraction,
-        "band_keep": ordered_pair(fraction),
     }
 
     def __post_init__(self) -> None:
@@ -98,7 +79,6 @@ class TrainConfig:
     weight_decay: float = 1e-2  # AdamW decoupled weight decay
     warmup_frac: float = 0.1  # fraction of steps spent warming up to the peak rate
     label_smoothing: float = 0.05  # softens targets: acted emotions overlap (calm vs neutral)
-    mixup: float = 0.0  # mixup's Beta(a, a) parameter; 0 = off (clips and targets mixed in pairs)
     grad_clip: float = 5.0  # max gradient norm; transformers spike early without it
     # Epochs without a better validation UAR before stopping early; 0 = never stop early. Off by
     # default: stopping cuts the one-cycle schedule short while its learning rate is still high,
@@ -106,11 +86,6 @@ class TrainConfig:
     # 26 of 40 scored 12 points below one that ran the full schedule). `best` is still the best
     # validation epoch; the schedule just always finishes.
     patience: int = 0
-    # Share of the schedule, at its end, over which the weights are averaged once an epoch
-    # (stochastic weight averaging, torch's AveragedModel); 0 = off. From its first averaged
-    # epoch on, validation and the `best` checkpoint use the average; `last` keeps the weights
-    # training continues from.
-    swa: float = 0.0
     seed: int = 0
     # With several corpora in the train split: each fills an equal share of every epoch
     # (small ones repeated, large ones subsampled), so the largest corpus does not decide what
@@ -131,7 +106,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     # Options added after runs were saved without them, with the value such a run trained with.
-    ADDED_LATER: ClassVar[dict] = {"swa": 0.0, "corpus_balance": True}
+    ADDED_LATER: ClassVar[dict] = {"corpus_balance": True}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": between(1, MAX_EPOCHS),
@@ -140,10 +115,8 @@ class TrainConfig:
         "weight_decay": at_least(0),
         "warmup_frac": fraction,
         "label_smoothing": fraction,
-        "mixup": at_least(0),
         "grad_clip": positive,
         "patience": between(0, MAX_EPOCHS),  # 0: never stop early
-        "swa": fraction,
         "seed": between(0, MAX_SEED),
         "crop_frames": between(1, MAX_FRAMES),
         "max_eval_frames": between(1, MAX_FRAMES),
@@ -177,6 +150,24 @@ class RunConfig:
         return asdict(self)
 
 
+# Settings that were measured and not kept, removed with their code (their figures stay in
+# the docs). A config written before still loads where it left them at the value that switched
+# them off, or where they were inert (None: the parameters of an option that was off); any
+# other value is refused, since this ser cannot train what it asks for.
+REMOVED: dict[type, dict[str, object]] = {
+    TrainConfig: {"mixup": 0.0, "swa": 0.0},
+    AugmentConfig: {
+        "pitch_prob": 0.0,
+        "pitch_bands": None,
+        "reverb_prob": 0.0,
+        "rt60": None,
+        "drr_db": None,
+        "tilt_db": 0.0,
+        "band_limit_prob": 0.0,
+        "band_keep": None,
+    },
+}
+
 # The section each nested mapping is built as.
 SECTIONS: dict[type, dict[str, type]] = {
     RunConfig: {"features": FeatureConfig, "train": TrainConfig},
@@ -193,6 +184,7 @@ def _build(cls, data, where: str):
         raise ConfigError(
             f"{where or 'config'}: expected a mapping (key: value lines), got {_kind(data)}."
         )
+    data = without_removed(data, REMOVED.get(cls, {}), where, ConfigError)
     known = {f.name for f in fields(cls)}
     unknown = sorted(str(k) for k in set(data) - known)
     if unknown:
@@ -208,6 +200,19 @@ def _build(cls, data, where: str):
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def without_removed(data: dict, removed: dict, where: str, error: type[Exception]) -> dict:
+    """``data`` without the removed settings it may carry at their off value; ``error`` in one
+    line for one set to anything else."""
+    for key, off in removed.items():
+        if key in data and off is not None and data[key] != off:
+            name = f"{where}.{key}".strip(".")
+            raise error(
+                f"{name}={data[key]!r}: this setting was measured, not kept and removed from "
+                f"ser; delete it (or set it to {off!r}) to train with this version."
+            )
+    return {k: v for k, v in data.items() if k not in removed}
 
 
 def _kind(value) -> str:
@@ -251,6 +256,9 @@ def _check_override(keys: list[str], value):
         if cls is None:  # inside model_options: the model's own config checks it later
             return value
         annotation = field_type(cls, name)
+        if annotation is None and name in REMOVED.get(cls, {}):
+            without_removed({name: value}, REMOVED[cls], where.rpartition(".")[0], OverrideError)
+            return value  # its off value: dropped when the config is built
         if annotation is None:
             known = ", ".join(f.name for f in fields(cls))
             raise OverrideError(f"--set {where}: unknown setting; choose one of: {known}.")

@@ -132,3 +132,29 @@ def make_run(
     run.mkdir(parents=True)
     save_checkpoint(run, "best", net, meta, stats)
     return run
+
+
+def check_predictor(predictor) -> None:
+    """``predictor`` has every attribute of the Predictor protocol, with the declared types."""
+    import inspect
+
+    from ser_cli.inference.protocol import Predictor
+
+    # every member the protocol declares, looked up without running it (vad loads a model)
+    members = [m for m in dir(Predictor) if not m.startswith("_")] + list(Predictor.__annotations__)
+    missing = [m for m in members if not _has_static(predictor, m, inspect)]
+    assert not missing, missing
+    assert isinstance(predictor.labels, tuple) and all(isinstance(x, str) for x in predictor.labels)
+    assert isinstance(predictor.batch_size, int) and predictor.batch_size >= 1
+    assert isinstance(predictor.max_seconds, float) and predictor.max_seconds > 0
+    assert predictor.global_stats is None or isinstance(predictor.global_stats, Stats)
+    assert isinstance(predictor.meta, dict) and isinstance(predictor.warnings, list)
+    assert isinstance(predictor.uses_speaker_stats(), bool)
+
+
+def _has_static(obj, name: str, inspect) -> bool:
+    try:
+        inspect.getattr_static(obj, name)
+    except AttributeError:
+        return False
+    return True

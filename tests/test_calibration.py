@@ -22,7 +22,8 @@ from ser_cli.inference.calibration import (
     reliability_bins,
     scaled_probabilities,
 )
-from ser_cli.inference.predictor import load_predictor, predict_files
+from ser_cli.inference.load import load_predictor
+from ser_cli.inference.predictor import predict_files
 from ser_cli.labels import EMOTIONS, UNCERTAIN
 from ser_cli.listen.stream import ListenOptions, StreamProcessor
 from ser_cli.models.checkpoint import load_checkpoint

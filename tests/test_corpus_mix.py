@@ -15,7 +15,8 @@ from ser_cli.cli import app
 from ser_cli.data.manifest import read_manifest
 from ser_cli.data.prepare import prepare_corpora
 from ser_cli.errors import DatasetError, ManifestError
-from ser_cli.training.trainer import allowed_labels, epoch_order, masked_cross_entropy
+from ser_cli.training.batchers import epoch_order
+from ser_cli.training.trainer import allowed_labels, masked_cross_entropy
 
 runner = CliRunner()
 

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
 from ser_cli.features.extract import FeatureConfig, compute_features
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import load_checkpoint
-from ser_cli.models.ensemble import Ensemble, combine_runs
+from ser_cli.models.combine import combine_runs
+from ser_cli.models.ensemble import Ensemble
 
 runner = CliRunner()
 
@@ -53,15 +54,19 @@ def test_an_ensemble_predicts_its_members_mean_probability(runs, tmp_path):
 
 def test_members_may_differ_in_architecture(runs, tmp_path):
     """Recipes that differ in the model (options, or another model on the same features) combine."""
-    flat = make_run(
-        tmp_path, "enhanced", 5, stats_seed=0, name="flat", options={"freq_pool": "flatten"}
+    narrow = make_run(
+        tmp_path, "enhanced", 5, stats_seed=0, name="narrow", options={"channels": [4, 8, 8]}
     )
     base = make_run(tmp_path, "base", 6, stats_seed=0, name="base")
-    members = [runs[0], flat, base]
+    members = [runs[0], narrow, base]
     out = combine_runs(members, tmp_path / "mixed")
     ckpt = load_checkpoint(out)
-    built = [(type(m).__name__, getattr(m.cfg, "freq_pool", None)) for m in ckpt.model.members]
-    assert built == [("EnhancedCNN", "mean"), ("EnhancedCNN", "flatten"), ("BaseCNNRNN", None)]
+    built = [(type(m).__name__, m.cfg.channels) for m in ckpt.model.members]
+    assert built == [
+        ("EnhancedCNN", (8, 16, 16)),
+        ("EnhancedCNN", (4, 8, 8)),
+        ("BaseCNNRNN", (8, 16)),
+    ]
     feats = features()
     probs = np.stack([load_predictor(r).predict_batch(feats) for r in members])
     np.testing.assert_allclose(load_predictor(out).predict_batch(feats), probs.mean(0), atol=1e-5)

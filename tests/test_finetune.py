@@ -12,13 +12,14 @@ import pytest
 from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
 
 from ser_cli.errors import ModelError
+from ser_cli.features.clips import ClipSet
 from ser_cli.features.extract import FeatureConfig
 from ser_cli.features.ssl_encoder import WAVE_FRAME, waveform_frames
 from ser_cli.inference.evaluate import evaluate_rows
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.models.checkpoint import load_checkpoint
 from ser_cli.models.ssl_finetune import parse_finetune
-from ser_cli.training.finetune import bucketed_batches
+from ser_cli.training.batchers import WaveformBatcher, bucketed_batches
 from ser_cli.training.trainer import train_run
 
 
@@ -86,6 +87,14 @@ def test_helpers():
     lengths = np.random.default_rng(0).integers(10, 100, size=45)
     batches = bucketed_batches(lengths, 8, np.random.default_rng(1))
     assert len(batches) == 6 and sorted(np.concatenate(batches).tolist()) == list(range(45))
+    # several corpora: each an equal share of the epoch, in batches of similar length
+    corpora = np.array([0] * 40 + [1] * 5)
+    clips = ClipSet([np.zeros((n, WAVE_FRAME), np.float32) for n in lengths],
+                    np.zeros(45, np.int64), ["s"] * 45, ["p"] * 45)  # fmt: skip
+    order = WaveformBatcher(clips, 40, 8, corpora, True).order(np.random.default_rng(0))
+    assert np.bincount(corpora[order]).tolist() == [22, 22]
+    one = WaveformBatcher(clips, 40, 8, np.zeros(45, np.int64), True)
+    assert sorted(one.order(np.random.default_rng(0)).tolist()) == list(range(45))
 
 
 @pytest.mark.slow
@@ -131,9 +140,11 @@ def test_top_block_learns_and_only_it_changes(kind, corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatch):
-    import ser_cli.training.finetune as finetune
-    from ser_cli.training.trainer import TrainingInterrupted
+def test_interrupt_mid_epoch_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatch):
+    """Ctrl-C part-way through the second epoch: `last` stays at epoch 1 (the weights this
+    epoch already moved are dropped, as for every model), and --resume replays epoch 2."""
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     root, rows = corpus
     encoder = save_encoder(tmp_path / "enc", "wav2vec2")
@@ -143,18 +154,19 @@ def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatc
 
     steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
     calls = {"n": 0}
-    real = finetune.crop_batch
+    real = batchers.crop_batch
 
-    def interrupting(*args, **kwargs):  # Ctrl-C as the second epoch starts
+    def interrupting(*args, **kwargs):  # Ctrl-C 3 batches into the second epoch
         calls["n"] += 1
-        if calls["n"] == steps_per_epoch + 1:
+        if calls["n"] == steps_per_epoch + 4:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(finetune, "crop_batch", interrupting)
-    with pytest.raises(TrainingInterrupted, match="--resume"):
+    monkeypatch.setattr(batchers, "crop_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, resumed, cache_root=root / "cache")
-    monkeypatch.setattr(finetune, "crop_batch", real)
+    assert load_checkpoint(resumed, "last").meta["epoch"] == 1
+    monkeypatch.setattr(batchers, "crop_batch", real)
     result = train_run(rows, cfg, resumed, resume=True, cache_root=root / "cache")
     assert result.epochs_run == 2
     a, b = load_checkpoint(straight, "last"), load_checkpoint(resumed, "last")
@@ -162,7 +174,8 @@ def test_interrupt_and_resume_replay_a_straight_run(corpus, tmp_path, monkeypatc
         a.model.state_dict().items(), b.model.state_dict().values(), strict=True
     ):
         np.testing.assert_allclose(x.numpy(), y.numpy(), atol=1e-5, err_msg=name)
-    assert len((resumed / "history.jsonl").read_text().splitlines()) == 2
+    history = (resumed / "history.jsonl").read_text().splitlines()
+    assert len(history) == 2 and "encoder_lr" in history[-1]
 
 
 def test_bad_finetune_option_is_a_clear_error(corpus, tmp_path):

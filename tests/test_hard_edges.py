@@ -316,11 +316,11 @@ def test_a_truncated_history_line_does_not_break_resume(small, tmp_path, tiny_cn
 def test_cv_resume_skips_finished_folds_and_continues_the_interrupted_one(
     small, tmp_path, tiny_cnn, monkeypatch
 ):
-    import ser_cli.training.trainer as trainer
+    import ser_cli.training.batchers as batchers
 
     _, manifest, _ = small
     out = tmp_path / "cv"
-    real, calls = trainer.train_batch, {"n": 0}
+    real, calls = batchers.train_batch, {"n": 0}
 
     def interrupting(*args, **kwargs):  # Ctrl-C in the second fold's second epoch
         calls["n"] += 1
@@ -328,7 +328,7 @@ def test_cv_resume_skips_finished_folds_and_continues_the_interrupted_one(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "train_batch", interrupting)
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
     args = ["train", "--data", manifest, "--out", out, "--config", tiny_cnn, "--cv", "2"]
     assert ser(*args).exit_code == 0
     straight = json.loads((out / "cv.json").read_text())

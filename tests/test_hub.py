@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import TINY_ENCODER, quick_config, write_corpus
+from synthetic_runs import TINY_ENCODER, check_predictor, quick_config, write_corpus
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import write_audio
@@ -17,7 +17,7 @@ from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
 from ser_cli.data.manifest import write_manifest
 from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.labels import map_model_labels
 from ser_cli.training.trainer import train_run
 
@@ -83,6 +83,7 @@ def test_detection(classifier, tmp_path):
 def test_predictor_maps_labels_and_batches_like_single_clips(classifier):
     predictor = load_predictor(str(classifier))
     assert isinstance(predictor, HubPredictor)
+    check_predictor(predictor)
     assert predictor.labels == CANONICAL and not predictor.warnings
     assert not predictor.uses_speaker_stats()
     clips = [synth_clip("angry", 1, duration=d, seed=i) for i, d in enumerate((0.5, 1.0, 0.7))]

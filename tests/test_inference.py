@@ -18,7 +18,8 @@ from ser_cli.features.extract import FeatureConfig
 from ser_cli.features.normalization import Stats
 from ser_cli.inference.batch import centre_crop, iter_batches, probabilities
 from ser_cli.inference.evaluate import evaluate_rows
-from ser_cli.inference.predictor import load_predictor, predict_files
+from ser_cli.inference.load import load_predictor
+from ser_cli.inference.predictor import predict_files
 from ser_cli.labels import EMOTIONS
 from ser_cli.listen.stream import ListenOptions, StreamProcessor
 from ser_cli.models import build_model, model_config

@@ -87,7 +87,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(run_dir):
-    from ser_cli.inference.predictor import load_predictor
+    from ser_cli.inference.load import load_predictor
 
     return load_predictor(str(run_dir))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synthetic_runs import MAX_EVAL_FRAMES, SMALL_OPTIONS, make_run
+from synthetic_runs import MAX_EVAL_FRAMES, SMALL_OPTIONS, check_predictor, make_run
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
@@ -20,7 +20,7 @@ from ser_cli.cli import app
 from ser_cli.errors import ModelError
 from ser_cli.features.extract import FeatureConfig, compute_features
 from ser_cli.features.normalization import Stats
-from ser_cli.inference.predictor import load_predictor
+from ser_cli.inference.load import load_predictor
 from ser_cli.labels import EMOTIONS
 
 pytest.importorskip("onnxruntime")
@@ -165,6 +165,8 @@ def test_export_writes_self_describing_file(exported):
 def check_parity(run: Path, path: Path) -> float:
     torch_predictor, onnx_predictor = load_predictor(run), load_predictor(path)
     assert type(onnx_predictor).__name__ == "OnnxPredictor"
+    check_predictor(onnx_predictor)
+    check_predictor(torch_predictor)
     assert onnx_predictor.labels == torch_predictor.labels
     feats = [torch_predictor.features(s) for s in clips()]
     assert max(f.shape[0] for f in feats) > MAX_EVAL_FRAMES  # the centre cut is exercised

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from ser_cli.audio.io import SAMPLE_RATE, write_audio
 from ser_cli.audio.synthetic import synth_clip
 from ser_cli.cli import app
-from ser_cli.inference.predictor import expand_inputs, load_predictor, predict_files
+from ser_cli.inference.load import load_predictor
+from ser_cli.inference.predictor import expand_inputs, predict_files
 from ser_cli.labels import EMOTIONS, SILENCE
 from ser_cli.paths import bundled_model_dir
 from ser_cli.training.trainer import train_run

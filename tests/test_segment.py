@@ -18,8 +18,9 @@ from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
 from ser_cli.audio.vad import CHUNK_SECONDS, MIN_SPEECH, SPEECH_PAD, speech_spans
 from ser_cli.cli import app
 from ser_cli.errors import SerError, UsageError
+from ser_cli.inference.load import load_predictor
 from ser_cli.inference.options import PAUSE, PredictOptions
-from ser_cli.inference.predictor import load_predictor, predict_files
+from ser_cli.inference.predictor import predict_files
 from ser_cli.inference.segment import OVERLAP, plan_rows, utterances
 from ser_cli.labels import EMOTIONS, SILENCE
 from ser_cli.render.predict import audacity_labels, subtitles, timeline_rows

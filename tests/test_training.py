@@ -121,7 +121,8 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     import torch
     from safetensors.torch import load_file
 
-    import ser_cli.training.trainer as training
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     rows, _ = corpus
     cfg = quick_config("enhanced", epochs=2)
@@ -129,7 +130,7 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
     assert batches_into_epoch < steps_per_epoch
     calls = {"n": 0}
-    real = training.train_batch
+    real = batchers.train_batch
 
     def interrupting(*args, **kwargs):
         calls["n"] += 1
@@ -137,10 +138,10 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, tmp_path / "resumed", cache_root=cache)
-    monkeypatch.setattr(training, "train_batch", real)
+    monkeypatch.setattr(batchers, "train_batch", real)
     result = train_run(rows, cfg, tmp_path / "resumed", resume=True, cache_root=cache)
     assert result.epochs_run == 2
     a = load_file(str(straight_run / "last.safetensors"))
@@ -156,15 +157,16 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
 def test_interrupt_in_the_first_epoch_leaves_nothing_to_resume(
     corpus, cache, tmp_path, monkeypatch
 ):
-    import ser_cli.training.trainer as training
+    import ser_cli.training.batchers as batchers
+    from ser_cli.training.run_state import TrainingInterrupted
 
     rows, _ = corpus
 
     def interrupting(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted, match="nothing to resume.*without --resume"):
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    with pytest.raises(TrainingInterrupted, match="nothing to resume.*without --resume"):
         train_run(rows, quick_config("enhanced", epochs=2), tmp_path / "run", cache_root=cache)
     assert not (tmp_path / "run" / "last.json").exists()
 
@@ -320,22 +322,6 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
     assert result.exit_code == 2 and "unknown setting" in result.output
 
 
-@pytest.mark.parametrize("freq_pool", ["mean", "flatten"])
-def test_enhanced_frequency_pooling_variants_give_logits(freq_pool):
-    import torch
-
-    from ser_cli.models import build_model, model_config
-
-    model = build_model(
-        "enhanced", model_config("enhanced", {"freq_pool": freq_pool}, n_features=64, n_classes=5)
-    )
-    x, mask = torch.randn(3, 90, 64), torch.ones(3, 90, dtype=torch.bool)
-    mask[0, 40:] = False
-    assert model(x, mask).shape == (3, 5)
-    with pytest.raises(ValueError, match="freq_pool"):
-        build_model("enhanced", model_config("enhanced", {"freq_pool": "max"}))
-
-
 def test_models_show_recommended_and_measured_scores_from_the_benchmarks():
     from ser_cli.models.registry_info import describe_models, load_scores, scores_from_cv_reports
 
@@ -416,55 +402,3 @@ def test_a_checkpoint_from_before_utterance_norm_loads_without_it(tmp_path):
     x, mask = torch.randn(2, 60, bands) + 4.0, torch.ones(2, 60, dtype=torch.bool)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, mask), model(x, mask))
-
-
-def test_swa_scores_the_mean_of_the_averaged_epochs_and_resumes_it(
-    corpus, cache, tmp_path, monkeypatch
-):
-    """train.swa=1 over 2 epochs: `best` is the mean of the two epochs' weights (batch-norm
-    statistics too), also when the run is interrupted after epoch 1 and resumed."""
-    import torch
-    from safetensors.torch import load_file
-
-    import ser_cli.training.trainer as training
-
-    rows = [r for r in corpus[0] if r["split"] != "val"]  # no val: every epoch is `best`
-    cfg = quick_config("enhanced", epochs=2)
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=1.0))
-    steps_per_epoch = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
-    calls, real = {"n": 0}, training.train_batch
-
-    def interrupting(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == steps_per_epoch + 1:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    run = tmp_path / "run"
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(training.TrainingInterrupted):
-        train_run(rows, cfg, run, cache_root=cache)
-    first = load_file(str(run / "last.safetensors"))
-    assert (run / "last.swa.safetensors").exists()
-    monkeypatch.setattr(training, "train_batch", real)
-    train_run(rows, cfg, run, resume=True, cache_root=cache)
-    second = load_file(str(run / "last.safetensors"))
-    best = load_file(str(run / "best.safetensors"))
-    floats = [k for k in best if best[k].is_floating_point() and "norm" not in k.split(".")[-1]]
-    assert any(not torch.allclose(first[k], second[k]) for k in floats)
-    for k in floats:
-        torch.testing.assert_close(best[k], (first[k] + second[k]) / 2, atol=1e-5, rtol=1e-4)
-
-    # an average that does not match `last` (a crash between the two writes) is refused
-    (run / "last.swa.safetensors").unlink()
-    monkeypatch.setattr(training, "train_batch", interrupting)
-    with pytest.raises(ModelError, match="last.swa.safetensors does not match"):
-        train_run(rows, dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=3)),
-                  run, resume=True, cache_root=cache)  # fmt: skip
-
-
-def test_swa_is_refused_for_a_model_fitted_in_one_pass(corpus, cache, tmp_path):
-    cfg = quick_config("classic")
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, swa=0.5))
-    with pytest.raises(ConfigError, match="leave train.swa at 0"):
-        train_run(corpus[0], cfg, tmp_path / "run", cache_root=cache)

@@ -10,22 +10,15 @@ import pytest
 from ser_cli.config import AugmentConfig, load_run_config, parse_override
 from ser_cli.errors import ConfigError
 from ser_cli.training.augment import (
-    BAND_STOP_DB,
     DB_TO_LOG,
     add_noise,
-    add_reverb,
     augment_logmel,
-    band_limit,
     change_speed,
-    mixup,
-    shift_bands,
     spec_augment,
 )
 from ser_cli.training.trainer import lr_at
 
-NONE = AugmentConfig(
-    gain_db=0.0, noise_prob=0.0, speed_prob=0.0, pitch_prob=0.0, freq_masks=0, time_masks=0
-)
+NONE = AugmentConfig(gain_db=0.0, noise_prob=0.0, speed_prob=0.0, freq_masks=0, time_masks=0)
 
 
 def _logmel(frames: int = 100, bands: int = 16, seed: int = 0) -> np.ndarray:
@@ -60,13 +53,6 @@ def test_speed_change_resamples_time_and_keeps_the_ends():
     np.testing.assert_allclose(change_speed(x, 1.0), x)
 
 
-def test_band_shift_moves_energy_along_the_mel_axis():
-    x = np.tile(np.arange(8, dtype=np.float32), (3, 1))
-    np.testing.assert_array_equal(shift_bands(x, 2)[0], [0, 0, 0, 1, 2, 3, 4, 5])
-    np.testing.assert_array_equal(shift_bands(x, -2)[0], [2, 3, 4, 5, 6, 7, 7, 7])
-    assert shift_bands(x, 0) is x
-
-
 def test_noise_only_adds_power_and_less_at_higher_snr():
     x = _logmel()
     loud = add_noise(x, 5.0, np.random.default_rng(0)) - x
@@ -97,65 +83,37 @@ def test_augmentation_is_reproducible_from_the_seed():
     assert a.shape != c.shape or not np.array_equal(a, c)
 
 
-def test_reverb_adds_a_decaying_tail_after_the_sound_and_nothing_before():
-    x = np.full((100, 4), -20.0, dtype=np.float32)  # near silence
-    x[30] = 0.0  # one loud frame
-    short, long = add_reverb(x, 0.2, 0.0), add_reverb(x, 1.0, 0.0)
-    # before the loud frame only the floor's own tail (at most equal energy at 0 dB: +ln 2)
-    assert (short[:30] - x[:30] <= np.log(2.0) + 1e-5).all()
-    assert abs(short[30, 0]) < 1e-3  # the direct sound is kept
-    tail = short[31:45, 0]
-    assert (np.diff(tail) < 0).all() and tail[0] > -5.0  # a tail that decays
-    assert long[60, 0] > short[60, 0]  # a longer reverberation time rings longer
-    wet = add_reverb(x, 0.5, 0.0)[31:, 0]
-    dry = add_reverb(x, 0.5, 12.0)[31:, 0]
-    assert (dry <= wet).all()  # a higher direct-to-reverberant ratio: a quieter tail
+def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(tmp_path):
+    """mixup, SWA, band shifts, rooms, tilt, band-limiting and freq_pool were measured and not
+    kept: a config written before (the bundled model's) loads where they were off, and a
+    config or --set that turns one on is refused in one line, naming it."""
+    from ser_cli.config import RunConfig, read_config_file
+    from ser_cli.errors import ModelError, OverrideError
+    from ser_cli.models import model_config
+    from ser_cli.paths import bundled_model_dir
 
-
-def test_tilt_is_a_linear_ramp_across_the_bands_within_its_range():
-    x = _logmel(20, 16)
-    for seed in range(5):
-        ramp = augment_logmel(x, replace(NONE, tilt_db=6.0), np.random.default_rng(seed)) - x
-        assert np.ptp(ramp, axis=0).max() < 1e-5  # the same in every frame
-        steps = np.diff(ramp[0])
-        np.testing.assert_allclose(steps, steps[0], atol=1e-5)  # linear in the band index
-        assert abs(ramp[0, -1]) <= 6.0 * DB_TO_LOG + 1e-5 and abs(ramp[0, -1] + ramp[0, 0]) < 1e-5
-
-
-def test_band_limiting_drops_only_the_outer_bands():
-    x = _logmel(10, 20)
-    y = band_limit(x, 0.1, 0.75)
-    drop = -BAND_STOP_DB * DB_TO_LOG
-    np.testing.assert_allclose(y[:, :2], x[:, :2] + drop, rtol=1e-6)
-    np.testing.assert_allclose(y[:, 15:], x[:, 15:] + drop, rtol=1e-6)
-    np.testing.assert_array_equal(y[:, 2:15], x[:, 2:15])
-
-
-def test_mixup_mixes_clips_and_targets_alike_keeping_each_clip_dominant():
-    rng = np.random.default_rng(0)
-    x = np.stack([np.full((6, 3), float(i)) for i in range(8)]).astype(np.float32)
-    mask = np.ones((8, 6), dtype=bool)
-    mask[0, 3:] = False
-    y = np.arange(8)
-    mixed, union, targets = mixup(x, mask, y, 8, 0.4, rng)
-    np.testing.assert_allclose(targets.sum(1), 1.0, rtol=1e-6)
-    own = targets[np.arange(8), y]
-    assert (own >= 0.5 - 1e-6).all() and (own < 1).any()
-    # each clip's value is the same convex mix of the two clips as its target
-    partner = targets.argsort(1)[:, -2]
-    lam = own
-    expected = lam * y + (1 - lam) * np.where(lam < 1, partner, y)
-    np.testing.assert_allclose(mixed[:, 0, 0], expected, rtol=1e-5)
-    assert union[0].all() or not mask[0].all()  # padding kept only where both clips are padded
-
-
-def test_room_and_channel_settings_are_validated():
-    with pytest.raises(ConfigError, match="band_keep"):
-        load_run_config(None, ["train.augment.band_keep=[0.5, 1.5]"])
-    with pytest.raises(ConfigError, match="rt60"):
-        load_run_config(None, ["train.augment.rt60=[0.8, 0.2]"])
-    with pytest.raises(ConfigError, match="mixup"):
-        load_run_config(None, ["train.mixup=-1"])
+    bundled = bundled_model_dir() / "config.yaml"
+    assert "mixup" in read_config_file(bundled)["train"]  # written before the removal
+    assert load_run_config(bundled).train == RunConfig().train
+    off = [
+        "train.mixup=0",
+        "train.swa=0",
+        "train.augment.pitch_bands=3",
+        "train.augment.rt60=[1, 2]",
+    ]
+    assert load_run_config(None, off) == RunConfig()
+    for on in ("train.mixup=0.4", "train.swa=0.5", "train.augment.reverb_prob=0.3",
+               "train.augment.pitch_prob=0.5", "train.augment.tilt_db=6",
+               "train.augment.band_limit_prob=0.3"):  # fmt: skip
+        with pytest.raises(OverrideError, match=f"{on}: this setting was measured, not kept"):
+            load_run_config(None, [on])
+    config = tmp_path / "old.yaml"
+    config.write_text("train:\n  mixup: 0.4\n")
+    with pytest.raises(ConfigError, match="train.mixup=0.4: this setting was measured"):
+        load_run_config(config)
+    assert model_config("enhanced", {"freq_pool": "mean"}) == model_config("enhanced")
+    with pytest.raises(ModelError, match="freq_pool='flatten' was measured, not kept"):
+        model_config("enhanced", {"freq_pool": "flatten"})
 
 
 # --- learning-rate schedule -----------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Clips in memory (features, labels, speakers) and the training batches made from them.
+"""Clips in memory: features, labels and speakers, read through the feature cache.
 
-Evaluation batches are made by :mod:`ser_cli.inference.batch`, the one inference path.
+Training batches are made by :mod:`ser_cli.training.batchers`, evaluation batches by
+:mod:`ser_cli.inference.batch`, the one inference path.
 """
 
 from __future__ import annotations
@@ -9,13 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser_cli.config import AugmentConfig
 from ser_cli.errors import ManifestError
 from ser_cli.features.extract import FeatureCache, FeatureConfig
 from ser_cli.features.normalization import Stats, group_stats
-from ser_cli.inference.batch import pad_batch
 from ser_cli.progress import Progress
-from ser_cli.training.augment import augment_logmel
 
 
 @dataclass
@@ -77,32 +75,3 @@ def clip_stats(
         per_group = group_stats(clips.features, clips.groups)
         return [per_group[g] for g in clips.groups]
     return [global_stats] * len(clips)
-
-
-def train_batch(
-    clips: ClipSet,
-    index: np.ndarray,
-    stats: list[Stats],
-    crop_frames: int,
-    augment: AugmentConfig | None,
-    rng: np.random.Generator,
-    global_stats: Stats | None = None,
-    global_prob: float = 0.0,
-):
-    """A training batch: random crops, augmentation (log-mel only), normalisation.
-
-    Returns x (batch, [layers,] crop_frames, dims), mask (batch, crop_frames), y (batch,).
-    """
-    items = []
-    for i in index:
-        x = clips.features[i].astype(np.float32)
-        if augment is not None and x.ndim == 2:
-            x = augment_logmel(x, augment, rng)
-        frames = x.shape[-2]
-        if frames > crop_frames:
-            start = int(rng.integers(0, frames - crop_frames + 1))
-            x = x[..., start : start + crop_frames, :]
-        use_global = global_stats is not None and rng.random() < global_prob
-        items.append((global_stats if use_global else stats[i]).apply(x))
-    x, mask = pad_batch(items, crop_frames)
-    return x, mask, clips.labels[index]

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+NORMALIZATIONS = (
+    "speaker",
+    "global",
+)  # train.normalization: each speaker's statistics, or the data's
 STD_FLOOR = 1e-3  # keeps near-constant features (e.g. masked bands) from blowing up
 
 

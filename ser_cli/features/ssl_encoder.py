@@ -59,7 +59,7 @@ def encode_all_layers(
     import torch
 
     extractor, model, is_whisper = load_encoder(name_or_path, device)
-    from ser_cli.inference.batch import centre_crop
+    from ser_cli.features.frames import centre_crop
 
     samples = centre_crop(samples, int(max_seconds * SAMPLE_RATE), axis=-1)
     inputs = extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt")

@@ -12,34 +12,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ser_cli.features.frames import centre_crop, pad_batch
 from ser_cli.features.normalization import Stats
 
 BATCH_SIZE = 32  # clips per forward pass when the caller does not say
-
-
-def centre_crop(x: np.ndarray, length: int, axis: int = -2) -> np.ndarray:
-    """The middle ``length`` entries of ``x`` along ``axis`` (default: the frames of
-    (..., frames, dims) features); anything shorter is returned unchanged."""
-    size = x.shape[axis]
-    if size <= length:
-        return x
-    cut = (size - length) // 2
-    return np.take(x, np.arange(cut, cut + length), axis=axis)
-
-
-def pad_batch(items: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stack clips (each (..., frames, dims)) zero-padded in time to ``length`` frames.
-
-    Returns x (batch, ..., length, dims) float32 and mask (batch, length), True on real frames.
-    """
-    shape = items[0].shape
-    batch = np.zeros((len(items), *shape[:-2], length, shape[-1]), dtype=np.float32)
-    mask = np.zeros((len(items), length), dtype=bool)
-    for i, item in enumerate(items):
-        n = min(item.shape[-2], length)
-        batch[i, ..., :n, :] = item[..., :n, :]
-        mask[i, :n] = True
-    return batch, mask
 
 
 def iter_batches(

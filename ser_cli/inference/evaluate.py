@@ -136,7 +136,7 @@ def evaluate_predictor(
     targets = np.array([labels.index(r["label"]) for r in rows], dtype=np.int64)
     metrics = score_probabilities(probs, targets, labels, corpus_labels)
     # the temperature the predictor divides its logits by (an ONNX file's own; 1: none)
-    metrics["calibration"]["temperature"] = float(getattr(predictor, "temperature", 1.0))
+    metrics["calibration"]["temperature"] = float(predictor.temperature)
     metrics["adapted"] = False
     if per_file:
         metrics["predictions"] = _per_file([r["path"] for r in rows], targets, probs, labels)
@@ -157,12 +157,13 @@ def _per_file(paths, targets, probs, names) -> list[dict]:
 
 
 def _load(name):
-    """(run folder or None, the loaded and checked model): a checkpoint, or the predictor of
-    a model scored from audio (an ONNX file, a transformers classifier)."""
-    from ser_cli.inference.predictor import load_predictor, resolve_model_dir
+    """(run folder or None, the loaded and checked model): a run's checkpoint, or the
+    predictor of a model scored from audio (kind ``onnx`` or ``hub``: no run folder, no
+    feature cache), by :mod:`ser_cli.inference.load`'s kinds."""
+    from ser_cli.inference.load import load_predictor, model_kind, resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint
 
-    if _scored_from_audio(name):
+    if model_kind(name) != "run":
         return None, load_predictor(str(name))
     run_dir = resolve_model_dir(name)
     return run_dir, load_checkpoint(run_dir)
@@ -185,13 +186,6 @@ def report_folders(models: list[str]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         unique.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
     return unique
-
-
-def _scored_from_audio(name) -> bool:
-    """An ONNX file or a transformers classifier: no run folder, no feature cache."""
-    from ser_cli.inference.hub_predictor import is_hub_classifier
-
-    return str(name).lower().endswith(".onnx") or is_hub_classifier(name)
 
 
 def evaluate_models(
@@ -233,7 +227,7 @@ def evaluate_models(
             report = evaluate_predictor(
                 model, chosen, corpus_labels=corpus_labels, per_file=per_file
             )
-            report["warnings"] = list(getattr(model, "warnings", []))
+            report["warnings"] = list(model.warnings)
             target = Path(out_dir) if out_dir else None
         else:
             report = evaluate_rows(

@@ -20,11 +20,15 @@ import numpy as np
 from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.errors import ModelError, short_reason
 from ser_cli.features.normalization import Stats
+from ser_cli.inference.batch import BATCH_SIZE
 from ser_cli.inference.predictor import set_torch_threads
 from ser_cli.labels import map_model_labels
 
 CLASSIFIER_SUFFIX = "ForSequenceClassification"  # transformers' audio-classification heads
 MAX_SECONDS = 10.0  # longest audio classified at once (centre cut): attention is quadratic
+# `ser predict`'s default window for these models: files up to this long are classified whole,
+# longer ones in windows of it (8 s, as for ser's own models; shorter than MAX_SECONDS).
+WINDOW_SECONDS = 8.0
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name, as the hub spells ids
 HUB_TIMEOUT = 10.0  # seconds to wait for the hub to say whether a model exists
 
@@ -143,6 +147,9 @@ class HubPredictor:
     """
 
     global_stats: Stats | None = None  # nothing to normalise by: the extractor does it
+    max_seconds: float = WINDOW_SECONDS
+    batch_size: int = BATCH_SIZE
+    temperature: float = 1.0  # no calibration of its own
 
     def __init__(self, name_or_path: str, device: str = "cpu"):
         import torch

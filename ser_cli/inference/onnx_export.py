@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.errors import ModelError
+from ser_cli.inference.onnx_predictor import OUTPUT, softmax
 
 FORMAT = "ser-onnx"  # marks an ONNX file as one of ours (metadata key "ser.format")
 FORMAT_VERSION = 1
 OPSET = 18  # ONNX opset: supported by onnxruntime >= 1.14 and by both torch exporters
 INPUTS = ("x", "mask")
-OUTPUT = "logits"
 EXPORT_FRAMES = 200  # frames in the example input that traces the graph (2 s)
 CHECK_SHAPES = ((1, 57), (3, 333))  # (batch, frames) the exported graph is verified on
 CHECK_TOLERANCE = 1e-4  # largest probability difference between ONNX and torch accepted
@@ -74,8 +74,7 @@ def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
     model's probabilities within CHECK_TOLERANCE.
     """
     from ser_cli.atomic import atomic_path
-    from ser_cli.inference.onnx_predictor import ONNX_SUFFIX
-    from ser_cli.inference.predictor import resolve_model_dir
+    from ser_cli.inference.load import ONNX_SUFFIX, resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
     from ser_cli.outputs import Output, check_outputs
 
@@ -248,10 +247,3 @@ def _check(proto, model, dims: int) -> float:
             f"(more than {CHECK_TOLERANCE:g})"
         )
     return worst
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (batch, classes) logits, in float64 for a stable sum."""
-    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

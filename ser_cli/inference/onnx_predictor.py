@@ -20,8 +20,8 @@ from ser_cli.errors import ModelError
 from ser_cli.features.normalization import Stats
 from ser_cli.inference.batch import BATCH_SIZE
 
-ONNX_SUFFIX = ".onnx"
 SUPPORTED_FORMAT_VERSION = 1  # metadata layout this reader understands
+OUTPUT = "logits"  # the graph's output (see onnx_export)
 
 
 class OnnxPredictor:
@@ -48,6 +48,7 @@ class OnnxPredictor:
         self.temperature = meta["temperature"]  # calibration (1: none)
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
+        self.warnings: list[str] = []
 
     def set_threads(self, threads: int) -> None:
         """Run the classifier on ``threads`` CPU threads (``ser listen``: one), without torch."""
@@ -82,7 +83,6 @@ class OnnxPredictor:
         divided by the checkpoint's calibration temperature before the softmax.
         """
         from ser_cli.inference.batch import iter_batches
-        from ser_cli.inference.onnx_export import OUTPUT, softmax
 
         out = np.zeros((len(feats), len(self.labels)), dtype=np.float32)
         chosen = [s if s is not None else self.global_stats for s in (stats or [None] * len(feats))]
@@ -180,8 +180,6 @@ def _last_dim(nodes) -> int | None:
 
 def _probe_outputs(session, dims: int | None, meta: dict) -> int | None:
     """The graph's output size where its shape leaves it open: one run on silence."""
-    from ser_cli.inference.onnx_export import OUTPUT
-
     frames = meta.get("min_frames", 1)
     if not dims or not isinstance(frames, int) or not 1 <= frames <= 10_000:
         return None
@@ -191,3 +189,10 @@ def _probe_outputs(session, dims: int | None, meta: dict) -> int | None:
     except Exception:  # noqa: BLE001 - a graph that cannot run is reported by check_onnx's peers
         return None
     return int(logits.shape[-1])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (batch, classes) logits, in float64 for a stable sum."""
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)

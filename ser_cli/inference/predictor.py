@@ -1,6 +1,7 @@
-"""The predictor behind `ser predict` and `ser listen`, and `predict_files`.
+"""The torch predictor of `ser train` runs, and `predict_files`, which drives any predictor.
 
-It loads a run folder or the bundled model, computes features exactly as training did
+:class:`TorchPredictor` (built by :func:`ser_cli.inference.load.load_predictor` for a run
+folder, an ensemble or the bundled model) computes features exactly as training did
 (same FeatureConfig, same normalisation statistics) and turns them into probabilities through
 :func:`ser_cli.inference.batch.probabilities`, the path `ser eval` and training validation
 take too. Every input is checked for speech first (Silero VAD, :mod:`ser_cli.audio.vad`).
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import ModelError, SerError
+from ser_cli.errors import SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.inference.calibration import confident_label
@@ -28,33 +29,14 @@ from ser_cli.inference.options import (  # noqa: F401 - ADAPT_MODES, check_windo
     PredictOptions,
     check_window,
 )
+from ser_cli.inference.protocol import Predictor
 from ser_cli.labels import SILENCE
 from ser_cli.progress import Progress
 
-DEFAULT_MODEL = "default"  # the name of the bundled model
 # `ser predict` classifies a file whole when the model can read it whole (as `ser eval`
-# does), and longer recordings by utterance (or, with --segment fixed, in windows).
-WINDOW = 8.0  # seconds: the default when a predictor does not say (max_eval_frames at 100/s)
+# does: Predictor.max_seconds), and longer recordings by utterance (or, with --segment fixed,
+# in windows).
 PROB_DECIMALS = 4  # decimal places of reported probabilities (JSON, CSV)
-
-
-def resolve_model_dir(name: str | Path | None) -> Path:
-    """'default' (or None) -> the bundled model; otherwise a run folder that must exist."""
-    from ser_cli.paths import bundled_model_dir
-
-    if name is None or str(name) == DEFAULT_MODEL:
-        path = bundled_model_dir()
-        if not (path / "best.json").exists():
-            raise ModelError(
-                "the bundled default model is missing from this install; reinstall ser-cli or pass --model RUN_DIR."
-            )
-        return path
-    path = Path(name).expanduser()
-    if not path.exists():
-        raise ModelError(
-            f"model '{name}' not found: give a `ser train` run folder or '{DEFAULT_MODEL}'."
-        )
-    return path
 
 
 @dataclass
@@ -110,8 +92,8 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-class Predictor:
-    """A loaded model that turns 16 kHz audio into emotion probabilities."""
+class TorchPredictor:
+    """A `ser train` run or ensemble checkpoint in torch: the :class:`Predictor` of kind 'run'."""
 
     set_threads = staticmethod(set_torch_threads)
 
@@ -121,7 +103,9 @@ class Predictor:
         self.labels: tuple[str, ...] = checkpoint.labels
         self.feature_config = checkpoint.feature_config
         self.global_stats: Stats = checkpoint.global_stats
-        self.batch_size = BATCH_SIZE
+        self.meta: dict = checkpoint.meta
+        self.warnings: list[str] = []
+        self.batch_size: int = BATCH_SIZE
         self.temperature: float = checkpoint.temperature  # calibration: logits / T before softmax
 
     @cached_property
@@ -178,27 +162,6 @@ class Predictor:
         return self.checkpoint.normalization == "speaker"
 
 
-def load_predictor(
-    name_or_path: str | Path | None = DEFAULT_MODEL, device: str = "cpu"
-) -> Predictor:
-    """Load the bundled model ('default'), a run folder's best checkpoint, an .onnx file, or a
-    transformers audio classifier (a local folder or a hub id: see
-    :mod:`ser_cli.inference.hub_predictor`): the one place that tells these apart."""
-    if str(name_or_path).lower().endswith(".onnx"):  # exported: runs without torch
-        from ser_cli.inference.onnx_predictor import OnnxPredictor
-
-        return OnnxPredictor(name_or_path)
-    from ser_cli.inference.hub_predictor import HubPredictor, is_hub_classifier
-    from ser_cli.models.checkpoint import load_checkpoint
-
-    if is_hub_classifier(name_or_path):
-        return HubPredictor(str(name_or_path), device)
-
-    return Predictor(
-        load_checkpoint(resolve_model_dir(name_or_path), "best", device=device), device
-    )
-
-
 def predict_files(
     predictor: Predictor,
     paths: list[Path],
@@ -227,7 +190,7 @@ def predict_files(
         options = PredictOptions(**fields)
     elif fields:
         raise TypeError("give either options or option fields, not both")
-    longest = getattr(predictor, "max_seconds", WINDOW)
+    longest = predictor.max_seconds
     if options.mode == "fixed":
         window, hop = options.windows(longest)
     else:
@@ -281,7 +244,7 @@ def predict_files(
             results[i] = FilePrediction(str(path), None, None, 0.0, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad clip must never cost the others
             results[i] = _failed(path, exc)
-        if len(pending) >= getattr(predictor, "batch_size", BATCH_SIZE):
+        if len(pending) >= predictor.batch_size:
             flush()
         if on_progress:
             on_progress(i + 1, len(paths), path.name)
@@ -354,7 +317,7 @@ def _predict_utterances(
         if row.speech:
             samples = read_window(path, row.audio_start, row.audio_end - row.audio_start)
             batch.append((j, predictor.features(samples)))
-            if len(batch) >= getattr(predictor, "batch_size", BATCH_SIZE):
+            if len(batch) >= predictor.batch_size:
                 flush()
     flush()
     segments = []
@@ -397,7 +360,7 @@ def _predict_windows(
         spans.append((start, start + len(samples) / SAMPLE_RATE))
         if predictor.vad.is_speech(samples):
             batch.append((len(spans) - 1, predictor.features(samples)))
-            if len(batch) >= getattr(predictor, "batch_size", BATCH_SIZE):
+            if len(batch) >= predictor.batch_size:
                 flush()
         start += hop
     flush()

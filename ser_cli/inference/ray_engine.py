@@ -80,7 +80,7 @@ class _PredictBatch:
     """A Ray actor: loads the predictor once, then predicts batches of paths."""
 
     def __init__(self, model: str, options):
-        from ser_cli.inference.predictor import load_predictor
+        from ser_cli.inference.load import load_predictor
 
         self.predictor = load_predictor(model)
         self.options = options  # the PredictOptions local predict would use
@@ -135,9 +135,10 @@ def predict_with_ray(
         import ray
     except ImportError:
         raise SerError("--engine ray needs Ray: pip install 'ser-cli[ray]'.") from None
-    if not str(model).lower().endswith(".onnx") and str(model) != "default":
+    from ser_cli.inference.load import DEFAULT_MODEL, load_predictor
+
+    if str(model) != DEFAULT_MODEL and Path(model).expanduser().exists():
         model = str(Path(model).expanduser().resolve())  # actors may start in another folder
-    from ser_cli.inference.predictor import load_predictor
 
     load_predictor(model)  # fail here, in one line, not inside every actor
     done = done_paths(output)

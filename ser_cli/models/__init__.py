@@ -60,7 +60,7 @@ MODELS: dict[str, ModelSpec] = {
         why="the reference project's transformer, as its users know it",
     ),
     "ssl": ModelSpec(
-        "ssl_head",
+        "ssl",
         "build_ssl_model",
         "SSLHeadConfig",
         "pretrained speech encoder (frozen or fine-tuned) + weighted layer sum + attentive pooling",
@@ -106,6 +106,12 @@ def model_config(name: str, options: dict | None = None, **dims):
     _, config_cls = _classes(name)
     known = {f.name for f in dataclasses.fields(config_cls)}
     merged = {**(options or {}), **dims}
+    for key, off in getattr(config_cls, "REMOVED", {}).items():  # measured and not kept
+        if key in merged and merged.pop(key) != off:
+            raise ModelError(
+                f"model '{name}' option {key}={options[key]!r} was measured, not kept and removed "
+                f"from ser; this ser builds only {key}={off!r}."
+            )
     unknown = sorted(set(merged) - known)
     if unknown:
         raise ModelError(
@@ -113,7 +119,7 @@ def model_config(name: str, options: dict | None = None, **dims):
         )
     merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
     for key in options or {}:
-        if key not in dims:
+        if key in merged and key not in dims:  # (a removed option, off, is gone from merged)
             merged[key] = _checked_option(config_cls, name, key, merged[key])
     return config_cls(**merged)
 

@@ -104,7 +104,7 @@ TRAIN_CONFIG_FIELDS = ("normalization", "max_eval_frames", "batch_size")  # what
 
 def _check_sidecar(meta: dict, path: Path) -> None:
     """Every field inference relies on, present and of the right type; ModelError otherwise."""
-    from ser_cli.config import NORMALIZATIONS
+    from ser_cli.features.normalization import NORMALIZATIONS
     from ser_cli.models.metadata import check_sidecar_values, show
 
     def corrupt(what: str) -> ModelError:

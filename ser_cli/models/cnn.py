@@ -70,14 +70,14 @@ class EnhancedConfig:
     n_classes: int = 8
     channels: tuple[int, ...] = (8, 16, 32, 64)  # residual conv block widths
     dropout: float = 0.3
-    # How the remaining frequency axis is summarised before pooling over time: "mean"
-    # (measured default) or "flatten" (keeps where in frequency energy sits: pitch, formants).
-    freq_pool: str = "mean"
     # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "level"
     # (removes each recording's loudness), "mean" (its channel and loudness) or "meanvar".
     utterance_norm: str = "mean"
     # Checkpoints written before an option existed load with the value they were trained with.
     ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none"}
+    # Options measured and not kept, with the value today's model behaves as: a checkpoint
+    # that saved that value loads; any other is refused (the bundled model saved "mean").
+    REMOVED: ClassVar[dict] = {"freq_pool": "mean"}
 
 
 class EnhancedCNN(nn.Module):
@@ -93,19 +93,13 @@ class EnhancedCNN(nn.Module):
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
         self.factor = 2 ** len(cfg.channels)
-        if cfg.freq_pool not in ("mean", "flatten"):
-            raise ValueError(f"freq_pool must be 'mean' or 'flatten', not {cfg.freq_pool!r}")
-        dims = in_ch * (cfg.n_features // self.factor if cfg.freq_pool == "flatten" else 1)
-        self.pool = AttentivePooling(dims)
-        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * dims, cfg.n_classes))
+        self.pool = AttentivePooling(in_ch)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * in_ch, cfg.n_classes))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
         h, m = conv_stack(self.cnn, self.norm(x, mask), mask)  # (B, C, F', T'), (B, T')
-        if self.cfg.freq_pool == "flatten":
-            h = h.flatten(1, 2).transpose(1, 2)  # (B, T', C * F')
-        else:
-            h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
+        h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
         return self.head(self.pool(h, m))
 
 

@@ -11,32 +11,15 @@ stays frozen; ``top-N`` trains the top N transformer blocks, ``all`` everything 
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import torch
 from torch import nn
 
 from ser_cli.errors import ModelError
-from ser_cli.models.ssl_head import SSLHead, SSLHeadConfig
+from ser_cli.models.ssl_head import ALL_LAYERS, SSLHead, SSLHeadConfig, parse_finetune
 
-TOP_N = re.compile(r"^top-(\d+)$")
-ALL_LAYERS = -1  # parse_finetune's value for "all"
 NORM_EPS = 1e-7  # variance floor of the per-clip waveform normalisation (as transformers')
-
-
-def parse_finetune(value: str) -> int | None:
-    """'none' -> None, 'all' -> ALL_LAYERS, 'top-N' -> N (at least 1); anything else fails."""
-    if value == "none":
-        return None
-    if value == "all":
-        return ALL_LAYERS
-    match = TOP_N.match(str(value))
-    if match and int(match.group(1)) >= 1:
-        return int(match.group(1))
-    raise ModelError(
-        f"model_options.finetune '{value}' is not valid; use none, all, or top-N (e.g. top-2)."
-    )
 
 
 def pretrained_encoder(name_or_path: str):

@@ -7,12 +7,17 @@ projection and attentive pooling summarise time, and a linear layer classifies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
+from ser_cli.errors import ModelError
 from ser_cli.models.layers import AttentivePooling
+
+TOP_N = re.compile(r"^top-(\d+)$")
+ALL_LAYERS = -1  # parse_finetune's value for "all"
 
 
 @dataclass(frozen=True)
@@ -33,19 +38,21 @@ class SSLHeadConfig:
     normalize_waveform: bool = True
 
     def __post_init__(self) -> None:
-        from ser_cli.models.ssl_finetune import parse_finetune
-
         parse_finetune(self.finetune)  # a clear error for a bad value, before any training
 
 
-def build_ssl_model(cfg: SSLHeadConfig) -> nn.Module:
-    """The registry's builder: the head alone (frozen encoder, cached features) or, when
-    ``cfg.finetune`` trains encoder weights, encoder + head on waveforms."""
-    if cfg.finetune == "none":
-        return SSLHead(cfg)
-    from ser_cli.models.ssl_finetune import SSLFineTune
-
-    return SSLFineTune(cfg)
+def parse_finetune(value: str) -> int | None:
+    """'none' -> None, 'all' -> ALL_LAYERS, 'top-N' -> N (at least 1); anything else fails."""
+    if value == "none":
+        return None
+    if value == "all":
+        return ALL_LAYERS
+    match = TOP_N.match(str(value))
+    if match and int(match.group(1)) >= 1:
+        return int(match.group(1))
+    raise ModelError(
+        f"model_options.finetune '{value}' is not valid; use none, all, or top-N (e.g. top-2)."
+    )
 
 
 class SSLHead(nn.Module):

@@ -83,12 +83,8 @@ def run_cv(
     """
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
-    from ser_cli.training.trainer import (
-        TrainingInterrupted,
-        check_same_recipe,
-        saved_config,
-        train_run,
-    )
+    from ser_cli.training.run_state import TrainingInterrupted, check_same_recipe, saved_config
+    from ser_cli.training.trainer import train_run
 
     out_dir = Path(out_dir)
     all_folds = corpus_ids(rows) if by == "corpus" else fold_ids(rows)
