@@ -347,6 +347,19 @@ def speed() -> str:
     return "\n".join(rows)
 
 
+def guard_overhead() -> str:
+    data = _load("guard-overhead.json")
+    rows = ["| cold start | before | after | after / before |", "|---|---|---|---|"]
+    for key, what in (("help", "`ser --help`"), ("predict", f"`ser predict {data['clip']}`")):
+        r = data[key]
+        rows.append(
+            f"| {what} | {r['before_median_s']:.2f} s | {r['after_median_s']:.2f} s | "
+            f"{r['ratio']:.2f}x |"
+        )
+    rows.append(f"| the added checks alone, in process | | {data['added_checks_ms']:.2f} ms | |")
+    return "\n".join(rows)
+
+
 def listen() -> str:
     return "```\n" + "\n".join(_load("listen.json")["output"]) + "\n```"
 
@@ -582,6 +595,11 @@ TABLES: dict[str, Table] = {
         ),
     ),
     "listen": Table(listen, ("listen.json",), ("python benchmarks/run.py listen",)),
+    "guard-overhead": Table(
+        guard_overhead,
+        ("guard-overhead.json",),
+        ("python benchmarks/guard_overhead.py deecab2 11",),
+    ),
     "ray": Table(ray, ("ray-default.json",), ("python benchmarks/run.py ray default",)),
     "calibration": Table(
         calibration,

@@ -24,7 +24,9 @@ _TEMP_NAME = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")  # .<name>.<pid>.<random>.
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    The temporary file is flushed to disk (fsync) and given the user's umask permissions
+    before the rename. On any exception, a full disk included, the temporary file is removed
+    and ``target`` is left as it was; an OSError becomes one OutputError line.
     """
     target = Path(target)
     if target.is_dir():
@@ -38,19 +40,37 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise OutputError(f"{target}: cannot write here ({exc.strerror or exc}).") from None
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+            # after the writer: some (safetensors) re-create the file with mode 0600
+            os.chmod(tmp_path, user_mode())
+            _fsync(tmp_path)
+            os.replace(tmp_path, target)
+        except OSError as exc:  # ENOSPC, EDQUOT, EIO...: the old file is still there
+            raise OutputError(
+                f"{target}: could not be written ({exc.strerror or exc}); "
+                f"{'the old file is kept' if target.exists() else 'nothing was written'}."
+            ) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def _umask() -> int:
+def _fsync(path: Path) -> None:
+    """Flush ``path``'s data to the disk, so a power loss after the rename keeps it whole."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def user_mode() -> int:
+    """The permissions a new file gets from the user's umask (0o644 under umask 022)."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def write_text(target: str | os.PathLike, text: str) -> Path:

@@ -98,6 +98,10 @@ def _console(stderr: bool = False):
 
 
 def _fail(message: str, code: int = 1) -> None:
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # torchrun: every rank fails alike; rank 0 says why
+        raise typer.Exit(code)
     from rich.markup import escape
 
     _console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
@@ -293,10 +297,14 @@ def train(
     ),
 ) -> None:
     """Train a model on a manifest (or cross-validate it with --cv K)."""
+    import os
+
     from ser_cli.config import load_run_config
     from ser_cli.data.manifest import read_manifest
+    from ser_cli.outputs import Output, check_outputs, run_lock
     from ser_cli.render.progress import progress_bar
 
+    check_outputs([Output(out, "--out", folder=True, model=True)], [data, config], resume=resume)
     by, k = _cv_mode(cv)
     sets = list(overrides or [])
     sets += [f"train.epochs={epochs}"] if epochs else []
@@ -310,6 +318,12 @@ def train(
     cfg = load_run_config(config, sets, model=model, base=base)
     rows = read_manifest(data)
     console = _console()
+    # one writer per run folder; under torchrun only rank 0 writes (and locks)
+    with run_lock(out, hold=os.environ.get("RANK", "0") == "0"):
+        _train(rows, cfg, out, by, k, resume, tensorboard, console, progress_bar)
+
+
+def _train(rows, cfg, out, by, k, resume, tensorboard, console, progress_bar) -> None:
     if by:
         from ser_cli.render.metrics import cv_table
         from ser_cli.training.crossval import ensure_folds, run_cv
@@ -378,11 +392,17 @@ def evaluate(
     ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
-    from ser_cli.data.manifest import check_split, read_manifest
+    from ser_cli.data.manifest import check_split, read_manifest, split_overlap_warning
     from ser_cli.inference.evaluate import evaluate_models
 
     check_split(split)
+    if out is not None:
+        from ser_cli.outputs import Output, check_outputs
+
+        check_outputs([Output(out, "--out", folder=True)], [data])
     rows = read_manifest(data)
+    overlap = split_overlap_warning(rows)
+    _show_warnings([overlap] if overlap else [])
     reports, written = evaluate_models(
         model or ["default"],
         rows,
@@ -522,6 +542,8 @@ def predict(
             )
         fmt = OutputFormat(suffix_fmt) if fmt is OutputFormat.table else fmt
         check_output_file(output, "-o")
+    if plot is not None and plot.suffix and plot.suffix.lower() != ".png" and not plot.is_dir():
+        _fail(f"--plot {plot}: timelines are PNG images; name a .png file or a folder.", 2)
     files, missing = expand_inputs(paths or [])
     for item in missing:
         _console(stderr=True).print(
@@ -533,6 +555,13 @@ def predict(
         files += [Path(p) for p in read_path_list(from_list)]  # missing ones fail per file
     if not files:
         _fail("no audio files to predict; give .wav/.flac/.ogg/.mp3 files, folders or globs.", 2)
+    from ser_cli.outputs import Output, check_outputs
+
+    plots = None if plot is None else Output(plot, "--plot", folder=plot.suffix.lower() != ".png")
+    check_outputs(
+        [o for o in (Output(output, "-o") if output else None, plots) if o is not None],
+        [*files, from_list],
+    )
     if fmt.value in TIMELINE_FORMATS and len(files) != 1:
         _fail(f"--format {fmt.value} describes one recording; give one file (got {len(files)}).", 2)
     if engine is Engine.ray:
@@ -600,6 +629,12 @@ def _predict_on_ray(model, files, output, address, actors, options, missing) -> 
             model, files, output, options=options, address=address, actors=actors,
             on_progress=on_progress,
         )  # fmt: skip
+    if summary.requested_actors > summary.actors:
+        _console(stderr=True).print(
+            f"--actors {summary.requested_actors}: using {summary.actors}, as many as there are "
+            "files to predict and CPU cores here.",
+            soft_wrap=True,
+        )
     _console().print(
         f"predicted {summary.predicted} file(s) with {summary.actors} actor(s) in {summary.seconds:.1f} s "
         f"({summary.clips_per_second:.1f} clips/s); {summary.skipped} already in {summary.output}",
@@ -642,6 +677,10 @@ def export(
     """Export a model to ONNX (labels, features and statistics inside) for torch-free predict."""
     from ser_cli.inference.onnx_export import export_onnx
 
+    if out.suffix.lower() != ".onnx":  # `--model` recognises an ONNX file by its suffix
+        if out.suffix:
+            _fail(f"--out {out}: an ONNX export must end in .onnx (got '{out.suffix}').", 2)
+        out = out.with_name(out.name + ".onnx")
     result = export_onnx(model, out)
     _console().print(
         f"exported {result.model} ({result.exporter} exporter, {result.bytes / 1e6:.1f} MB) -> {result.path}; "
@@ -701,9 +740,9 @@ def listen(
     if file is not None and device_index is not None:
         _fail("--device-index picks a microphone; leave it out when reading --file.", 2)
     if log is not None:
-        from ser_cli.atomic import check_output_file
+        from ser_cli.outputs import Output, check_outputs
 
-        check_output_file(log, "--log")
+        check_outputs([Output(log, "--log", suffixes=(".csv",))], [file])
     given = {
         "window": window,
         "hop": hop,

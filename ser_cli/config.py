@@ -16,6 +16,7 @@ from ser_cli.features.extract import FeatureConfig
 from ser_cli.features.normalization import NORMALIZATIONS
 from ser_cli.validation import (
     at_least,
+    between,
     check_fields,
     check_value,
     field_type,
@@ -27,6 +28,14 @@ from ser_cli.validation import (
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MIN_BATCH = 2  # batch norm needs at least two clips per batch to train
+# Upper bounds: beyond them a value is a typo, and would exhaust memory or overflow a seed.
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and torch.manual_seed both accept it
+MAX_FRAMES = 360_000  # an hour of 10 ms frames
+MAX_THREADS = 1024
+MAX_BANDS = 512  # as many mel bands as features.n_mels allows
+MAX_MASKS = 100
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,10 @@ class AugmentConfig:
         "snr_db": ordered_pair(),
         "speed_prob": fraction,
         "speed_range": ordered_pair(positive),
-        "freq_masks": at_least(0),
-        "freq_mask_width": at_least(0),
-        "time_masks": at_least(0),
-        "time_mask_width": at_least(0),
+        "freq_masks": between(0, MAX_MASKS),
+        "freq_mask_width": between(0, MAX_BANDS),
+        "time_masks": between(0, MAX_MASKS),
+        "time_mask_width": between(0, MAX_FRAMES),
     }
 
     def __post_init__(self) -> None:
@@ -100,21 +109,21 @@ class TrainConfig:
     ADDED_LATER: ClassVar[dict] = {"corpus_balance": True}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
-        "epochs": at_least(1),
-        "batch_size": at_least(MIN_BATCH),
+        "epochs": between(1, MAX_EPOCHS),
+        "batch_size": between(MIN_BATCH, MAX_BATCH),
         "lr": positive,
         "weight_decay": at_least(0),
         "warmup_frac": fraction,
         "label_smoothing": fraction,
         "grad_clip": positive,
-        "patience": at_least(0),  # 0: never stop early
-        "seed": at_least(0),
-        "crop_frames": at_least(1),
-        "max_eval_frames": at_least(1),
+        "patience": between(0, MAX_EPOCHS),  # 0: never stop early
+        "seed": between(0, MAX_SEED),
+        "crop_frames": between(1, MAX_FRAMES),
+        "max_eval_frames": between(1, MAX_FRAMES),
         "normalization": one_of(*NORMALIZATIONS),
         "global_norm_prob": fraction,
         "device": one_of(*DEVICES),
-        "num_threads": at_least(0),
+        "num_threads": between(0, MAX_THREADS),
         "encoder_lr": positive,
         "mask_time_prob": lambda v: None if 0 <= v < 1 else "must be in [0, 1)",
     }
@@ -233,7 +242,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
     key, raw = text.split("=", 1)
     keys = [k.strip() for k in key.strip().split(".")]
     try:
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw, f"--set {key.strip()}", OverrideError)
     except yaml.YAMLError:
         value = raw  # a value YAML cannot read is taken as text and type-checked below
     return keys, _check_override(keys, value)
@@ -315,7 +324,7 @@ def read_config_file(path: str | Path) -> dict:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config ({exc.strerror or exc}).") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, str(path))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}).") from None
     if data is None:
@@ -325,6 +334,50 @@ def read_config_file(path: str | Path) -> dict:
             f"{path}: expected a mapping of settings (model:, train:, ...), got {_kind(data)}."
         )
     return data
+
+
+MAX_YAML_VALUES = 10_000  # values a config may hold once its aliases (&a, *a) are expanded
+
+
+def load_yaml(text: str, where: str, error=ConfigError):
+    """``yaml.safe_load``, refusing a document whose aliases expand past MAX_YAML_VALUES
+    values (a "billion laughs" bomb) or refer to themselves, before anything walks it."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise error(f"{where}: nested too deeply to be a config.") from None
+    try:
+        size = _expanded_size(data, {}, set())
+    except (RecursionError, ValueError):
+        raise error(
+            f"{where}: its YAML aliases refer to themselves; write the values out."
+        ) from None
+    if size > MAX_YAML_VALUES:
+        raise error(
+            f"{where}: its YAML aliases (&name, *name) expand to more than {MAX_YAML_VALUES:,} "
+            "values; a config is far smaller."
+        )
+    return data
+
+
+def _expanded_size(value, sizes: dict, open_: set) -> int:
+    """How many values ``value`` holds with every shared (aliased) part counted each time it
+    appears; linear in the distinct parts, however far they expand."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    key = id(value)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise ValueError("refers to itself")
+    open_.add(key)
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    size = 1 + sum(_expanded_size(v, sizes, open_) for v in items)
+    open_.discard(key)
+    sizes[key] = size
+    return size
 
 
 def _deep_update(base: dict, new: dict) -> None:

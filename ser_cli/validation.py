@@ -27,6 +27,21 @@ def at_least(low: float) -> Rule:
     return lambda v: None if v >= low else f"must be at least {low:g}"
 
 
+def between(low: float, high: float) -> Rule:
+    """An upper bound too: a seed torch accepts, bands that fit the FFT, memory that fits."""
+
+    def rule(v):
+        if v < low:
+            return f"must be at least {_number(low)}"
+        return None if v <= high else f"must be at most {_number(high)}"
+
+    return rule
+
+
+def _number(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
 def positive(value) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
@@ -163,13 +178,29 @@ def _as_float(value) -> float | None:
     return None
 
 
+SHOWN_CHARS = 40  # longest value quoted in an error: a few dozen characters, never a dump
+
+
 def _show(value) -> str:
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, (list, tuple)):
-        return f"a list {list(value)!r}"
-    if isinstance(value, dict):
-        return "a mapping"
+    """``value`` for an error line, cut to SHOWN_CHARS (reprlib never builds the whole text)."""
+    import reprlib
+
     if value is None:
         return "nothing (null)"
-    return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    short = _short_repr(reprlib.Repr(), SHOWN_CHARS)
+    if isinstance(value, str):
+        text = "'" + short.repr(value)[1:-1] + "'"
+    elif isinstance(value, (list, tuple)):
+        text = f"a list {short.repr(list(value))}"
+    else:
+        text = short.repr(value)
+    return text if len(text) <= SHOWN_CHARS + 10 else text[: SHOWN_CHARS + 7] + "..."
+
+
+def _short_repr(short, chars: int):
+    """A reprlib.Repr that cuts strings, numbers and containers to about ``chars``."""
+    short.maxstring = short.maxlong = short.maxother = chars
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 6
+    return short

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ser_cli.audio.io import load_audio, write_audio
 from ser_cli.cli import app
-from ser_cli.inference.ray_engine import _truncate_partial_line, done_paths, read_path_list
+from ser_cli.inference.ray_engine import _end_last_line, done_paths, read_path_list
 
 runner = CliRunner()
 GOOD = 5  # clips in the test folder, besides one broken file
@@ -34,7 +34,7 @@ def test_path_lists_and_resume_bookkeeping(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text('{"path": "/a/one.wav", "label": "sad"}\n{"path": "/b/tw')  # crash mid-line
     assert done_paths(out) == {"/a/one.wav"}
-    _truncate_partial_line(out)
+    _end_last_line(out)
     assert out.read_text() == '{"path": "/a/one.wav", "label": "sad"}\n'
 
 

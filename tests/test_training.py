@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ser_cli.cli import app
 from ser_cli.data.manifest import write_manifest
-from ser_cli.errors import ConfigError, ManifestError, ModelError
+from ser_cli.errors import ConfigError, ManifestError, ModelError, OutputError
 from ser_cli.features.extract import FeatureConfig
 from ser_cli.inference.evaluate import evaluate_rows
 from ser_cli.labels import EMOTIONS
@@ -176,7 +176,7 @@ def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):
     with pytest.raises(ConfigError, match="nothing to resume"):
         train_run(rows, quick_config("classic"), tmp_path / "empty", resume=True, cache_root=cache)
     train_run(rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
-    with pytest.raises(ConfigError, match="already holds a run"):
+    with pytest.raises(OutputError, match="already holds a model or run"):
         train_run(rows, quick_config("classic"), tmp_path / "run", cache_root=cache)
 
 

@@ -78,7 +78,7 @@ def read_manifest(
     if not path.is_file():
         raise ManifestError(f"{path}: not a regular file; give manifest.csv from `ser prepare`.")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM too
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []
             rows = list(reader)
@@ -99,6 +99,26 @@ def read_manifest(
     if "label" in columns:
         _canonical_labels(rows, path)
     return rows
+
+
+def clips_in_two_splits(rows: list[dict]) -> list[str]:
+    """Clips (by path) that rows place in more than one split: a test clip also trained on."""
+    splits: dict[str, set] = {}
+    for row in rows:
+        if row.get("split"):
+            splits.setdefault(str(row.get("path")), set()).add(row["split"])
+    return sorted(path for path, seen in splits.items() if len(seen) > 1)
+
+
+def split_overlap_warning(rows: list[dict]) -> str | None:
+    """One warning line when a clip sits in two splits (its scores would be optimistic)."""
+    twice = clips_in_two_splits(rows)
+    if not twice:
+        return None
+    return (
+        f"{len(twice)} clip(s) appear in more than one split (e.g. {twice[0]}); scores on "
+        "those splits are optimistic. Rerun `ser prepare` on a list naming each clip once."
+    )
 
 
 def _resolve_paths(rows: list[dict], manifest: Path) -> None:

@@ -25,7 +25,13 @@ from ser_cli.__version__ import __version__
 from ser_cli.atomic import atomic_path, check_output_dir, remove_stale_temps
 from ser_cli.data import corpora as datasets
 from ser_cli.data.corpora.base import ParsedClip, Rejected
-from ser_cli.data.manifest import MANIFEST_NAME, SPLITS, SUMMARY_NAME, manifest_text
+from ser_cli.data.manifest import (
+    MANIFEST_NAME,
+    SPLITS,
+    SUMMARY_NAME,
+    manifest_text,
+    split_overlap_warning,
+)
 from ser_cli.data.splits import (
     RANDOM,
     SPEAKER,
@@ -36,6 +42,7 @@ from ser_cli.data.splits import (
 )
 from ser_cli.errors import USAGE, AudioError, DatasetError
 from ser_cli.labels import EMOTIONS
+from ser_cli.outputs import Output, check_outputs
 from ser_cli.progress import Progress
 
 # Threads that decode and check audio at once: libsndfile and soxr release the
@@ -123,6 +130,10 @@ def prepare_corpora(
     if out_dir.exists() and not out_dir.is_dir():
         raise DatasetError(f"{out_dir}: --out is a file; pass a folder for {MANIFEST_NAME}.")
     check_output_dir(out_dir, "--out")
+    # never over its own input (a list given as DIR/manifest.csv with --out DIR)
+    check_outputs(
+        [Output(out_dir / MANIFEST_NAME, "--out"), Output(out_dir / SUMMARY_NAME, "--out")], roots
+    )
     remove_stale_temps(out_dir)
 
     groups: list[tuple[str, str, Path, list[dict]]] = []  # (corpus, layout, root, rows)
@@ -169,6 +180,8 @@ def prepare_corpora(
     all_rows = [row for group in groups for row in group[3]]
     all_rows.sort(key=lambda row: row["path"])
     rejected.sort(key=lambda r: str(r.path))
+    overlap = split_overlap_warning(all_rows)
+    warnings += [overlap] if overlap else []
     manifest_path = out_dir / MANIFEST_NAME
     text = manifest_text(all_rows)
     options = {"split": split, "seed": seed, "folds": folds}

@@ -24,11 +24,13 @@ import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio
 from ser_cli.errors import ConfigError, OutputError
-from ser_cli.validation import at_least, check_fields, one_of, positive
+from ser_cli.validation import at_least, between, check_fields, one_of, positive
 
 FEATURE_KINDS = ("logmel", "mfcc", "ssl", "waveform")
 LOG_FLOOR = 1e-6  # added before the log so silent frames stay finite
 TRIM_DB = 40.0  # frames this far below the loudest frame, at either end, count as silence
+MAX_MELS = 512  # mel bands (and MFCCs): far past any useful resolution at 16 kHz
+MAX_FFT = 65_536  # FFT size and hop, in samples (4 s)
 SSL_FRAMES_PER_SECOND = 50.0  # wav2vec 2.0, HuBERT, WavLM and Whisper encoders: one per 20 ms
 
 
@@ -50,14 +52,15 @@ class FeatureConfig:
 
     RULES: ClassVar[dict] = {
         "kind": one_of(*FEATURE_KINDS),
-        "n_mels": at_least(1),
-        "n_fft": at_least(2),
+        # upper bounds: a typo such as n_mels=1000000000 would allocate gigabytes
+        "n_mels": between(1, MAX_MELS),
+        "n_fft": between(2, MAX_FFT),
         "win_length": at_least(1),
-        "hop_length": at_least(1),
+        "hop_length": between(1, MAX_FFT),
         "f_min": at_least(0),
         "f_max": positive,
-        "n_mfcc": at_least(1),
-        "ssl_max_seconds": positive,
+        "n_mfcc": between(1, MAX_MELS),
+        "ssl_max_seconds": between(1e-3, 600),
     }
 
     def __post_init__(self) -> None:

@@ -91,23 +91,11 @@ def evaluate_rows(
         batch_size=tc["batch_size"],
         temperature=checkpoint.temperature,
     )
-    predicted = probs.argmax(1)
     metrics = score_probabilities(probs, clips.labels, checkpoint.labels, corpus_labels)
     metrics["calibration"]["temperature"] = checkpoint.temperature
     metrics["adapted"] = bool(adapt and checkpoint.normalization == "speaker")
     if per_file:
-        names = checkpoint.labels
-        metrics["predictions"] = [
-            {
-                "path": path,
-                "label": names[int(true)],
-                "predicted": names[int(guess)],
-                "probabilities": {n: float(v) for n, v in zip(names, p, strict=True)},
-            }
-            for path, true, guess, p in zip(
-                clips.paths, clips.labels, predicted, probs, strict=True
-            )
-        ]
+        metrics["predictions"] = _per_file(clips.paths, clips.labels, probs, checkpoint.labels)
     return metrics
 
 
@@ -121,13 +109,14 @@ def evaluate_predictor(
     batch_size: int = EVAL_BATCH,
     corpus_labels=None,
     on_progress=None,
+    per_file: bool = False,
 ) -> dict:
     """Metrics of any predictor (e.g. a hub classifier) on manifest rows, from their audio:
     each row's file through ``predictor.features`` and, in batches of similar length,
     ``predictor.predict_batch``. No feature cache and no speaker statistics. Scored as
     :func:`evaluate_rows` scores a checkpoint (:func:`score_probabilities`): clips of emotions
     the model cannot output are left out and listed, calm counts as neutral where the corpus
-    has no calm.
+    has no calm. ``per_file`` adds each row's prediction, as :func:`evaluate_rows` does.
     """
     from ser_cli.audio.io import load_audio
     from ser_cli.inference.label_mapping import scorable_rows
@@ -146,19 +135,57 @@ def evaluate_predictor(
         probs[chunk] = predictor.predict_batch([feats[i] for i in chunk])
     targets = np.array([labels.index(r["label"]) for r in rows], dtype=np.int64)
     metrics = score_probabilities(probs, targets, labels, corpus_labels)
+    # the temperature the predictor divides its logits by (an ONNX file's own; 1: none)
+    metrics["calibration"]["temperature"] = float(predictor.temperature)
     metrics["adapted"] = False
+    if per_file:
+        metrics["predictions"] = _per_file([r["path"] for r in rows], targets, probs, labels)
     return metrics
 
 
-def _evaluate_loaded(name: str, rows: list[dict], corpus_labels) -> dict:
-    """evaluate_models' branch for models scored from audio through their predictor (an ONNX
-    file, a transformers classifier): the report, with any label-mapping warnings."""
-    from ser_cli.inference.load import load_predictor
+def _per_file(paths, targets, probs, names) -> list[dict]:
+    """Each clip's path, true and predicted label and probabilities, in row order."""
+    return [
+        {
+            "path": str(path),
+            "label": names[int(true)],
+            "predicted": names[int(np.argmax(p))],
+            "probabilities": {n: float(v) for n, v in zip(names, p, strict=True)},
+        }
+        for path, true, p in zip(paths, targets, probs, strict=True)
+    ]
 
-    predictor = load_predictor(name)
-    report = evaluate_predictor(predictor, rows, corpus_labels=corpus_labels)
-    report["warnings"] = list(predictor.warnings)
-    return report
+
+def _load(name):
+    """(run folder or None, the loaded and checked model): a run's checkpoint, or the
+    predictor of a model scored from audio (kind ``onnx`` or ``hub``: no run folder, no
+    feature cache), by :mod:`ser_cli.inference.load`'s kinds."""
+    from ser_cli.inference.load import load_predictor, model_kind, resolve_model_dir
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    if model_kind(name) != "run":
+        return None, load_predictor(str(name))
+    run_dir = resolve_model_dir(name)
+    return run_dir, load_checkpoint(run_dir)
+
+
+def report_folders(models: list[str]) -> list[str]:
+    """A distinct report folder name per model: its folder's name, with its parent's
+    (``a/enh`` and ``b/enh`` -> ``a-enh``, ``b-enh``) or a number where names still clash."""
+    from pathlib import Path
+
+    names = [Path(str(m)).name or str(m) for m in models]
+    clash = {n for n in names if names.count(n) > 1}
+    names = [
+        f"{Path(str(m)).resolve().parent.name}-{n}" if n in clash else n
+        for m, n in zip(models, names, strict=True)
+    ]
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return unique
 
 
 def evaluate_models(
@@ -185,30 +212,30 @@ def evaluate_models(
 
     from ser_cli.atomic import check_output_dir, write_json
     from ser_cli.data.manifest import select_split
-    from ser_cli.inference.load import model_kind, resolve_model_dir
-    from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.plots import save_confusion_png, save_reliability_png
 
     chosen = select_split(rows, split, source)
     if out_dir:
         check_output_dir(out_dir, "--out")
     corpus_labels = sorted({r["label"] for r in rows})  # the whole manifest's, not one split's
-    # every --model checked before minutes of work; None: an ONNX file or a transformers
-    # classifier, scored from audio by its predictor (no run folder, no feature cache)
-    run_dirs = [resolve_model_dir(name) if model_kind(name) == "run" else None for name in models]
+    # every --model loaded and checked (metadata against weights) before any audio is read
+    loaded = [_load(name) for name in models]
+    folders = report_folders(models)
     reports, written = {}, []
-    for name, run_dir in zip(models, run_dirs, strict=True):
+    for name, folder, (run_dir, model) in zip(models, folders, loaded, strict=True):
         if run_dir is None:
-            report = _evaluate_loaded(str(name), chosen, corpus_labels)
+            report = evaluate_predictor(
+                model, chosen, corpus_labels=corpus_labels, per_file=per_file
+            )
+            report["warnings"] = list(model.warnings)
             target = Path(out_dir) if out_dir else None
         else:
-            ckpt = load_checkpoint(run_dir)
             report = evaluate_rows(
-                ckpt, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
+                model, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
             )
             corpora = per_corpus(
                 chosen,
-                lambda part, own, ckpt=ckpt: evaluate_rows(
+                lambda part, own, ckpt=model: evaluate_rows(
                     ckpt, part, adapt=adapt, corpus_labels=own
                 ),
             )
@@ -228,7 +255,7 @@ def evaluate_models(
         if target is None:
             continue  # the bundled model, a hub classifier or a read-only run: on screen only
         if out_dir and len(models) > 1:
-            target = target / Path(str(name)).name
+            target = target / folder
         written.append(write_json(target / f"report-{split}.json", report))
         written.append(
             save_confusion_png(

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE
-from ser_cli.errors import ModelError
+from ser_cli.errors import ModelError, short_reason
 from ser_cli.features.normalization import Stats
 from ser_cli.inference.batch import BATCH_SIZE
 from ser_cli.inference.predictor import set_torch_threads
@@ -89,10 +89,14 @@ def _load_classifier(name: str):
 
     try:
         return load(offline=True)  # a folder, or a hub model downloaded before
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - garbage weights raise safetensors', torch's types
+        if not local and not isinstance(exc, (OSError, ValueError, KeyError)):
+            raise ModelError(
+                f"cannot load '{name}' as an audio classifier ({short_reason(exc)})."
+            ) from None
         if local:
             raise ModelError(
-                f"cannot load '{name}' as an audio classifier ({str(exc).splitlines()[0]}); "
+                f"cannot load '{name}' as an audio classifier ({short_reason(exc)}); "
                 "the folder should hold a transformers …ForSequenceClassification checkpoint."
             ) from None
     _check_on_hub(name)
@@ -125,6 +129,14 @@ def _check_on_hub(name: str) -> None:
         ) from None
 
 
+def _n_outputs(model) -> int | None:
+    """The classifier's output size, read from its last linear layer's weights."""
+    import torch
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return layers[-1].out_features if layers else None
+
+
 class HubPredictor:
     """A transformers audio classifier behind the predictor interface.
 
@@ -137,6 +149,7 @@ class HubPredictor:
     global_stats: Stats | None = None  # nothing to normalise by: the extractor does it
     max_seconds: float = WINDOW_SECONDS
     batch_size: int = BATCH_SIZE
+    temperature: float = 1.0  # no calibration of its own
 
     def __init__(self, name_or_path: str, device: str = "cpu"):
         import torch
@@ -144,8 +157,10 @@ class HubPredictor:
         from ser_cli.quiet import quiet_transformers
 
         quiet_transformers()
+        from ser_cli.models.metadata import check_hub
+
         config, model, extractor = _load_classifier(str(name_or_path))
-        names = [config.id2label[i] for i in sorted(config.id2label)]
+        names = check_hub(config.id2label, _n_outputs(model), name_or_path)
         self.labels, unmatched = map_model_labels(names)
         self.warnings: list[str] = []
         if unmatched:

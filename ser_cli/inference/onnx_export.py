@@ -74,11 +74,16 @@ def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
     model's probabilities within CHECK_TOLERANCE.
     """
     from ser_cli.atomic import atomic_path
-    from ser_cli.inference.load import resolve_model_dir
+    from ser_cli.inference.load import ONNX_SUFFIX, resolve_model_dir
     from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
+    from ser_cli.outputs import Output, check_outputs
 
     _require_onnx()
     run_dir = resolve_model_dir(model)
+    out = Path(out)
+    if out.suffix.lower() != ONNX_SUFFIX:  # `--model` knows an ONNX file by its suffix
+        raise ExportError(f"{out}: an ONNX export must end in {ONNX_SUFFIX}; name it so.")
+    check_outputs([Output(out, "--out", suffixes=(ONNX_SUFFIX,))], [run_dir])
     name = read_sidecar(run_dir).get("model")
     if name in UNEXPORTABLE:
         raise ExportError(
@@ -88,7 +93,6 @@ def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
     checkpoint = load_checkpoint(run_dir, "best", device="cpu")
     proto, exporter, difference = _export_graph(checkpoint.model, checkpoint.feature_config.dims)
     _set_metadata(proto, checkpoint)
-    out = Path(out)
     import onnx
 
     with atomic_path(out) as tmp:

@@ -34,21 +34,18 @@ class OnnxPredictor:
         self.session = _session(self.path)
         meta = _metadata(self.session, self.path)
         self.meta = meta
-        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        self.labels: tuple[str, ...] = meta["labels"]
         self.feature_config = FeatureConfig.from_dict(meta["feature_config"])
         if self.feature_config.kind not in ("logmel", "mfcc"):
             raise ModelError(
                 f"{self.path}: reads '{self.feature_config.kind}' features, which ser computes only with torch; "
                 "use the run folder instead of the ONNX file."
             )
-        self.global_stats = Stats(
-            np.asarray(meta["global_mean"], dtype=np.float32),
-            np.asarray(meta["global_std"], dtype=np.float32),
-        )
-        self.max_frames = int(meta["max_eval_frames"])
-        self.min_frames = int(meta.get("min_frames", 1))  # a CNN pools time: it needs this many
+        self.global_stats = Stats(meta["global_mean"], meta["global_std"])
+        self.max_frames = meta["max_eval_frames"]
+        self.min_frames = meta["min_frames"]  # a CNN pools time: it needs this many
         self.batch_size = BATCH_SIZE
-        self.temperature = float(meta.get("temperature", 1.0))  # calibration (1: none)
+        self.temperature = meta["temperature"]  # calibration (1: none)
         self.normalization = meta["normalization"]
         self.model_name = meta["model"]
         self.warnings: list[str] = []
@@ -146,7 +143,10 @@ def _metadata(session, path: Path) -> dict:
             f"{path}: an ONNX file without ser metadata (labels, features); "
             "export models with `ser export` so they describe themselves."
         )
-    if meta.get("format_version", 0) > SUPPORTED_FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelError(f"{path}: its ser format_version is not a number; re-export the model.")
+    if version > SUPPORTED_FORMAT_VERSION:
         raise ModelError(
             f"{path}: exported by a newer ser ({meta.get('ser_version')}); upgrade ser-cli."
         )
@@ -165,7 +165,30 @@ def _metadata(session, path: Path) -> dict:
     ]
     if missing:
         raise ModelError(f"{path}: ser metadata lacks {', '.join(missing)}; re-export the model.")
-    return meta
+    from ser_cli.models.metadata import check_onnx
+
+    dims = _last_dim(session.get_inputs())
+    outputs = _last_dim(session.get_outputs()) or _probe_outputs(session, dims, meta)
+    return check_onnx(meta, outputs, dims, path)
+
+
+def _last_dim(nodes) -> int | None:
+    """The size of the first graph input's (or output's) last axis, when the graph fixes it."""
+    size = nodes[0].shape[-1] if nodes and nodes[0].shape else None
+    return size if isinstance(size, int) else None
+
+
+def _probe_outputs(session, dims: int | None, meta: dict) -> int | None:
+    """The graph's output size where its shape leaves it open: one run on silence."""
+    frames = meta.get("min_frames", 1)
+    if not dims or not isinstance(frames, int) or not 1 <= frames <= 10_000:
+        return None
+    x = np.zeros((1, max(frames, 16), dims), dtype=np.float32)
+    try:
+        logits = session.run([OUTPUT], {"x": x, "mask": np.ones(x.shape[:2], dtype=bool)})[0]
+    except Exception:  # noqa: BLE001 - a graph that cannot run is reported by check_onnx's peers
+        return None
+    return int(logits.shape[-1])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

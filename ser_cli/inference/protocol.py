@@ -26,6 +26,7 @@ class Predictor(Protocol):
     global_stats: Stats | None  # training-data statistics; None where the model normalises
     meta: dict  # what the model says about itself (sidecar, ONNX metadata, hub source)
     warnings: list[str]  # notes for the user from loading it (e.g. unmatched label names)
+    temperature: float  # calibration: logits divided by it before the softmax (1: none)
 
     @property
     def vad(self):

@@ -16,12 +16,13 @@ On a cluster, every node needs ser-cli installed and the paths readable at the s
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_cli.errors import SerError, UsageError
+from ser_cli.errors import SerError, UsageError, short_reason
 from ser_cli.inference.options import PredictOptions
 
 OUTPUT_SUFFIXES = (".jsonl", ".parquet")
@@ -40,6 +41,7 @@ class RaySummary:
     skipped: int  # files already in the output from an earlier run
     seconds: float
     actors: int
+    requested_actors: int = 0  # --actors as given; more than ``actors`` when capped
 
     @property
     def clips_per_second(self) -> float:
@@ -50,7 +52,7 @@ def read_path_list(path: str | Path) -> list[str]:
     """The paths listed in a text file, one a line; blank lines and # comments ignored."""
     path = Path(path).expanduser()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise SerError(f"{path}: cannot read the list of paths ({exc}).") from None
     return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
@@ -122,6 +124,13 @@ def predict_with_ray(
         )
     if actors < 1 or batch_size < 1:
         raise SerError("--actors and the batch size must be at least 1.")
+    from ser_cli.outputs import Output, check_outputs
+
+    paths = list(paths)
+    # the output, its journal and the rows already there: all checked before Ray starts
+    check_outputs([Output(output, "--output", suffixes=OUTPUT_SUFFIXES)], paths)
+    if output.suffix == ".parquet":
+        check_outputs([Output(_journal(output), "--output (its journal)")], paths)
     try:
         import ray
     except ImportError:
@@ -136,6 +145,9 @@ def predict_with_ray(
     todo = list(dict.fromkeys(str(Path(p).resolve()) for p in paths))  # each file once
     skipped = sum(1 for p in todo if p in done)
     todo = [p for p in todo if p not in done]
+    requested = actors
+    if address is None:  # a local Ray: no more actors than files or cores (said in the summary)
+        actors = max(1, min(actors, len(todo) or 1, os.cpu_count() or 1))
     started = time.perf_counter()
     predicted = failed = 0
     if todo:
@@ -150,7 +162,8 @@ def predict_with_ray(
                 ray.shutdown()
     if output.suffix == ".parquet":
         _finish_parquet(output)
-    return RaySummary(output, predicted, failed, skipped, time.perf_counter() - started, actors)
+    seconds = time.perf_counter() - started
+    return RaySummary(output, predicted, failed, skipped, seconds, actors, requested)
 
 
 def check_ray_options(options: PredictOptions) -> None:
@@ -211,7 +224,7 @@ def _run(ray, todo: list[str], model: str, actors: int, options, batch_size: int
 def _stream(batches, output: Path, total: int, on_progress) -> tuple[int, int]:
     """Append each batch's rows to the output (or its journal) as it arrives, flushed."""
     target = _journal(output)
-    _truncate_partial_line(target)
+    _end_last_line(target)
     predicted = failed = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a", encoding="utf-8") as fh:
@@ -231,28 +244,45 @@ def _journal(output: Path) -> Path:
     return output if output.suffix == ".jsonl" else output.with_name(output.name + JOURNAL_SUFFIX)
 
 
-def _truncate_partial_line(path: Path) -> None:
-    """Cut a line a crash left half-written, so the next append starts on a fresh line."""
+def _end_last_line(path: Path) -> None:
+    """Make the next append start on a fresh line: a last row that is whole but lacks its
+    newline (an editor, a copy) gets one and is kept; a line a crash cut is removed (its file
+    was not counted as done, so it is predicted again)."""
     if not path.exists() or path.stat().st_size == 0:
         return
     data = path.read_bytes()
-    if not data.endswith(b"\n"):
+    if data.endswith(b"\n"):
+        return
+    start = data.rfind(b"\n") + 1
+    if _row(data[start:].decode("utf-8", errors="replace")) is not None:
+        with path.open("ab") as fh:
+            fh.write(b"\n")
+    else:
         with path.open("r+b") as fh:
-            fh.truncate(data.rfind(b"\n") + 1)
+            fh.truncate(start)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash; its file is predicted again
-        if isinstance(row, dict) and "path" in row:
-            rows.append(row)
-    return rows
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SerError(
+            f"{path}: exists but is not a readable ser .jsonl output ({short_reason(exc)}); "
+            "move it away or choose another --output."
+        ) from None
+    rows = [_row(line) for line in text.splitlines()]  # a line cut by a crash: predicted again
+    return [row for row in rows if row is not None]
+
+
+def _row(line: str) -> dict | None:
+    """A result row of the output, or None for a line that is not one (cut by a crash)."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("path"), str) else None
 
 
 def _finish_parquet(output: Path) -> None:

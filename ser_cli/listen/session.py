@@ -118,7 +118,9 @@ class CsvLog:
             return
         self._fh.close()
         if commit:
-            os.chmod(self._tmp, 0o644)  # mkstemp made it private; a log is an ordinary file
+            from ser_cli.atomic import user_mode
+
+            os.chmod(self._tmp, user_mode())  # mkstemp made it private; a log is an ordinary file
             os.replace(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)

@@ -118,7 +118,57 @@ def model_config(name: str, options: dict | None = None, **dims):
             f"model '{name}' has no option(s) {', '.join(unknown)}; it has: {', '.join(sorted(known))}."
         )
     merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
+    for key in options or {}:
+        if key in merged and key not in dims:  # (a removed option, off, is gone from merged)
+            merged[key] = _checked_option(config_cls, name, key, merged[key])
     return config_cls(**merged)
+
+
+MAX_WIDTH = 4096  # largest layer width, count or depth a model option may ask for
+
+
+def _checked_option(config_cls, name: str, key: str, value):
+    """A model option's value coerced to its field's type and range-checked: whole numbers
+    (widths, layer counts) from 1 to MAX_WIDTH, dropout in [0, 1), text from the field's
+    RULES when the model lists choices. ModelError (one line) otherwise."""
+    import typing
+
+    from ser_cli.validation import _hints, _show, coerce
+
+    where = f"model_options.{key}"
+    annotation = _hints(config_cls)[key]
+    value = coerce(value, annotation, where, ModelError)
+    numbers = value if isinstance(value, tuple) else (value,)
+    ints = annotation is int or int in typing.get_args(annotation)
+    if ints and any(not 1 <= v <= MAX_WIDTH for v in numbers):
+        raise ModelError(f"{where}: each must be between 1 and {MAX_WIDTH}, got {_show(value)}.")
+    if "dropout" in key and not 0 <= value < 1:
+        raise ModelError(f"{where}: must be in [0, 1), got {_show(value)}.")
+    rule = getattr(config_cls, "RULES", {}).get(key)
+    complaint = rule(value) if rule is not None else None
+    if complaint:
+        raise ModelError(f"{where}: {complaint}, got {_show(value)}.")
+    return value
+
+
+def check_model_options(name: str, options: dict | None) -> None:
+    """Fail now, in one line, unless ``options`` build a '{name}' model: each value's type and
+    range, then the model itself built once on torch's meta device (choices such as a pooling
+    mode, heads that divide the width) with the config's default dimensions."""
+    cfg = model_config(name, options)
+    if get_spec(name).features == "ssl":
+        return  # building it may download a speech encoder; its config checks itself
+    import torch
+
+    try:
+        with torch.device("meta"):  # shapes only: no memory, however wide the options
+            build_model(name, cfg)
+    except (ValueError, TypeError, KeyError, AssertionError, RuntimeError) as exc:
+        from ser_cli.errors import short_reason
+
+        raise ModelError(
+            f"model_options do not build a '{name}' model ({short_reason(exc)})."
+        ) from None
 
 
 def saved_model_config(name: str, saved: dict):

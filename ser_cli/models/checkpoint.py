@@ -105,13 +105,14 @@ TRAIN_CONFIG_FIELDS = ("normalization", "max_eval_frames", "batch_size")  # what
 def _check_sidecar(meta: dict, path: Path) -> None:
     """Every field inference relies on, present and of the right type; ModelError otherwise."""
     from ser_cli.features.normalization import NORMALIZATIONS
+    from ser_cli.models.metadata import check_sidecar_values, show
 
     def corrupt(what: str) -> ModelError:
         return ModelError(f"{path}: {what}; the checkpoint is corrupt or from another tool.")
 
     version = meta.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise corrupt(f"format_version is {version!r}, not a version number")
+        raise corrupt(f"format_version is {show(version)}, not a version number")
     if version > FORMAT_VERSION:
         raise ModelError(
             f"{path}: written by a newer ser (checkpoint format {version}; this ser reads up to "
@@ -135,10 +136,11 @@ def _check_sidecar(meta: dict, path: Path) -> None:
         if key not in tc:
             raise corrupt(f"'train_config' lacks '{key}'")
     if tc["normalization"] not in NORMALIZATIONS:
-        raise corrupt(f"train_config.normalization is {tc['normalization']!r}")
+        raise corrupt(f"train_config.normalization is {show(tc['normalization'])}")
     for key in ("max_eval_frames", "batch_size"):
         if not isinstance(tc[key], int) or isinstance(tc[key], bool) or tc[key] < 1:
-            raise corrupt(f"train_config.{key} is {tc[key]!r}, not a positive integer")
+            raise corrupt(f"train_config.{key} is {show(tc[key])}, not a positive integer")
+    check_sidecar_values(meta, path)  # labels, temperature, frame limits: one validator
 
 
 def _json_kind(value) -> str:
@@ -212,6 +214,10 @@ def load_checkpoint(run_dir: str | Path, tag: str = "best", device: str = "cpu")
             f"({str(exc).splitlines()[0]}); the checkpoint is corrupt or from another tool."
         ) from None
     global_stats = load_weights(run_dir, tag, model, device)
+    from ser_cli.models.metadata import check_stats
+
+    dims = feature_config.dims
+    check_stats(global_stats.mean, global_stats.std, dims, run_dir / f"{tag}.safetensors")
     model.to(device).eval()
     return Checkpoint(
         model=model,

@@ -34,25 +34,22 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
 
     Refuses, in one line and before writing anything, fewer than two runs, a run that is
     itself an ensemble, runs whose inputs differ (features, labels, normalisation, training-set
-    statistics), and an ``out`` that already holds a model.
+    statistics), and an ``out`` that already holds a model or is one of the runs (see
+    :mod:`ser_cli.outputs`). Runs named twice (``runA`` and ``x/../runA``) count once.
     """
-    from ser_cli.atomic import check_output_dir
+    from ser_cli.outputs import Output, check_outputs, run_lock
 
-    runs = [Path(r) for r in runs]
+    runs = list({Path(r).resolve(): Path(r) for r in runs}.values())  # each run once
     if len(runs) < 2:
-        raise ModelError("an ensemble needs two or more run folders; give more runs.")
-    out = check_output_dir(out, "--out")
-    if (out / "best.json").exists():
         raise ModelError(
-            f"{out}: already holds a model (best.json); choose another --out or remove it first."
+            "an ensemble needs two or more run folders (each counted once); give more runs."
         )
-    if any(r.resolve() == out.resolve() for r in runs):
-        raise ModelError(f"{out}: --out is one of the runs; write the ensemble to a new folder.")
     missing = [str(r) for r in runs if not r.is_dir()]
     if missing:
         raise ModelError(
             f"{', '.join(missing)}: run folder not found; give `ser train` run folders."
         )
+    (out,) = check_outputs([Output(Path(out), "--out", folder=True, model=True)], runs)
     ckpts = [load_checkpoint(r, tag) for r in runs]
     first = ckpts[0]
     for ckpt in ckpts:
@@ -67,7 +64,7 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
             for k in SHARED_TRAIN
             if ckpt.meta["train_config"].get(k) != first.meta["train_config"].get(k)
         ]
-        if not _same_stats(ckpt.global_stats, first.global_stats):
+        if not differs and not _same_stats(ckpt.global_stats, first.global_stats):
             differs.append("its training-set feature statistics (trained on other data)")
         if differs:
             raise ModelError(
@@ -87,10 +84,14 @@ def combine_runs(runs: list[str | Path], out: str | Path, tag: str = "best") -> 
         ],
     }
     model = Ensemble([c.model for c in ckpts])
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(out, "best", model, meta, first.global_stats)
+    with run_lock(out):
+        # still free now that we hold it
+        check_outputs([Output(out, "--out", folder=True, model=True)])
+        save_checkpoint(out, "best", model, meta, first.global_stats)
     return out
 
 
 def _same_stats(a, b) -> bool:
+    if np.shape(a.mean) != np.shape(b.mean) or np.shape(a.std) != np.shape(b.std):
+        return False
     return bool(np.allclose(a.mean, b.mean, atol=1e-5) and np.allclose(a.std, b.std, atol=1e-5))

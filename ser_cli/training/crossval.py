@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import check_output_dir, remove_stale_temps, write_json
+from ser_cli.atomic import remove_stale_temps, write_json
 from ser_cli.config import RunConfig
 from ser_cli.errors import ConfigError, ManifestError
+from ser_cli.outputs import Output, check_outputs
 
 CV_REPORT = "cv.json"
 SUMMARY_KEYS = ("accuracy", "uar", "macro_f1")
@@ -88,7 +89,7 @@ def run_cv(
     out_dir = Path(out_dir)
     all_folds = corpus_ids(rows) if by == "corpus" else fold_ids(rows)
     chosen = folds or all_folds
-    check_output_dir(out_dir, "--out")
+    check_outputs([Output(out_dir, "--out", folder=True, model=True)], resume=resume)
     remove_stale_temps(out_dir)
     results = []
     if resume:

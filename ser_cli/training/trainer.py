@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.atomic import check_output_dir, remove_stale_temps
+from ser_cli.atomic import remove_stale_temps
 from ser_cli.config import RunConfig, TrainConfig, save_run_config
 from ser_cli.errors import ConfigError, ManifestError
 from ser_cli.features.clips import ClipSet, clip_stats, load_clips
@@ -33,6 +33,7 @@ from ser_cli.features.normalization import Stats, frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
 from ser_cli.models.checkpoint import read_sidecar, save_checkpoint
+from ser_cli.outputs import Output, check_outputs
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
 from ser_cli.training.batchers import FeatureBatcher, WaveformBatcher
@@ -239,7 +240,7 @@ def train_run(
 
     from ser_cli.inference.calibration import calibrate_run
     from ser_cli.inference.metrics import compute_metrics
-    from ser_cli.models import get_spec, model_config
+    from ser_cli.models import check_model_options, get_spec
 
     run_dir = Path(run_dir)
     tc = cfg.train
@@ -248,8 +249,8 @@ def train_run(
         raise ConfigError(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
         )
-    model_config(cfg.model, cfg.model_options)  # unknown model options fail before any work
-    check_output_dir(run_dir, "--out")
+    check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
+    check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
     if not train_rows:
@@ -285,7 +286,7 @@ def train_run(
         # sets (the kernels round differently): recorded so a rerun elsewhere can tell.
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
-    if ctx.is_main:
+    if ctx.is_main and not resume:  # a resumed run's config is rewritten once it is restored
         run_dir.mkdir(parents=True, exist_ok=True)
         save_run_config(cfg, run_dir / CONFIG_NAME)
     use_amp = tc.amp and device == "cuda"
@@ -336,6 +337,8 @@ def train_run(
     total_steps = steps_per_epoch * tc.epochs
 
     state = restore(run_dir, model, optimizer, device) if resume else RunState()
+    if resume and ctx.is_main:  # restored: only now may the run's config.yaml change
+        save_run_config(cfg, run_dir / CONFIG_NAME)
     # A run that already stopped early stays stopped: resuming it must not train one more epoch.
     stopped = val is not None and state.stopped(tc.patience)
     epoch = state.epoch
