@@ -96,7 +96,7 @@ def _measure(rev: str, before: Path, repeat: int) -> dict:
         "clip": str(clip.relative_to(ROOT)),
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
-        "note": "a shared machine: other jobs ran beside it; the ratio is the figure to read",
+        "note": "interleaved runs, so a busy machine slows both alike: the ratio is the figure to read",
     }
     for c in commands:
         b = statistics.median(times["before", c])
