@@ -158,3 +158,15 @@ def _has_static(obj, name: str, inspect) -> bool:
     except AttributeError:
         return False
     return True
+
+
+def small_run(root: Path, emotions=("happy", "sad")) -> tuple[list[dict], Path, Path]:
+    """24 half-second clips of two emotions, their manifest, and a trained classic run."""
+    from ser_cli.data.manifest import write_manifest
+    from ser_cli.training.trainer import train_run
+
+    rows = write_corpus(root / "audio", emotions=emotions, duration=0.5)
+    manifest = write_manifest(rows, root / "manifest.csv")
+    run = root / "run"
+    train_run(rows, quick_config("classic"), run, cache_root=root / "cache")
+    return rows, manifest, run

@@ -24,7 +24,7 @@ import pytest
 import synthetic_runs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synthetic_runs import make_run, quick_config, write_corpus
+from synthetic_runs import make_run, small_run
 from typer.testing import CliRunner
 
 from ser_cli.atomic import atomic_path, write_text
@@ -41,7 +41,6 @@ from ser_cli.labels import EMOTIONS
 from ser_cli.models.metadata import check_hub, check_onnx
 from ser_cli.outputs import Output, check_outputs, run_lock
 from ser_cli.paths import bundled_model_dir
-from ser_cli.training.trainer import train_run
 
 runner = CliRunner()
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -69,12 +68,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """24 half-second clips of two emotions, their manifest, and a trained classic run."""
-    root = tmp_path_factory.mktemp("guards")
-    rows = write_corpus(root / "audio", emotions=("happy", "sad"), duration=0.5)
-    manifest = write_manifest(rows, root / "manifest.csv")
-    run = root / "run"
-    train_run(rows, quick_config("classic"), run, cache_root=root / "cache")
-    return rows, manifest, run
+    return small_run(tmp_path_factory.mktemp("guards"), ("happy", "sad"))
 
 
 @pytest.fixture

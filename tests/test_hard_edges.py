@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from synthetic_runs import quick_config, write_corpus
+from synthetic_runs import quick_config, small_run
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, resample, write_audio
@@ -22,7 +22,6 @@ from ser_cli.config import MAX_EPOCHS, load_run_config, parse_override
 from ser_cli.data.manifest import read_manifest, write_manifest
 from ser_cli.errors import ConfigError, ManifestError, OverrideError
 from ser_cli.features.extract import FeatureCache, FeatureConfig, compute_features
-from ser_cli.training.trainer import train_run
 
 runner = CliRunner()
 TWO_EMOTIONS = ("happy", "sad")
@@ -62,12 +61,7 @@ def temp_files(folder: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """24 half-second clips of two emotions, their manifest, and a trained classic run."""
-    root = tmp_path_factory.mktemp("edges")
-    rows = write_corpus(root / "audio", emotions=TWO_EMOTIONS, duration=0.5)
-    manifest = write_manifest(rows, root / "manifest.csv")
-    run = root / "run"
-    train_run(rows, quick_config("classic"), run, cache_root=root / "cache")
-    return rows, manifest, run
+    return small_run(tmp_path_factory.mktemp("edges"), TWO_EMOTIONS)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,37 +26,13 @@ from ser_cli.inference.segment import OVERLAP, plan_rows, utterances
 from ser_cli.labels import EMOTIONS, SILENCE
 from ser_cli.render.predict import audacity_labels, subtitles, timeline_rows
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ beside the package
+from benchmarks.segmentation import sentence  # noqa: E402  (the loudness truth, shared)
+
 runner = CliRunner()
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.wav"))
 TOLERANCE = 0.3  # seconds: an utterance boundary this close to the truth is found
 FLOOR = 1e-4  # amplitude of the "silence" between utterances: a room, not digital zero
-
-
-def trimmed(samples: np.ndarray, top_db: float = 35.0) -> np.ndarray:
-    """A clip cut to its sentence by loudness, a truth independent of the detector under test:
-    20 ms frames within ``top_db`` of the loudest, in runs of at least 0.1 s (a breath or a
-    click is shorter), joined across gaps under 0.5 s; the longest such stretch is the sentence.
-    """
-    frame = SAMPLE_RATE // 50
-    n = len(samples) // frame
-    rms = np.sqrt((samples[: n * frame].reshape(n, frame) ** 2).mean(axis=1) + 1e-12)
-    loud = 20 * np.log10(rms / rms.max()) > -top_db
-    runs, start = [], None
-    for i, on in enumerate([*loud, False]):
-        if on and start is None:
-            start = i
-        elif not on and start is not None:
-            if i - start >= 5:
-                runs.append([start, i])
-            start = None
-    groups = [runs[0]]
-    for a, b in runs[1:]:
-        if a - groups[-1][1] < 25:
-            groups[-1][1] = b
-        else:
-            groups.append([a, b])
-    a, b = max(groups, key=lambda g: g[1] - g[0])
-    return samples[a * frame : b * frame]
 
 
 def recording(
@@ -65,7 +42,7 @@ def recording(
     the last -> (samples, true (start, end) of each utterance)."""
     rng = np.random.default_rng(seed)
     parts, truth, t = [], [], 0.0
-    clips = [trimmed(load_audio(p)) for p in files]
+    clips = [sentence(load_audio(p)) for p in files]
     for i, pause in enumerate(pauses[:-1]):
         parts.append(FLOOR * rng.standard_normal(int(pause * SAMPLE_RATE)).astype(np.float32))
         t += pause
