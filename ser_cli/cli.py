@@ -317,6 +317,10 @@ def train(
         base = saved_config(out)
     cfg = load_run_config(config, sets, model=model, base=base)
     rows = read_manifest(data)
+    if os.environ.get("RANK", "0") == "0":
+        from ser_cli.data.manifest import manifest_warnings
+
+        _show_warnings(manifest_warnings(data, rows))
     console = _console()
     # one writer per run folder; under torchrun only rank 0 writes (and locks)
     with run_lock(out, hold=os.environ.get("RANK", "0") == "0"):
@@ -392,7 +396,7 @@ def evaluate(
     ),
 ) -> None:
     """Score models on a split: accuracy, UAR, macro-F1, per class, confusion matrix."""
-    from ser_cli.data.manifest import check_split, read_manifest, split_overlap_warning
+    from ser_cli.data.manifest import check_split, manifest_warnings, read_manifest
     from ser_cli.inference.evaluate import evaluate_models
 
     check_split(split)
@@ -401,8 +405,7 @@ def evaluate(
 
         check_outputs([Output(out, "--out", folder=True)], [data])
     rows = read_manifest(data)
-    overlap = split_overlap_warning(rows)
-    _show_warnings([overlap] if overlap else [])
+    _show_warnings(manifest_warnings(data, rows))
     reports, written = evaluate_models(
         model or ["default"],
         rows,

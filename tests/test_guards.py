@@ -162,6 +162,26 @@ def test_prepare_never_overwrites_its_input_list(small, tmp_path):
     assert listing.read_bytes() == before
 
 
+def test_a_prepare_stopped_between_its_renames_is_reported_by_train_and_eval(
+    small, ravdess_corpus, tmp_path
+):
+    _, _, run = small
+    corpus, out = ravdess_corpus(), tmp_path / "prepared"
+    assert ser("prepare", corpus, "--out", out).exit_code == 0
+    old_manifest = (out / "manifest.csv").read_bytes()
+    assert ser("prepare", corpus, "--out", out, "--seed", "3").exit_code == 0
+    # Killed after summary.json was renamed, before manifest.csv: the old list, the new summary.
+    (out / "manifest.csv").write_bytes(old_manifest)
+    note = "does not describe"
+    evaluated = ser("eval", "--model", run, "--data", out, "--split", "all")
+    assert note in evaluated.stderr
+    trained = ser("train", "--data", out, "--model", "classic", "--out", tmp_path / "r")
+    assert note in trained.stderr
+    assert ser("prepare", corpus, "--out", out, "--seed", "3").exit_code == 0  # rerun mends it
+    again = ser("eval", "--model", run, "--data", out, "--split", "all")
+    assert note not in again.stderr
+
+
 def test_export_requires_onnx_and_never_writes_over_its_run(small, tmp_path):
     run = make_run(tmp_path, "enhanced", 0)
     before = snapshot(run)

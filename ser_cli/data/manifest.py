@@ -110,6 +110,31 @@ def clips_in_two_splits(rows: list[dict]) -> list[str]:
     return sorted(path for path, seen in splits.items() if len(seen) > 1)
 
 
+def manifest_warnings(path: str | Path, rows: list[dict]) -> list[str]:
+    """What a user should know before training or scoring on a manifest: a clip in two splits,
+    and a summary.json beside it that describes another manifest (one edited by hand, or a
+    ``ser prepare`` stopped between renaming its two files)."""
+    import hashlib
+    import json
+
+    notes = [w for w in (split_overlap_warning(rows),) if w]
+    path = Path(path)
+    manifest = path / MANIFEST_NAME if path.is_dir() else path
+    summary = manifest.parent / SUMMARY_NAME
+    try:
+        recorded = json.loads(summary.read_text(encoding="utf-8")).get("manifest_sha256")
+        actual = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    except (OSError, ValueError, AttributeError):
+        return notes  # no summary (a hand-written manifest) or an unreadable one: nothing to say
+    if recorded and recorded != actual:
+        notes.append(
+            f"{summary} does not describe {manifest} (the manifest was edited, or `ser prepare` "
+            "was stopped between writing the two): its counts are not this manifest's; rerun "
+            "`ser prepare` to bring them back together."
+        )
+    return notes
+
+
 def split_overlap_warning(rows: list[dict]) -> str | None:
     """One warning line when a clip sits in two splits (its scores would be optimistic)."""
     twice = clips_in_two_splits(rows)
