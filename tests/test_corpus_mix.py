@@ -259,3 +259,19 @@ def test_cli_leave_one_corpus_out_scores_each_corpus_over_its_own_classes(mixed_
         from ser_cli.training.crossval import corpus_ids
 
         corpus_ids([{k: v for k, v in r.items() if k != "corpus"} for r in mixed_rows])
+
+
+@pytest.mark.slow
+def test_eval_of_an_onnx_model_reports_each_corpus(mixed_rows, tmp_path):
+    from synthetic_runs import make_run
+
+    from ser_cli.data.manifest import write_manifest
+
+    manifest = write_manifest(mixed_rows, tmp_path / "m.csv")
+    model = tmp_path / "m.onnx"
+    assert ser("export", make_run(tmp_path, "enhanced"), "--out", model).exit_code == 0
+    result = ser("eval", "--model", model, "--data", manifest, "--split", "all", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report["corpora"]) == {"a", "b"}
+    assert report["corpora"]["a"]["n"] + report["corpora"]["b"]["n"] == report["n"]

@@ -229,18 +229,18 @@ def evaluate_models(
             )
             report["warnings"] = list(model.warnings)
             target = Path(out_dir) if out_dir else None
+
+            def score(part, own, predictor=model):
+                return evaluate_predictor(predictor, part, corpus_labels=own)
+
         else:
             report = evaluate_rows(
                 model, chosen, adapt=adapt, per_file=per_file, corpus_labels=corpus_labels
             )
-            corpora = per_corpus(
-                chosen,
-                lambda part, own, ckpt=model: evaluate_rows(
-                    ckpt, part, adapt=adapt, corpus_labels=own
-                ),
-            )
-            if corpora:
-                report["corpora"] = corpora
+
+            def score(part, own, ckpt=model):
+                return evaluate_rows(ckpt, part, adapt=adapt, corpus_labels=own)
+
             writable = run_dir.is_dir() and os.access(run_dir, os.W_OK)
             target = (
                 Path(out_dir)
@@ -249,6 +249,9 @@ def evaluate_models(
                 if writable and not _is_bundled(run_dir)
                 else None
             )
+        corpora = per_corpus(chosen, score)  # {} unless the rows come from several corpora
+        if corpora:
+            report["corpora"] = corpora
         report.update({"model": str(name), "split": split})
         key = str(name) if str(name) not in reports else f"{name} ({len(reports)})"
         reports[key] = report
