@@ -91,6 +91,12 @@ class TrainConfig:
     # (small ones repeated, large ones subsampled), so the largest corpus does not decide what
     # the model learns. No effect on one corpus.
     corpus_balance: bool = True
+    # Distillation: a run or ensemble folder (same features, normalisation and labels) whose
+    # probabilities on each training crop, augmented as the student sees it, are soft targets
+    # (one network learning what an ensemble knows); "" = off. `distill` is their share of the
+    # loss, the labels' cross-entropy the rest. Log-mel models only.
+    teacher: str = ""
+    distill: float = 0.5
     crop_frames: int = 200  # training crop (2 s at 10 ms): random crops double as time shifts
     max_eval_frames: int = 800  # longest evaluation input (8 s); longer clips are centre-cut
     normalization: str = "speaker"  # "speaker": each speaker's own unlabelled statistics; "global"
@@ -106,7 +112,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     # Options added after runs were saved without them, with the value such a run trained with.
-    ADDED_LATER: ClassVar[dict] = {"corpus_balance": True}
+    ADDED_LATER: ClassVar[dict] = {"corpus_balance": True, "teacher": "", "distill": 0.5}
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": between(1, MAX_EPOCHS),
@@ -122,6 +128,7 @@ class TrainConfig:
         "max_eval_frames": between(1, MAX_FRAMES),
         "normalization": one_of(*NORMALIZATIONS),
         "global_norm_prob": fraction,
+        "distill": fraction,
         "device": one_of(*DEVICES),
         "num_threads": between(0, MAX_THREADS),
         "encoder_lr": positive,

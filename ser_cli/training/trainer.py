@@ -192,6 +192,23 @@ def masked_cross_entropy(logits, targets, allowed, weight, label_smoothing: floa
     return ((1 - label_smoothing) * nll + label_smoothing * spread).sum() / w.sum()
 
 
+def distillation_loss(student, teacher, allowed=None):
+    """KL(teacher || student), batch mean: the student's log-probabilities pulled towards the
+    teacher's probabilities. Both (batch, classes), logits or log-probabilities (an ensemble's
+    output); with ``allowed`` ((batch, classes) bool) both are taken over each clip's own labels.
+    """
+    import torch
+
+    if allowed is not None:
+        student = student.masked_fill(~allowed, float("-inf"))
+        teacher = teacher.masked_fill(~allowed, float("-inf"))
+    log_p = torch.log_softmax(teacher, dim=1)
+    log_q = torch.log_softmax(student, dim=1)
+    # 0 * log 0 terms (a masked label) contribute nothing.
+    terms = torch.where(log_p.isfinite(), log_p.exp() * (log_p - log_q), 0.0)
+    return terms.sum(1).mean()
+
+
 def optimizer_step(
     net,
     model,
@@ -202,22 +219,32 @@ def optimizer_step(
     use_amp: bool,
     grad_clip: float,
     allowed=None,
+    teacher=None,
+    distill: float = 0.0,
 ) -> float:
     """One step on a numpy batch (x, mask, y): forward (bf16 autocast on CUDA when ``use_amp``),
     loss, backward, gradient clipping on ``model``'s parameters, update. ``net`` is ``model`` or
     its DistributedDataParallel wrapper. With ``allowed`` ((batch, classes) bool, the labels
     each clip's corpus annotates), ``criterion`` is called as criterion(logits, y, allowed).
+    With a ``teacher`` module, the loss is (1 - distill) x that + distill x
+    :func:`distillation_loss` against the teacher's output on the same batch.
     Returns the batch's mean loss."""
     import torch
 
     x, mask, y = batch
+    x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-        logits = net(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
+        logits = net(x, mask)
     targets = torch.from_numpy(y).to(device)
+    allowed_t = None if allowed is None else torch.from_numpy(allowed).to(device)
     if allowed is None:
         loss = criterion(logits.float(), targets)
     else:
-        loss = criterion(logits.float(), targets, torch.from_numpy(allowed).to(device))
+        loss = criterion(logits.float(), targets, allowed_t)
+    if teacher is not None:
+        with torch.no_grad():
+            soft = teacher(x, mask).float()
+        loss = (1 - distill) * loss + distill * distillation_loss(logits.float(), soft, allowed_t)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -275,6 +302,8 @@ def train_run(
     torch.set_num_threads(threads)
     started = time.time()
 
+    # checked and loaded before any feature is computed
+    teacher = load_teacher(tc.teacher, cfg, labels, device) if tc.teacher else None
     prepare = _waveform_setup if wants_finetune(cfg) else _feature_setup
     setup = prepare(cfg, labels, train_rows, val_rows, run_dir if resume else None, ctx,
                     cache_root, on_progress)  # fmt: skip
@@ -364,7 +393,7 @@ def train_run(
                     group["lr"] = lr_at(step, total_steps, group["peak"], tc.warmup_frac)
                 loss = optimizer_step(
                     net, model, optimizer, criterion, batch, device, use_amp, tc.grad_clip,
-                    None if allowed is None else allowed[index],
+                    None if allowed is None else allowed[index], teacher, tc.distill,
                 )  # fmt: skip
                 running, seen = running + loss * len(index), seen + len(index)
                 if on_progress:
@@ -403,6 +432,36 @@ def train_run(
     if ctx.is_main:
         save_curve(run_dir, state.history)
     return TrainResult(run_dir, best, len(state.history), time.time() - started, state.history)
+
+
+def load_teacher(path: str, cfg: RunConfig, labels: tuple[str, ...], device: str):
+    """The teacher of a distilled run, in eval mode on ``device``; ConfigError unless it reads
+    the same features, normalisation and labels as the run it teaches (log-mel models only)."""
+    from ser_cli.models import get_spec
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    spec = get_spec(cfg.model)
+    if spec.features != "logmel" or wants_finetune(cfg) or spec.fitter == "sklearn":
+        raise ConfigError(
+            f"train.teacher distils into log-mel models trained by gradient; model "
+            f"'{cfg.model}' is not one."
+        )
+    teacher = load_checkpoint(Path(path).expanduser())
+    mismatch = [
+        what
+        for what, same in (
+            ("labels", tuple(teacher.labels) == tuple(labels)),
+            ("features", teacher.feature_config.to_dict() == cfg.features.to_dict()),
+            ("normalization", teacher.normalization == cfg.train.normalization),
+        )
+        if not same
+    ]
+    if mismatch:
+        raise ConfigError(
+            f"train.teacher {path}: its {', '.join(mismatch)} differ from this run's; distil "
+            "from a model trained on the same data with the same features."
+        )
+    return teacher.model.to(device).eval()
 
 
 def _feature_setup(
