@@ -253,6 +253,10 @@ LOCO_RESULTS = (
     ("loco-ravdess-only.json", "one network, RAVDESS 01-20 alone (the default recipe)"),
     ("loco-bundled.json", "the bundled model (six RAVDESS-only networks)"),
     ("loco-mix-20-epochs.json", "one network, the other two corpora, 20 epochs"),
+    (
+        "loco-mix-20-epochs-unbalanced.json",
+        "the same without corpus balancing (`train.corpus_balance=false`)",
+    ),
     ("loco-default.json", "one network, the other two corpora, 60 epochs"),
 )
 
