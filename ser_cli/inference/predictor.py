@@ -294,6 +294,32 @@ def _speaker_stats(
     return (group_stats(feats, groups) if feats else {}), known
 
 
+class _Batches:
+    """Features classified in batches of ``predictor.batch_size`` as they come, so a long
+    recording is never held whole; ``done()`` gives key -> probabilities."""
+
+    def __init__(self, predictor: Predictor, stats):
+        self.predictor, self.stats = predictor, stats
+        self.pending: list[tuple[int, np.ndarray]] = []
+        self.probs: dict[int, np.ndarray] = {}
+
+    def add(self, key: int, features: np.ndarray) -> None:
+        self.pending.append((key, features))
+        if len(self.pending) >= self.predictor.batch_size:
+            self._flush()
+
+    def done(self) -> dict[int, np.ndarray]:
+        self._flush()
+        return self.probs
+
+    def _flush(self) -> None:
+        if self.pending:
+            feats = [f for _, f in self.pending]
+            probs = self.predictor.predict_batch(feats, [self.stats] * len(feats))
+            self.probs.update((k, p) for (k, _), p in zip(self.pending, probs, strict=True))
+            self.pending.clear()
+
+
 def _predict_utterances(
     predictor: Predictor, path: Path, duration: float, longest: float, pause: float, stats
 ) -> FilePrediction:
@@ -304,22 +330,13 @@ def _predict_utterances(
 
     spans = speech_spans(file_speech_probabilities(predictor.vad, path, duration))
     rows = plan_rows(spans, duration, longest, pause)
-    probs_of: dict[int, np.ndarray] = {}
-    batch: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if batch:
-            probs = predictor.predict_batch([f for _, f in batch], [stats] * len(batch))
-            probs_of.update((j, p) for (j, _), p in zip(batch, probs, strict=True))
-            batch.clear()
+    batches = _Batches(predictor, stats)
 
     for j, row in enumerate(rows):
         if row.speech:
             samples = read_window(path, row.audio_start, row.audio_end - row.audio_start)
-            batch.append((j, predictor.features(samples)))
-            if len(batch) >= predictor.batch_size:
-                flush()
-    flush()
+            batches.add(j, predictor.features(samples))
+    probs_of = batches.done()
     segments = []
     for j, row in enumerate(rows):
         p = probs_of.get(j)
@@ -343,14 +360,7 @@ def _predict_windows(
 ) -> FilePrediction:
     """A timeline of fixed windows: speech windows classified in batches, silence marked."""
     spans: list[tuple[float, float]] = []
-    probs_of: dict[int, np.ndarray] = {}  # span index -> probabilities, for speech windows
-    batch: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if batch:
-            probs = predictor.predict_batch([f for _, f in batch], [stats] * len(batch))
-            probs_of.update((j, p) for (j, _), p in zip(batch, probs, strict=True))
-            batch.clear()
+    batches = _Batches(predictor, stats)  # span index -> probabilities, for speech windows
 
     start = 0.0
     while start < duration:
@@ -359,11 +369,9 @@ def _predict_windows(
             break  # a short tail is covered by the previous window
         spans.append((start, start + len(samples) / SAMPLE_RATE))
         if predictor.vad.is_speech(samples):
-            batch.append((len(spans) - 1, predictor.features(samples)))
-            if len(batch) >= predictor.batch_size:
-                flush()
+            batches.add(len(spans) - 1, predictor.features(samples))
         start += hop
-    flush()
+    probs_of = batches.done()
     segments = []
     for j, (begin, end) in enumerate(spans):
         p = probs_of.get(j)
