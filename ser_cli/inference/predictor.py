@@ -179,7 +179,8 @@ def predict_files(
     (``predictor.max_seconds``; with fixed windows, up to the window) are classified whole,
     ``predictor.batch_size`` at a time, exactly as `ser eval` scores them. Longer ones become
     a timeline (never loaded whole): by utterance (``vad``, see
-    :mod:`ser_cli.inference.segment`), each utterance classified whole and the file summarised
+    :mod:`ser_cli.inference.segment`), each utterance classified whole (with a little of the
+    pause on each side, ``segment.CONTEXT``) and the file summarised
     by the mean of their probabilities weighted by duration; or in fixed windows every ``hop``
     seconds, summarised by their mean. With ``adapt`` 'all' or 'folder', the files sharing a
     speaker are normalised by their pooled statistics first (no labels involved). A file or
@@ -323,8 +324,10 @@ class _Batches:
 def _predict_utterances(
     predictor: Predictor, path: Path, duration: float, longest: float, pause: float, stats
 ) -> FilePrediction:
-    """A timeline of utterances and pauses (see :mod:`ser_cli.inference.segment`): speech
-    rows classified in batches, the file summarised by their duration-weighted mean."""
+    """A timeline of utterances and pauses (see :mod:`ser_cli.inference.segment`): each speech
+    row's audio (``audio_start`` to ``audio_end``: the row and its context) classified in
+    batches, the row's own start and end reported, the file summarised by the rows'
+    duration-weighted mean."""
     from ser_cli.audio.vad import file_speech_probabilities, speech_spans
     from ser_cli.inference.segment import plan_rows
 
