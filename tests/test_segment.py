@@ -13,16 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
 from ser_cli.audio.vad import CHUNK_SECONDS, MIN_SPEECH, SPEECH_PAD, speech_spans
 from ser_cli.cli import app
 from ser_cli.errors import SerError, UsageError
+from ser_cli.inference import segment
 from ser_cli.inference.load import load_predictor
 from ser_cli.inference.options import PAUSE, PredictOptions
 from ser_cli.inference.predictor import predict_files
-from ser_cli.inference.segment import OVERLAP, plan_rows, utterances
+from ser_cli.inference.segment import CONTEXT, OVERLAP, plan_rows, utterances
 from ser_cli.labels import EMOTIONS, SILENCE
 from ser_cli.render.predict import audacity_labels, subtitles, timeline_rows
 
@@ -103,6 +106,82 @@ def test_an_utterance_longer_than_the_model_reads_is_split_with_overlap():
     assert all(r.audio_end - r.audio_start <= 8.0 + 1e-9 for r in rows)
 
 
+def test_an_utterance_is_classified_with_context_from_its_half_of_each_pause():
+    # utterances (0, 1) [joined to the file's start], (3, 4), (4.4, 5.5), (7, 8) [joined to
+    # its end]; the 0.4 s pause between the middle two is shared at its middle
+    spans = [(0.1, 1.0), (3.0, 4.0), (4.4, 5.5), (7.0, 7.9)]
+    rows = [r for r in plan_rows(spans, 8.0, longest=8.0, pause=0.3) if r.speech]
+    assert [(r.start, r.end) for r in rows] == [(0.0, 1.0), (3.0, 4.0), (4.4, 5.5), (7.0, 8.0)]
+    audio = [(r.audio_start, r.audio_end) for r in rows]
+    assert audio == pytest.approx(
+        [
+            (0.0, 1.0 + CONTEXT),  # clipped to the file's start
+            (3.0 - CONTEXT, 4.2),  # the middle of the short pause, never the neighbour
+            (4.2, 5.5 + CONTEXT),
+            (7.0 - CONTEXT, 8.0),  # clipped to the file's end
+        ]
+    )
+
+
+def test_context_never_makes_the_audio_longer_than_the_model_reads():
+    [row] = [r for r in plan_rows([(3.0, 10.9)], 14.0, longest=8.0, pause=PAUSE) if r.speech]
+    assert (row.start, row.end) == (3.0, 10.9)
+    assert row.audio_end - row.audio_start == pytest.approx(8.0)
+    assert row.audio_start == pytest.approx(2.95) and row.audio_end == pytest.approx(10.95)
+
+
+def test_a_split_utterance_gets_context_on_its_outer_edges_and_overlap_inside():
+    rows = [r for r in plan_rows([(2.0, 22.0)], 24.0, longest=8.0, pause=PAUSE) if r.speech]
+    assert len(rows) == 3 and rows[0].start == 2.0 and rows[-1].end == 22.0
+    assert rows[0].audio_start == pytest.approx(2.0 - CONTEXT)
+    assert rows[-1].audio_end == pytest.approx(22.0 + CONTEXT)
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert a.end == pytest.approx(b.start)
+        assert a.audio_end - b.audio_start == pytest.approx(OVERLAP)
+    assert all(r.audio_end - r.audio_start <= 8.0 + 1e-9 for r in rows)
+
+
+def _laid_out(pieces: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(gap before, length) of each stretch of speech -> (start, end) of each."""
+    spans, t = [], 0.0
+    for gap, length in pieces:
+        spans.append((t + gap, t + gap + length))
+        t += gap + length
+    return spans
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spans=st.lists(st.tuples(st.floats(0.05, 3.0), st.floats(0.3, 12.0)), max_size=8).map(
+        _laid_out
+    ),
+    tail=st.floats(0.0, 3.0),
+    pause=st.floats(0.1, 1.5),
+)
+def test_context_widens_only_the_audio_never_into_a_neighbour_or_past_the_file(spans, tail, pause):
+    duration = (spans[-1][1] if spans else 0.0) + tail + 0.1
+    rows = plan_rows(spans, duration, longest=8.0, pause=pause)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(segment, "CONTEXT", 0.0)
+        bare = plan_rows(spans, duration, longest=8.0, pause=pause)
+    # the rows reported are the same with or without context, and tile the file
+    assert [(r.start, r.end, r.speech) for r in rows] == [(r.start, r.end, r.speech) for r in bare]
+    assert rows[0].start == 0.0 and rows[-1].end == pytest.approx(duration)
+    found = utterances(spans, duration, pause)
+    for r, b in zip(rows, bare, strict=True):
+        assert 0.0 <= r.audio_start <= r.start and r.end <= r.audio_end <= duration + 1e-9
+        assert r.audio_end - r.audio_start <= 8.0 + 1e-9
+        assert b.audio_start - CONTEXT - 1e-9 <= r.audio_start <= b.audio_start
+        assert b.audio_end <= r.audio_end <= b.audio_end + CONTEXT + 1e-9
+        if not r.speech:
+            continue
+        k = next(i for i, u in enumerate(found) if u[0] <= r.start and r.end <= u[1])
+        if k > 0:  # never before the middle of the pause that comes before
+            assert r.audio_start >= (found[k - 1][1] + found[k][0]) / 2 - 1e-9
+        if k + 1 < len(found):  # nor past the middle of the one after
+            assert r.audio_end <= (found[k][1] + found[k + 1][0]) / 2 + 1e-9
+
+
 def test_options_are_checked_once_for_every_engine():
     assert PredictOptions().mode == "vad"
     assert PredictOptions(window=3.0).mode == "fixed"
@@ -176,6 +255,43 @@ def test_utterances_are_found_within_tolerance_and_pauses_are_silence(predictor,
     # each utterance is classified as the clip alone is, through the one inference path
     alone = predict_files(predictor, EXAMPLES[: len(truth)])
     assert [s.label for s in speech] == [r.label for r in alone]
+
+
+@pytest.mark.vad
+def test_context_gives_the_model_the_speech_the_detector_cut_off(predictor, tmp_path):
+    # Silero's spans can start inside a weak onset; with CONTEXT of the pause on each side the
+    # model's own silence trim decides where each utterance begins, as for the clip alone
+    samples, truth = recording([1.0, 1.5, 2.0, 1.2, 2.5, 1.0, 1.8, 1.3, 1.0])
+    path = write_audio(tmp_path / "talk.wav", samples)
+    features = predictor.features
+
+    def classified(context: float):
+        seen = []  # (seconds of audio, frames after the trim) of each utterance classified
+
+        def spy(x):
+            f = features(x)
+            seen.append((len(x) / SAMPLE_RATE, len(f)))
+            return f
+
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(segment, "CONTEXT", context)
+            m.setattr(predictor, "features", spy)
+            [result] = predict_files(predictor, [path])
+        return [s for s in result.segments if s.label != SILENCE], seen
+
+    rows, padded = classified(CONTEXT)
+    bare_rows, bare = classified(0.0)
+    assert len(rows) == len(truth) == len(padded) == len(bare)
+    assert [(s.start, s.end) for s in rows] == [(s.start, s.end) for s in bare_rows]
+    for s, (seconds, _), (bare_seconds, _) in zip(rows, padded, bare, strict=True):
+        assert bare_seconds == pytest.approx(s.end - s.start, abs=1 / SAMPLE_RATE)
+        assert seconds == pytest.approx(s.end - s.start + 2 * CONTEXT, abs=1 / SAMPLE_RATE)
+    frames, bare_frames = [f for _, f in padded], [f for _, f in bare]
+    assert all(a >= b for a, b in zip(frames, bare_frames, strict=True))
+    assert any(a > b for a, b in zip(frames, bare_frames, strict=True)), frames
+    alone = [len(features(load_audio(p))) for p in EXAMPLES[: len(truth)]]
+    gap = lambda got: sum(abs(a - b) for a, b in zip(got, alone, strict=True))  # noqa: E731
+    assert gap(frames) < gap(bare_frames), (frames, bare_frames, alone)
 
 
 RAVDESS_16K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess-speech-16k"
