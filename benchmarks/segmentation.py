@@ -11,7 +11,13 @@
    TOLERANCE s, per-utterance accuracy against the same clips classified one by one. One clip
    is 8 points of that accuracy, so the same check runs on 60 more ASED clips (15 per emotion,
    seeded, none of the 4 above) in 5 recordings of 12.
-2. Throughput on a recording of MINUTES minutes made of the same clips and pauses, with the
+2. Why utterances get CONTEXT (ser_cli/inference/segment.py) of the pause around them, and
+   what it changes: how far the model's own silence trim reaches beyond Silero's span on
+   MARGIN_CLIPS of its training clips (RAVDESS actors 01-20; the trim, not the detector,
+   decides what a clip alone gives the model); both accuracy checks again with other
+   contexts (0: before issue 21); and how many of the 12 clips, classified alone, change
+   label when their start moves by less than one 10 ms feature hop (SHIFTS samples).
+3. Throughput on a recording of MINUTES minutes made of the same clips and pauses, with the
    bundled model: `predict_files` with `--segment vad` against `--segment fixed` (8 s windows
    every 4 s: the previous default), each in a fresh process; wall time, and peak memory for
    the vad path on the full and on a third of the recording (flat in the length or not).
@@ -28,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +55,9 @@ FLOOR = 1e-4  # amplitude of the room noise in the pauses (about -80 dBFS)
 MINUTES = 30.0  # length of the throughput recording
 LARGER_PER_EMOTION = 15  # ASED clips per emotion in the larger check (60 in 5 recordings)
 SEED = 0
+MARGIN_CLIPS = 150  # training clips (seeded) whose trim is compared with Silero's span
+CONTEXTS = (0.0, 0.125, 0.5)  # seconds of context tried besides segment.CONTEXT
+SHIFTS = tuple(range(0, 160, 10))  # samples cut from a clip's start: under one 160-sample hop
 RESULTS = ROOT / "benchmarks" / "results" / "segmentation.json"
 
 
@@ -178,7 +188,13 @@ def larger_test(clips) -> dict:
     """accuracy_test over recordings of 12 clips each; counts summed, accuracies pooled."""
     parts = [accuracy_test(clips[i : i + 12], SEED + 10 + i) for i in range(0, len(clips), 12)]
     total = sum(p["utterances"] for p in parts)
-    keys = ("utterances", "found_within_tolerance", "pauses", "pauses_marked_silence")
+    keys = (
+        "utterances",
+        "found_within_tolerance",
+        "pauses",
+        "pauses_marked_silence",
+        "same_label_as_one_by_one",
+    )
     out = {k: sum(p[k] for p in parts) for k in keys}
     out["recordings"] = len(parts)
     for k in ("per_utterance_accuracy", "one_by_one_accuracy"):
@@ -210,11 +226,100 @@ def accuracy_test(clips, seed: int = SEED) -> dict:
     one_by_one = sum(r.label == t for r, t in zip(alone, labels, strict=True)) / len(clips)
     scores = score_boundaries(result, truth, pauses, labels)
     scores["one_by_one_accuracy"] = round(one_by_one, 4)
+    scores["same_label_as_one_by_one"] = sum(
+        row["predicted"] == alone[k].label
+        for row, (_, _, k) in zip(scores["rows"], truth, strict=True)
+    )
     scores["one_by_one_labels"] = [r.label for r in alone]
     scores["recording_seconds"] = round(len(samples) / SAMPLE_RATE, 2)
     scores["pause_seconds"] = [round(b - a, 2) for a, b in pauses]
     scores["clips"] = [_shown(p) for p, _ in clips]
     return scores
+
+
+def trim_margins(per_corpus: int = MARGIN_CLIPS) -> dict:
+    """Seconds by which the model's silence trim (features.trim_silence) starts before and
+    ends after Silero's speech on whole training clips (negative: inside it)."""
+    import torch
+
+    from ser_cli.audio.vad import speech_spans
+    from ser_cli.features.extract import _mel_transform, _voiced_span
+    from ser_cli.inference.load import load_predictor
+
+    predictor = load_predictor("default")
+    cfg = predictor.feature_config
+    mel = _mel_transform(cfg)
+    files = sorted((DATA / "ravdess-speech-16k").rglob("*.flac"))
+    rng = np.random.default_rng(SEED + 3)
+    before, after = [], []
+    for path in rng.choice(files, per_corpus, replace=False):
+        samples = load_audio(path)
+        spans = speech_spans(predictor.vad.chunk_probabilities(samples))
+        with torch.no_grad():
+            kept = _voiced_span(mel(torch.from_numpy(samples)))
+        if not spans or kept.start is None:
+            continue
+        hop = cfg.hop_length / SAMPLE_RATE  # frame i is centred on sample i * hop_length
+        before.append(spans[0][0] - kept.start * hop)
+        after.append(kept.stop * hop - spans[-1][1])
+
+    def spread(values: list[float]) -> dict:
+        q = np.percentile(values, [50, 75, 90])
+        return {
+            "median": round(float(q[0]), 3),
+            "p75": round(float(q[1]), 3),
+            "p90": round(float(q[2]), 3),
+            "share_outside_silero": round(float(np.mean(np.array(values) > 0)), 3),
+        }
+
+    return {
+        "corpus": "ravdess-speech-16k (actors 01-20: the bundled model's training data)",
+        "clips": len(before),
+        "trim_starts_before_silero_s": spread(before),
+        "trim_ends_after_silero_s": spread(after),
+    }
+
+
+def context_sweep(clips, more) -> list[dict]:
+    """Both accuracy checks with each of CONTEXTS seconds of context instead of CONTEXT."""
+    from ser_cli.inference import segment
+
+    default, out = segment.CONTEXT, []
+    try:
+        for context in CONTEXTS:
+            segment.CONTEXT = context
+            a, b = accuracy_test(clips), larger_test(more)
+            out.append(
+                {
+                    "context_seconds": context,
+                    **{
+                        f"{name}_{k}": m[k]
+                        for name, m in (("held_out", a), ("larger_ased", b))
+                        for k in ("per_utterance_accuracy", "same_label_as_one_by_one")
+                    },
+                }
+            )
+    finally:
+        segment.CONTEXT = default
+    return out
+
+
+def shift_check(clips) -> dict:
+    """Each clip alone with its first SHIFTS samples cut (under one feature hop): its labels."""
+    from ser_cli.inference.load import load_predictor
+
+    predictor = load_predictor("default")
+    labels = {}
+    for path, _ in clips:
+        samples = load_audio(path)
+        probs = predictor.predict_batch([predictor.features(samples[s:]) for s in SHIFTS])
+        labels[_shown(path)] = dict(Counter(predictor.labels[int(p.argmax())] for p in probs))
+    return {
+        "shifts_samples": list(SHIFTS),
+        "clips": len(clips),
+        "clips_whose_label_changes": sum(len(c) > 1 for c in labels.values()),
+        "labels": labels,
+    }
 
 
 TIMER = """
@@ -272,7 +377,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=MINUTES)
     args = parser.parse_args()
+    from ser_cli.inference.segment import CONTEXT
+
     clips = held_out_clips()
+    more = more_ased_clips([p for p, _ in clips])
     started = time.time()
     report = {
         "command": "python benchmarks/segmentation.py"
@@ -280,8 +388,12 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "model": "default (bundled; trained on RAVDESS actors 01-20)",
         "tolerance_seconds": TOLERANCE,
+        "context_seconds": CONTEXT,
         "accuracy": accuracy_test(clips),
-        "larger_ased": larger_test(more_ased_clips([p for p, _ in clips])),
+        "larger_ased": larger_test(more),
+        "trim_margins": trim_margins(),
+        "other_contexts": context_sweep(clips, more),
+        "start_shifts": shift_check(clips),
         "throughput": throughput_test(clips, args.minutes),
         "cpu_cores": len(os.sched_getaffinity(0)),
     }
@@ -299,6 +411,21 @@ def main() -> None:
         f"{b['utterances']} more ASED clips in {b['recordings']} recordings: found "
         f"{b['found_within_tolerance']}, pauses {b['pauses_marked_silence']}/{b['pauses']}, accuracy "
         f"{b['per_utterance_accuracy']:.1%} by utterance vs {b['one_by_one_accuracy']:.1%} one by one"
+    )
+    m, sh = report["trim_margins"], report["start_shifts"]
+    print(
+        f"trim starts before Silero on {m['clips']} training clips: median "
+        f"{m['trim_starts_before_silero_s']['median']} s, 75th percentile "
+        f"{m['trim_starts_before_silero_s']['p75']} s; context {CONTEXT} s"
+    )
+    for row in report["other_contexts"]:
+        print(
+            f"context {row['context_seconds']} s: {row['held_out_per_utterance_accuracy']:.1%} "
+            f"and {row['larger_ased_per_utterance_accuracy']:.1%} by utterance"
+        )
+    print(
+        f"clips whose label changes with a start moved by under a hop: "
+        f"{sh['clips_whose_label_changes']} of {sh['clips']}"
     )
     print(
         f"{t['recording_seconds'] / 60:.1f} min: vad {t['vad']['seconds']} s, fixed "
