@@ -34,8 +34,10 @@ OVERLAP = 1.0  # seconds of audio shared by neighbouring parts of an over-long u
 # Silero's speech_pad_ms). Silero's spans can start inside a weak onset, while a clip
 # classified alone (and every training clip) reaches the model with whatever the feature
 # pipeline's silence trim (features.trim_silence) keeps, which often starts before Silero's
-# span; with this context the trim, not the detector, decides where the speech begins. Half
-# the default --pause, so with the defaults no pause audio is given to both its neighbours.
+# span (how far, on the bundled model's training clips: "trim_margins" in
+# benchmarks/results/segmentation.json); with this context the trim, not the detector,
+# decides where the speech begins. Half the default --pause, so with the defaults no pause
+# audio is given to both its neighbours.
 CONTEXT = 0.25
 
 
