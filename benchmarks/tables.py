@@ -433,6 +433,59 @@ def segmentation() -> str:
     )
 
 
+def segmentation_context() -> str:
+    r = _load("segmentation.json")
+    a, b, m, sh = r["accuracy"], r["larger_ased"], r["trim_margins"], r["start_shifts"]
+    runs = [
+        {
+            "context_seconds": r["context_seconds"],
+            "held_out_per_utterance_accuracy": a["per_utterance_accuracy"],
+            "held_out_same_label_as_one_by_one": a["same_label_as_one_by_one"],
+            "larger_ased_per_utterance_accuracy": b["per_utterance_accuracy"],
+            "larger_ased_same_label_as_one_by_one": b["same_label_as_one_by_one"],
+        },
+        *r["other_contexts"],
+    ]
+
+    def context(seconds: float) -> str:
+        if seconds == r["context_seconds"]:
+            return f"**{seconds:g} s** (`CONTEXT`, the default)"
+        return f"{seconds:g} s" + (" (before issue 21)" if seconds == 0 else "")
+
+    def margin(row: dict) -> str:
+        return (
+            f"{row['median']:.2f} s | {row['p75']:.2f} s | {row['p90']:.2f} s | "
+            f"{_pct(row['share_outside_silero'])} |"
+        )
+
+    lines = [
+        "| context on each side of an utterance | 12 held-out clips: by utterance; "
+        f"labelled as alone (of {a['utterances']}) | {b['utterances']} more ASED clips: "
+        f"by utterance; labelled as alone (of {b['utterances']}) |",
+        "|---|---|---|",
+        *(
+            f"| {context(x['context_seconds'])} | {_pct(x['held_out_per_utterance_accuracy'])}; "
+            f"{x['held_out_same_label_as_one_by_one']} | "
+            f"{_pct(x['larger_ased_per_utterance_accuracy'])}; "
+            f"{x['larger_ased_same_label_as_one_by_one']} |"
+            for x in sorted(runs, key=lambda x: x["context_seconds"])
+        ),
+        f"| each clip alone (the reference) | {_pct(a['one_by_one_accuracy'])} | "
+        f"{_pct(b['one_by_one_accuracy'])} |",
+        "",
+        f"| the model's silence trim against Silero's speech, {m['clips']} training clips "
+        "| median | 75th percentile | 90th percentile | clips where the trim reaches outside |",
+        "|---|---|---|---|---|",
+        f"| trim starts before Silero's start by | {margin(m['trim_starts_before_silero_s'])}",
+        f"| trim ends after Silero's end by | {margin(m['trim_ends_after_silero_s'])}",
+        "",
+        f"The 12 clips alone, each with its first 0 to {max(sh['shifts_samples'])} samples cut "
+        f"(less than one 10 ms feature hop): {sh['clips_whose_label_changes']} of {sh['clips']} "
+        "change label.",
+    ]
+    return "\n".join(lines)
+
+
 # --- benchmarks/README.md -----------------------------------------------------------------------
 
 
@@ -612,6 +665,9 @@ TABLES: dict[str, Table] = {
     ),
     "segmentation": Table(
         segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py",)
+    ),
+    "segmentation-context": Table(
+        segmentation_context, ("segmentation.json",), ("python benchmarks/segmentation.py",)
     ),
     "commands": Table(commands, ("*.json",), ("(each file's own)",)),
     "index": Table(index, (), ()),
