@@ -3,6 +3,8 @@
 Frame-level features come out as (frames, dims) float32 arrays:
 - ``logmel``: log mel spectrogram (torchaudio), 10 ms hop.
 - ``mfcc``: MFCCs over the same mel front end.
+- ``logmel`` with ``voice``: each frame followed by the clip's voice embedding (a pretrained
+  speaker encoder, :mod:`ser_cli.features.voice`), (frames, n_mels + 256).
 - ``ssl``: hidden states of every layer of a pretrained speech encoder, shape
   (layers, frames, dims) — see :mod:`ser_cli.features.ssl_encoder`.
 - ``waveform``: the audio itself as (frames, 320) 20 ms chunks, for runs that fine-tune the
@@ -24,6 +26,7 @@ import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio
 from ser_cli.errors import ConfigError, OutputError
+from ser_cli.features.voice import VOICE_DIMS
 from ser_cli.validation import at_least, between, check_fields, one_of, positive
 
 FEATURE_KINDS = ("logmel", "mfcc", "ssl", "waveform")
@@ -49,6 +52,9 @@ class FeatureConfig:
     trim_silence: bool = True  # drop leading/trailing frames TRIM_DB below the loudest
     ssl_model: str = ""  # Hugging Face id or local folder when kind == "ssl"
     ssl_max_seconds: float = 8.0  # longest audio fed to the encoder at once
+    # logmel only: append the clip's voice embedding (features.voice: a pretrained speaker
+    # encoder, VOICE_DIMS values) to every frame; read by models that take it (enhanced).
+    voice: bool = False
 
     RULES: ClassVar[dict] = {
         "kind": one_of(*FEATURE_KINDS),
@@ -78,6 +84,10 @@ class FeatureConfig:
             raise ConfigError(
                 f"features.n_mfcc ({self.n_mfcc}) must not exceed features.n_mels ({self.n_mels})."
             )
+        if self.voice and self.kind != "logmel":
+            raise ConfigError(
+                f"features.voice adds to log-mel features; features.kind is '{self.kind}'."
+            )
         if self.kind == "ssl" and not self.ssl_model:
             raise ConfigError(
                 "feature kind 'ssl' needs ssl_model (a Hugging Face id or a local folder)."
@@ -86,7 +96,13 @@ class FeatureConfig:
     @property
     def dims(self) -> int | None:
         """Feature dimensions per frame (None for ssl: the encoder decides)."""
-        return {"logmel": self.n_mels, "mfcc": self.n_mfcc}.get(self.kind)
+        dims = {"logmel": self.n_mels, "mfcc": self.n_mfcc}.get(self.kind)
+        return dims + VOICE_DIMS if dims is not None and self.voice else dims
+
+    @property
+    def voice_dims(self) -> int:
+        """How many of each frame's values, at its end, are the voice embedding (0 or VOICE_DIMS)."""
+        return VOICE_DIMS if self.voice else 0
 
     @property
     def frames_per_second(self) -> float:
@@ -166,7 +182,13 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
             out = _mel_transform(cfg)(wave)[:, keep]
         else:
             out = torch.log(mel_power[:, keep] + LOG_FLOOR)
-    return out.T.contiguous().numpy().astype(np.float32)
+    frames = out.T.contiguous().numpy().astype(np.float32)
+    if cfg.voice:  # the whole clip's embedding beside each frame: (frames, n_mels + VOICE_DIMS)
+        from ser_cli.features.voice import voice_embedding
+
+        embedding = voice_embedding(samples, SAMPLE_RATE)
+        frames = np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
+    return frames
 
 
 def _mel_only(cfg: FeatureConfig) -> dict:

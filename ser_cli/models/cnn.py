@@ -64,6 +64,12 @@ class BaseCNNRNN(nn.Module):
         return self.head(masked_mean(h, m))
 
 
+# Dropout on the voice embedding: the voice head is a linear model on 256 values fitted to a
+# few thousand acted clips; strong regularisation is what made it transfer across corpora
+# (docs/corpora.md).
+VOICE_DROPOUT = 0.5
+
+
 @dataclass(frozen=True)
 class EnhancedConfig:
     n_features: int = 40
@@ -73,19 +79,36 @@ class EnhancedConfig:
     # Per-clip normalisation before the convolutions (layers.UtteranceNorm): "none", "level"
     # (removes each recording's loudness), "mean" (its channel and loudness) or "meanvar".
     utterance_norm: str = "mean"
+    # The last voice_dims values of each frame are a voice embedding (features.voice; set from
+    # the features, not by users): read by a second, linear head, see EnhancedCNN.
+    voice_dims: int = 0
     # Checkpoints written before an option existed load with the value they were trained with.
-    ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none"}
+    ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none", "voice_dims": 0}
     # Options measured and not kept, with the value today's model behaves as: a checkpoint
     # that saved that value loads; any other is refused (the bundled model saved "mean").
     REMOVED: ClassVar[dict] = {"freq_pool": "mean"}
 
 
 class EnhancedCNN(nn.Module):
-    """Residual 2-D CNN + attentive statistics pooling. (batch, time, feats), mask -> (batch, classes)."""
+    """Residual 2-D CNN + attentive statistics pooling. (batch, time, feats), mask -> (batch, classes).
+
+    With ``voice_dims``, each frame's last ``voice_dims`` values are the clip's voice embedding
+    (a pretrained speaker encoder's, :mod:`ser_cli.features.voice`) and a second head, linear
+    on that embedding, judges the clip beside the CNN. The two are experts trained each on
+    its own loss (in training mode ``forward`` returns both heads' logits: the trainer takes
+    the loss of each) and combined as a product at inference: log-softmax of the CNN plus
+    log-softmax of the voice head, so either can veto a class. Trained jointly on one loss, the
+    two would share the work and each learn less of what transfers to unheard corpora.
+    """
 
     def __init__(self, cfg: EnhancedConfig):
         super().__init__()
         self.cfg = cfg
+        self.voice = (
+            nn.Sequential(nn.Dropout(VOICE_DROPOUT), nn.Linear(cfg.voice_dims, cfg.n_classes))
+            if cfg.voice_dims
+            else None
+        )
         self.norm = UtteranceNorm(cfg.utterance_norm)
         blocks, in_ch = [], 1
         for i, ch in enumerate(cfg.channels):
@@ -96,11 +119,20 @@ class EnhancedCNN(nn.Module):
         self.pool = AttentivePooling(in_ch)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * in_ch, cfg.n_classes))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        voice = None
+        if self.voice is not None:
+            x, embedding = x[..., : -self.cfg.voice_dims], x[..., -self.cfg.voice_dims :]
+            voice = self.voice(masked_mean(embedding, mask))  # (B, classes)
         x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
         h, m = conv_stack(self.cnn, self.norm(x, mask), mask)  # (B, C, F', T'), (B, T')
         h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
-        return self.head(self.pool(h, m))
+        logits = self.head(self.pool(h, m))
+        if voice is None:
+            return logits
+        if self.training:
+            return logits, voice
+        return torch.log_softmax(logits, -1) + torch.log_softmax(voice, -1)
 
 
 def conv_stack(blocks: nn.Sequential, x: torch.Tensor, mask: torch.Tensor):

@@ -42,6 +42,7 @@ class FeatureBatcher:
     global_prob: float
     corpora: np.ndarray  # (clips,) int: the corpus of each clip
     balance: bool
+    voice_dims: int = 0  # trailing values of each frame that are a voice embedding, not log-mel
     min_batch: int = 2  # batch norm needs two examples: a smaller last batch is skipped
 
     def order(self, rng: np.random.Generator) -> np.ndarray:
@@ -57,6 +58,7 @@ class FeatureBatcher:
             rng,
             self.global_stats,
             self.global_prob,
+            self.voice_dims,
         )
 
 
@@ -146,16 +148,21 @@ def train_batch(
     rng: np.random.Generator,
     global_stats: Stats | None = None,
     global_prob: float = 0.0,
+    voice_dims: int = 0,
 ):
     """A training batch: random crops, augmentation (log-mel only), normalisation.
 
+    The last ``voice_dims`` values of each frame (a clip's voice embedding, the same on every
+    frame) are not log-mel: augmentation leaves them as they are.
     Returns x (batch, [layers,] crop_frames, dims), mask (batch, crop_frames), y (batch,).
     """
     items = []
     for i in index:
         x = clips.features[i].astype(np.float32)
         if augment is not None and x.ndim == 2:
-            x = augment_logmel(x, augment, rng)
+            mel = augment_logmel(x[:, : x.shape[1] - voice_dims], augment, rng)
+            voice = np.broadcast_to(x[:1, x.shape[1] - voice_dims :], (len(mel), voice_dims))
+            x = np.concatenate([mel, voice], 1) if voice_dims else mel
         frames = x.shape[-2]
         if frames > crop_frames:
             start = int(rng.integers(0, frames - crop_frames + 1))

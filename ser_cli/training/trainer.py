@@ -82,6 +82,9 @@ class TrainingSetup:
     calibrate: bool = True  # fit a softmax temperature on val after training
 
 
+VOICE_MODELS = ("enhanced",)  # models with a head for features.voice (models/cnn.py)
+
+
 def default_threads() -> int:
     """The CPUs this process may run on: torch's own default, before anything changed it."""
     import os
@@ -234,17 +237,25 @@ def optimizer_step(
     x, mask, y = batch
     x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-        logits = net(x, mask)
+        heads = net(x, mask)
+    # A model of several experts (enhanced with a voice head) returns each one's logits in
+    # training mode: each is trained on its own loss, and the losses add up.
+    heads = heads if isinstance(heads, tuple) else (heads,)
     targets = torch.from_numpy(y).to(device)
     allowed_t = None if allowed is None else torch.from_numpy(allowed).to(device)
-    if allowed is None:
-        loss = criterion(logits.float(), targets)
-    else:
-        loss = criterion(logits.float(), targets, allowed_t)
+    soft = None
     if teacher is not None:
         with torch.no_grad():
             soft = teacher(x, mask).float()
-        loss = (1 - distill) * loss + distill * distillation_loss(logits.float(), soft, allowed_t)
+    loss = 0.0
+    for logits in heads:
+        logits = logits.float()
+        own = (
+            criterion(logits, targets) if allowed is None else criterion(logits, targets, allowed_t)
+        )
+        if soft is not None:
+            own = (1 - distill) * own + distill * distillation_loss(logits, soft, allowed_t)
+        loss = loss + own
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -275,6 +286,11 @@ def train_run(
     if spec.features != ("ssl" if cfg.features.kind == "ssl" else "logmel"):
         raise ConfigError(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
+        )
+    if cfg.features.voice and cfg.model not in VOICE_MODELS:
+        raise ConfigError(
+            f"features.voice is read by model {', '.join(VOICE_MODELS)} only, not '{cfg.model}'; "
+            "choose that model or set features.voice=false."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
     check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
@@ -486,6 +502,8 @@ def _feature_setup(
 
     dims = train.features[0].shape[-1]
     extra = {"n_layers": train.features[0].shape[0]} if spec.features == "ssl" else {}
+    if cfg.features.voice:
+        extra["voice_dims"] = cfg.features.voice_dims
     mcfg = model_config(
         cfg.model, cfg.model_options, n_features=dims, n_classes=len(labels), **extra
     )
@@ -513,6 +531,7 @@ def _feature_setup(
         tc.global_norm_prob if tc.normalization == "speaker" else 0.0,
         corpus_ids(train_rows),
         tc.corpus_balance,
+        cfg.features.voice_dims,
     )
     return TrainingSetup(model, batcher, one_group, train, val, val_stats, global_stats, meta)
 
