@@ -91,6 +91,11 @@ def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
             "export an enhanced, base, ultimate or simplified run instead."
         )
     checkpoint = load_checkpoint(run_dir, "best", device="cpu")
+    if checkpoint.feature_config.voice:  # the torch-free ONNX path computes log-mel only
+        raise ExportError(
+            f"{run_dir}: reads voice features (a pretrained speaker encoder run with torch), "
+            "which an ONNX file cannot compute; predict with the run folder instead."
+        )
     proto, exporter, difference = _export_graph(checkpoint.model, checkpoint.feature_config.dims)
     _set_metadata(proto, checkpoint)
     import onnx

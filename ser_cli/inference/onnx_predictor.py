@@ -36,9 +36,10 @@ class OnnxPredictor:
         self.meta = meta
         self.labels: tuple[str, ...] = meta["labels"]
         self.feature_config = FeatureConfig.from_dict(meta["feature_config"])
-        if self.feature_config.kind not in ("logmel", "mfcc"):
+        if self.feature_config.kind not in ("logmel", "mfcc") or self.feature_config.voice:
+            kind = "voice" if self.feature_config.voice else self.feature_config.kind
             raise ModelError(
-                f"{self.path}: reads '{self.feature_config.kind}' features, which ser computes only with torch; "
+                f"{self.path}: reads '{kind}' features, which ser computes only with torch; "
                 "use the run folder instead of the ONNX file."
             )
         self.global_stats = Stats(meta["global_mean"], meta["global_std"])

@@ -119,12 +119,16 @@ def model_config(name: str, options: dict | None = None, **dims):
         )
     merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
     for key in options or {}:
-        if key in merged and key not in dims:  # (a removed option, off, is gone from merged)
+        # (a removed option, off, is gone from merged; a dimension set from the data is a
+        # checkpoint's saved value, taken as it is)
+        if key in merged and key not in dims and key not in FROM_FEATURES:
             merged[key] = _checked_option(config_cls, name, key, merged[key])
     return config_cls(**merged)
 
 
 MAX_WIDTH = 4096  # largest layer width, count or depth a model option may ask for
+# Model config fields that follow the feature settings, never a user's model option.
+FROM_FEATURES = {"voice_dims": "features.voice"}
 
 
 def _checked_option(config_cls, name: str, key: str, value):
@@ -155,6 +159,9 @@ def check_model_options(name: str, options: dict | None) -> None:
     """Fail now, in one line, unless ``options`` build a '{name}' model: each value's type and
     range, then the model itself built once on torch's meta device (choices such as a pooling
     mode, heads that divide the width) with the config's default dimensions."""
+    for key, setting in FROM_FEATURES.items():
+        if key in (options or {}):
+            raise ModelError(f"model_options.{key} follows {setting}; set that instead.")
     cfg = model_config(name, options)
     if get_spec(name).features == "ssl":
         return  # building it may download a speech encoder; its config checks itself
