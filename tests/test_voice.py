@@ -131,3 +131,21 @@ def test_voice_features_with_a_model_that_cannot_read_them_are_refused_before_wo
     with pytest.raises(ConfigError, match="features.voice is read by model enhanced only"):
         train_run([{"path": "x.wav", "label": "sad", "split": "train"}], cfg, tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_the_embedding_is_resemblyzers_own():
+    """ser computes resemblyzer's mel with torchaudio (librosa's first call costs seconds):
+    the embedding must stay the library's."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder, preprocess_wav
+
+    from ser_cli.features.voice import voice_embedding
+
+    for speaker, seconds in ((0, 1.0), (2, 4.0)):
+        clip = synth_clip("happy", speaker=speaker, duration=seconds)
+        ours = voice_embedding(clip)
+        theirs = VoiceEncoder("cpu", verbose=False).embed_utterance(preprocess_wav(clip))
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)

@@ -186,7 +186,7 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     if cfg.voice:  # the whole clip's embedding beside each frame: (frames, n_mels + VOICE_DIMS)
         from ser_cli.features.voice import voice_embedding
 
-        embedding = voice_embedding(samples, SAMPLE_RATE)
+        embedding = voice_embedding(samples)
         frames = np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
     return frames
 

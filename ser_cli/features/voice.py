@@ -16,34 +16,64 @@ import warnings
 
 import numpy as np
 
+from ser_cli.audio.io import SAMPLE_RATE
+
 VOICE_DIMS = 256  # resemblyzer's embedding size
 MIN_SAMPLES = 1600  # 0.1 s at 16 kHz: shorter speech after its trimming uses the clip as is
 
 
+# resemblyzer's mel front end (its hparams): 25 ms windows every 10 ms, 40 bands, power.
+MEL_WINDOW = 400  # samples at 16 kHz
+MEL_HOP = 160
+MEL_BANDS = 40
+PARTIAL_RATE = 1.3  # partial embeddings per second, averaged (resemblyzer's default)
+MIN_COVERAGE = 0.75  # a last partial covering less of its window is dropped (its default)
+
+
 @functools.lru_cache(maxsize=1)
 def _encoder():
-    """The encoder, built once per process on the CPU (it is small: a GPU gains nothing)."""
+    """The encoder, built once per process on the CPU (it is small: a GPU gains nothing), and
+    its mel front end."""
+    import torchaudio
+
     with warnings.catch_warnings():
         # resemblyzer imports webrtcvad, whose module still imports pkg_resources
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        from resemblyzer import VoiceEncoder, preprocess_wav
+        from resemblyzer import VoiceEncoder
 
-    return VoiceEncoder("cpu", verbose=False), preprocess_wav
+    # librosa's melspectrogram (slaney scale and norm, centred frames padded with zeros), in
+    # torchaudio: the same numbers without librosa's lazy imports, which cost seconds per process
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=SAMPLE_RATE, n_fft=MEL_WINDOW, hop_length=MEL_HOP, n_mels=MEL_BANDS,
+        norm="slaney", mel_scale="slaney", pad_mode="constant",
+    )  # fmt: skip
+    return VoiceEncoder("cpu", verbose=False), mel
 
 
-def voice_embedding(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """One clip -> its (VOICE_DIMS,) float32 embedding (unit length; zeros for a clip too short
-    to embed). ``samples``: (n,) float32 mono at ``sample_rate`` (16 kHz in ser).
+def voice_embedding(samples: np.ndarray) -> np.ndarray:
+    """One clip -> its (VOICE_DIMS,) float32 embedding (unit length; zeros for a clip without
+    sound). ``samples``: (n,) float32 mono at 16 kHz.
 
-    Resemblyzer's own preprocessing first: loudness normalised to -30 dBFS and long silences
-    removed (webrtcvad); a clip with under 0.1 s of speech left is embedded whole.
+    As resemblyzer's ``preprocess_wav`` + ``embed_utterance`` (tests/test_voice.py checks the
+    two agree): loudness raised to -30 dBFS, long silences removed (webrtcvad), partial
+    embeddings of 1.6 s windows averaged; a clip with under 0.1 s of speech left is embedded
+    whole.
     """
-    encoder, preprocess = _encoder()
+    import torch
+    from resemblyzer import preprocess_wav
+
+    encoder, mel = _encoder()
     samples = np.asarray(samples, dtype=np.float32)
     if not np.any(samples):
         return np.zeros(VOICE_DIMS, dtype=np.float32)
-    speech = preprocess(samples, source_sr=sample_rate)
-    if len(speech) < MIN_SAMPLES:
-        speech = samples
-    return np.asarray(encoder.embed_utterance(speech), dtype=np.float32)
+    wav = preprocess_wav(samples)  # no source rate given: ser's audio is already at 16 kHz
+    if len(wav) < MIN_SAMPLES:
+        wav = samples
+    wav_slices, mel_slices = encoder.compute_partial_slices(len(wav), PARTIAL_RATE, MIN_COVERAGE)
+    wav = np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav))))
+    with torch.no_grad():
+        frames = mel(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))).T
+        partials = encoder(torch.stack([frames[s] for s in mel_slices])).numpy()
+    raw = partials.mean(0)
+    return (raw / np.linalg.norm(raw)).astype(np.float32)
