@@ -3,6 +3,7 @@
 
     python benchmarks/corpora.py loco [--seeds 0 1 2] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
+    python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
 
 ``loco`` prepares one manifest of the three corpora (``ser prepare RAVDESS EMODB ASED``) and runs
 ``ser train --data MIX --cv corpus --set train.seed=S [--set ...]``: for each corpus, a model
@@ -12,7 +13,13 @@ tested on every clip of the one left out, over its own classes and over angry/ha
 01-20 alone, tested on EmoDB and ASED. It trains nothing: the bundled model's three 60-epoch
 members are exactly those runs (seeds 0-2), each scored alone; the bundled ensemble is scored too.
 
-Results: benchmarks/results/loco-NAME.json, loco-ravdess-only.json and loco-bundled.json,
+``folds`` is the other half of the question, whether a mix loses on the speakers of a corpus
+it does train on: ``ser train --data MIX --cv 5`` (each fold holds 4 RAVDESS actors and a fifth
+of every other corpus's speakers), each fold model scored per corpus on its test speakers, over
+the corpus's own classes, no adaptation (results/folds-NAME.json). The RAVDESS figure compares
+with the default recipe's 5-fold CV on RAVDESS alone (docs/accuracy.md).
+
+Results: benchmarks/results/loco-NAME.json, folds-NAME.json, loco-ravdess-only.json and loco-bundled.json,
 one entry per seed,
 written as each seed finishes (the run folders stay in bench-out/corpora/).
 """
@@ -115,6 +122,45 @@ def loco(seeds: list[int], name: str, sets: list[str]) -> None:
         _record(name, seed, entry, command)
 
 
+def folds(seeds: list[int], name: str, sets: list[str]) -> None:
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    manifest = mix_manifest()
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    extra = [a for s in sets for a in ("--set", s)]
+    path = RESULTS / f"folds-{name}.json"
+    for seed in seeds:
+        out = OUT / f"folds-{name}-s{seed}"
+        started = time.time()
+        ser("train", "--data", manifest, "--cv", "5", "--seed", seed, "--out", out, *extra)
+        minutes = round((time.time() - started) / 60, 1)
+        scores: dict[str, list] = {}
+        for fold_dir in sorted(out.glob("fold*")):
+            ckpt = load_checkpoint(fold_dir, "best")
+            fold = fold_dir.name.removeprefix("fold")
+            for corpus in CORPORA:
+                test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
+                own = sorted({r["label"] for r in test})
+                m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+                scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+        entry = {
+            "minutes": minutes,
+            "corpora": {  # clip-weighted over the 5 folds, as `ser train --cv` reports
+                c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
+            },
+        }
+        saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
+        saved["command"] = "python benchmarks/corpora.py folds --seeds S" + (
+            f" --name {name}" + "".join(f" --set {s}" for s in sets) if sets else ""
+        )
+        saved["machine"] = {"python": platform.python_version(), "cpu": platform.processor()}
+        saved["seeds"][str(seed)] = entry
+        path.write_text(json.dumps(saved, indent=2) + "\n")
+        print(json.dumps(entry, indent=1))
+
+
 def _score_other_corpora(ckpt, rows: list[dict]) -> dict:
     """A RAVDESS-only model on every EmoDB and ASED clip, no adaptation and adapted."""
     from ser_cli.inference.evaluate import evaluate_rows
@@ -162,7 +208,7 @@ def ravdess_only(seeds: list[int]) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("loco", "ravdess-only"))
+    parser.add_argument("what", choices=("loco", "ravdess-only", "folds"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", default="default")
     parser.add_argument("--set", dest="sets", action="append", default=[])
@@ -170,6 +216,8 @@ def main(argv: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if args.what == "loco":
         loco(args.seeds, args.name, args.sets)
+    elif args.what == "folds":
+        folds(args.seeds, args.name, args.sets)
     else:
         ravdess_only(args.seeds)
 

@@ -258,6 +258,10 @@ LOCO_RESULTS = (
         "the same without corpus balancing (`train.corpus_balance=false`)",
     ),
     ("loco-default.json", "one network, the other two corpora, 60 epochs"),
+    (
+        "loco-voice-20-epochs.json",
+        "one network + its voice head (`features.voice`), the other two corpora, 20 epochs",
+    ),
 )
 
 
