@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -157,3 +158,10 @@ def test_the_bundled_model_is_the_bundle_file_and_the_defaults():
         )
     assert {m.corpora for m in bundle} == {("ravdess-speech-16k",)}
     assert default_model.member_specs(bundle)[0] == f"{recipes.DEFAULT_RECIPE}:0"
+
+
+def test_the_voice_recipe_file_is_what_its_leave_one_corpus_out_result_measured():
+    saved = json.loads((RESULTS / "loco-voice-20-epochs.json").read_text())
+    sets = re.findall(r"--set (\S+)", saved["command"])
+    assert sets, saved["command"]
+    assert _same(recipes.recipe_config("voice-20-epochs"), load_run_config(overrides=sets))
