@@ -290,6 +290,39 @@ def loco() -> str:
     return "\n".join(rows)
 
 
+FOLD_RESULTS = (
+    ("folds-voice-20-epochs.json", "one network + its voice head, the three corpora, 20 epochs"),
+)
+
+
+def corpus_folds() -> str:
+    """Speaker folds with every corpus in training: each corpus's unseen speakers, own classes."""
+    rows = [
+        "| 5 speaker folds, own classes, no adaptation | RAVDESS (8 classes) | EmoDB | ASED | seeds |",
+        "|---|---|---|---|---|",
+    ]
+    base = _load(f"recipe-{DEFAULT_RECIPE}.json")["seeds"]
+    cv = [v["cv_no_adapt"] for v in base.values()]
+    rows.append(
+        f"| one network, RAVDESS 01-20 alone (the default recipe) | "
+        f"{_ms((float(np.mean(cv)), float(np.std(cv))))} | - | - | {len(cv)} |"
+    )
+    for name, what in FOLD_RESULTS:
+        if not (RESULTS / name).exists():
+            continue
+        seeds = _load(name)["seeds"].values()
+        cells = []
+        for corpus in ("ravdess", "emodb", "ased"):
+            values = [s["corpora"][corpus] for s in seeds]
+            cells.append(
+                _ms((float(np.mean(values)), float(np.std(values))))
+                if len(values) > 1
+                else _pct(values[0])
+            )
+        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    return "\n".join(rows)
+
+
 def emodb_recall() -> str:
     r = _load("crosscorpus-emodb.json")
     labels = list(r["no_adapt"]["recall"])
@@ -603,6 +636,15 @@ TABLES: dict[str, Table] = {
         (
             "python benchmarks/corpora.py loco --seeds 0 1 2",
             "python benchmarks/corpora.py ravdess-only --seeds 0 1 2",
+        ),
+    ),
+    "corpus-folds": Table(
+        corpus_folds,
+        ("folds-*.json", f"recipe-{DEFAULT_RECIPE}.json"),
+        (
+            "python benchmarks/corpora.py folds --name voice-20-epochs --set features.voice=true "
+            "--set train.epochs=20",
+            RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
         ),
     ),
     "cv-models": Table(cv_models, ("cv-*.json",), ("python benchmarks/run.py cv [MODEL ...]",)),
