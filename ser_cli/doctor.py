@@ -46,6 +46,7 @@ PACKAGES = (
     ("scikit-learn", "sklearn", True, None),
     ("scipy", "scipy", True, None),
     ("silero-vad", "silero_vad", True, None),
+    ("resemblyzer", "resemblyzer", True, None),
     ("safetensors", "safetensors", True, None),
     ("pyyaml", "yaml", True, None),
     ("matplotlib", "matplotlib", True, None),
