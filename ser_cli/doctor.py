@@ -47,6 +47,7 @@ PACKAGES = (
     ("scipy", "scipy", True, None),
     ("silero-vad", "silero_vad", True, None),
     ("resemblyzer", "resemblyzer", True, None),
+    ("setuptools", "pkg_resources", True, None),  # resemblyzer's webrtcvad imports it
     ("safetensors", "safetensors", True, None),
     ("pyyaml", "yaml", True, None),
     ("matplotlib", "matplotlib", True, None),

@@ -29,6 +29,8 @@ EXPECTED_CHECKS = {
     "scikit-learn",
     "scipy",
     "silero-vad",
+    "resemblyzer",
+    "setuptools",
     "soxr",
     "safetensors",
     "pyyaml",

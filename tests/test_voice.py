@@ -149,3 +149,13 @@ def test_the_embedding_is_resemblyzers_own():
         ours = voice_embedding(clip)
         theirs = VoiceEncoder("cpu", verbose=False).embed_utterance(preprocess_wav(clip))
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_a_setuptools_without_pkg_resources_is_one_line_not_a_traceback(monkeypatch):
+    import sys
+
+    from ser_cli.features import voice
+
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # as with setuptools >= 81
+    with pytest.raises(ConfigError, match=r"pip install 'setuptools<81'"):
+        voice._encoder.__wrapped__()

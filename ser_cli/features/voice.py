@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE
+from ser_cli.errors import ConfigError
 
 VOICE_DIMS = 256  # resemblyzer's embedding size
 MIN_SAMPLES = 1600  # 0.1 s at 16 kHz: shorter speech after its trimming uses the clip as is
@@ -37,9 +38,17 @@ def _encoder():
     import torchaudio
 
     with warnings.catch_warnings():
-        # resemblyzer imports webrtcvad, whose module still imports pkg_resources
+        # resemblyzer imports webrtcvad, whose module still imports pkg_resources (deprecated,
+        # and gone from setuptools 81): said in one line rather than as a traceback
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import pkg_resources  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "features.voice needs pkg_resources for resemblyzer's webrtcvad, which setuptools "
+                "81 removed; run: pip install 'setuptools<81'"
+            ) from None
         from resemblyzer import VoiceEncoder
 
     # librosa's melspectrogram (slaney scale and norm, centred frames padded with zeros), in
