@@ -262,6 +262,7 @@ LOCO_RESULTS = (
         "loco-voice-20-epochs.json",
         "one network + its voice head (`features.voice`), the other two corpora, 20 epochs",
     ),
+    ("loco-voice-60-epochs.json", "the same on the default 60-epoch schedule"),
 )
 
 

@@ -160,8 +160,9 @@ def test_the_bundled_model_is_the_bundle_file_and_the_defaults():
     assert default_model.member_specs(bundle)[0] == f"{recipes.DEFAULT_RECIPE}:0"
 
 
-def test_the_voice_recipe_file_is_what_its_leave_one_corpus_out_result_measured():
-    saved = json.loads((RESULTS / "loco-voice-20-epochs.json").read_text())
+@pytest.mark.parametrize("name", ["voice-20-epochs", "voice-60-epochs"])
+def test_each_voice_recipe_file_is_what_its_leave_one_corpus_out_result_measured(name):
+    saved = json.loads((RESULTS / f"loco-{name}.json").read_text())
     sets = re.findall(r"--set (\S+)", saved["command"])
     assert sets, saved["command"]
-    assert _same(recipes.recipe_config("voice-20-epochs"), load_run_config(overrides=sets))
+    assert _same(recipes.recipe_config(name), load_run_config(overrides=sets))
