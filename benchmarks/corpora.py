@@ -66,14 +66,28 @@ def mix_manifest() -> Path:
     return manifest
 
 
-def _record(name: str, seed: int, entry: dict, command: str) -> dict:
-    path = RESULTS / f"loco-{name}.json"
+def _command(what: str, name: str, sets: list[str]) -> str:
+    """The command line a result file records (the name is shown when settings are)."""
+    return f"python benchmarks/corpora.py {what} --seeds S" + (
+        f" --name {name}" + "".join(f" --set {s}" for s in sets) if sets else ""
+    )
+
+
+def _save(path: Path, seed: int, entry: dict, command: str, summary=None) -> dict:
+    """Add one seed's entry to a result file (created when missing), with ``summary`` of all
+    its seeds when given."""
     saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
     saved["command"] = command
     saved["machine"] = {"python": platform.python_version(), "cpu": platform.processor()}
     saved["seeds"][str(seed)] = entry
-    saved["summary"] = summarise(saved["seeds"])
+    if summary is not None:
+        saved["summary"] = summary(saved["seeds"])
     path.write_text(json.dumps(saved, indent=2) + "\n")
+    return saved
+
+
+def _record(name: str, seed: int, entry: dict, command: str) -> dict:
+    saved = _save(RESULTS / f"loco-{name}.json", seed, entry, command, summarise)
     print(json.dumps(saved["summary"], indent=1))
     return saved
 
@@ -116,10 +130,7 @@ def loco(seeds: list[int], name: str, sets: list[str]) -> None:
                 for fold in report["folds"]
             },
         }
-        command = "python benchmarks/corpora.py loco --seeds S" + (
-            f" --name {name}" + "".join(f" --set {s}" for s in sets) if sets else ""
-        )
-        _record(name, seed, entry, command)
+        _record(name, seed, entry, _command("loco", name, sets))
 
 
 def folds(seeds: list[int], name: str, sets: list[str]) -> None:
@@ -130,7 +141,6 @@ def folds(seeds: list[int], name: str, sets: list[str]) -> None:
     with manifest.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     extra = [a for s in sets for a in ("--set", s)]
-    path = RESULTS / f"folds-{name}.json"
     for seed in seeds:
         out = OUT / f"folds-{name}-s{seed}"
         started = time.time()
@@ -151,13 +161,7 @@ def folds(seeds: list[int], name: str, sets: list[str]) -> None:
                 c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
             },
         }
-        saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
-        saved["command"] = "python benchmarks/corpora.py folds --seeds S" + (
-            f" --name {name}" + "".join(f" --set {s}" for s in sets) if sets else ""
-        )
-        saved["machine"] = {"python": platform.python_version(), "cpu": platform.processor()}
-        saved["seeds"][str(seed)] = entry
-        path.write_text(json.dumps(saved, indent=2) + "\n")
+        _save(RESULTS / f"folds-{name}.json", seed, entry, _command("folds", name, sets))
         print(json.dumps(entry, indent=1))
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio
 from ser_cli.errors import ConfigError, OutputError
-from ser_cli.features.voice import VOICE_DIMS
+from ser_cli.features.voice import VOICE_DIMS, voice_embedding
 from ser_cli.validation import at_least, between, check_fields, one_of, positive
 
 FEATURE_KINDS = ("logmel", "mfcc", "ssl", "waveform")
@@ -184,8 +184,6 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
             out = torch.log(mel_power[:, keep] + LOG_FLOOR)
     frames = out.T.contiguous().numpy().astype(np.float32)
     if cfg.voice:  # the whole clip's embedding beside each frame: (frames, n_mels + VOICE_DIMS)
-        from ser_cli.features.voice import voice_embedding
-
         embedding = voice_embedding(samples)
         frames = np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
     return frames

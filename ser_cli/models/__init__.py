@@ -155,6 +155,12 @@ def _checked_option(config_cls, name: str, key: str, value):
     return value
 
 
+def reads_voice(name: str) -> bool:
+    """Whether a registered model has a head for features.voice (a ``voice_dims`` field)."""
+    _, config_cls = _classes(name)
+    return "voice_dims" in {f.name for f in dataclasses.fields(config_cls)}
+
+
 def check_model_options(name: str, options: dict | None) -> None:
     """Fail now, in one line, unless ``options`` build a '{name}' model: each value's type and
     range, then the model itself built once on torch's meta device (choices such as a pooling

@@ -161,8 +161,10 @@ def train_batch(
         x = clips.features[i].astype(np.float32)
         if augment is not None and x.ndim == 2:
             mel = augment_logmel(x[:, : x.shape[1] - voice_dims], augment, rng)
-            voice = np.broadcast_to(x[:1, x.shape[1] - voice_dims :], (len(mel), voice_dims))
-            x = np.concatenate([mel, voice], 1) if voice_dims else mel
+            if voice_dims:  # speed changes alter the frame count: the embedding follows it
+                voice = np.broadcast_to(x[0, -voice_dims:], (len(mel), voice_dims))
+                mel = np.concatenate([mel, voice], 1)
+            x = mel
         frames = x.shape[-2]
         if frames > crop_frames:
             start = int(rng.integers(0, frames - crop_frames + 1))

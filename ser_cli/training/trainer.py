@@ -82,9 +82,6 @@ class TrainingSetup:
     calibrate: bool = True  # fit a softmax temperature on val after training
 
 
-VOICE_MODELS = ("enhanced",)  # models with a head for features.voice (models/cnn.py)
-
-
 def default_threads() -> int:
     """The CPUs this process may run on: torch's own default, before anything changed it."""
     import os
@@ -278,7 +275,7 @@ def train_run(
 
     from ser_cli.inference.calibration import calibrate_run
     from ser_cli.inference.metrics import compute_metrics
-    from ser_cli.models import check_model_options, get_spec
+    from ser_cli.models import available_models, check_model_options, get_spec, reads_voice
 
     run_dir = Path(run_dir)
     tc = cfg.train
@@ -287,9 +284,10 @@ def train_run(
         raise ConfigError(
             f"model '{cfg.model}' reads '{spec.features}' features, but features.kind is '{cfg.features.kind}'."
         )
-    if cfg.features.voice and cfg.model not in VOICE_MODELS:
+    if cfg.features.voice and not reads_voice(cfg.model):
+        readers = ", ".join(n for n in available_models() if reads_voice(n))
         raise ConfigError(
-            f"features.voice is read by model {', '.join(VOICE_MODELS)} only, not '{cfg.model}'; "
+            f"features.voice is read by model {readers} only, not '{cfg.model}'; "
             "choose that model or set features.voice=false."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
