@@ -4,6 +4,8 @@
     python benchmarks/corpora.py loco [--seeds 0 1 2] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
     python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
+    python benchmarks/corpora.py loco-ensemble --seeds 0 1 2 --name NAME
+    python benchmarks/corpora.py loco-distil --seeds 0 1 2 --name NAME [--set KEY=VALUE ...]
 
 ``loco`` prepares one manifest of the three corpora (``ser prepare RAVDESS EMODB ASED``) and runs
 ``ser train --data MIX --cv corpus --set train.seed=S [--set ...]``: for each corpus, a model
@@ -19,7 +21,16 @@ of every other corpus's speakers), each fold model scored per corpus on its test
 the corpus's own classes, no adaptation (results/folds-NAME.json). The RAVDESS figure compares
 with the default recipe's 5-fold CV on RAVDESS alone (docs/accuracy.md).
 
-Results: benchmarks/results/loco-NAME.json, folds-NAME.json, loco-ravdess-only.json and loco-bundled.json,
+``loco-ensemble`` trains nothing: for each corpus left out, the ``loco`` run folders of the given
+seeds are combined (``ser ensemble``: the mean of their probabilities) and scored the same way,
+which measures what shipping an ensemble instead of one network of the recipe would gain on
+corpora never heard (results/loco-ensemble-NAME.json). ``loco-distil`` then trains, for each
+corpus left out, one network of the recipe (``--set``: the recipe's settings, as for ``loco``)
+on the same training corpora with that ensemble as its teacher (``train.teacher``: soft targets
+on the augmented training clips) and scores it the same way (results/loco-distil-NAME.json):
+one network against the ensemble it learns from, on voices, languages and rooms neither heard.
+
+Results: benchmarks/results/loco-NAME.json, folds-NAME.json, loco-ensemble-NAME.json, loco-ravdess-only.json and loco-bundled.json,
 one entry per seed,
 written as each seed finishes (the run folders stay in bench-out/corpora/).
 """
@@ -165,6 +176,86 @@ def folds(seeds: list[int], name: str, sets: list[str]) -> None:
         print(json.dumps(entry, indent=1))
 
 
+def loco_ensemble(seeds: list[int], name: str) -> None:
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.models.combine import combine_runs
+
+    if len(seeds) < 2:
+        raise SystemExit("loco-ensemble combines the runs of two or more seeds: give --seeds")
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out = OUT / f"loco-ensemble-{name}-s{'-'.join(map(str, seeds))}"
+    corpora = {}
+    for corpus in CORPORA:
+        runs = [OUT / f"loco-{name}-s{seed}" / f"without-{corpus}" for seed in seeds]
+        missing = [str(r) for r in runs if not (r / "best.json").exists()]
+        if missing:
+            raise SystemExit(f"{', '.join(missing)}: not trained; run `corpora.py loco` first")
+        if not (out / corpus / "best.json").exists():
+            combine_runs(runs, out / corpus)
+        test = [r for r in rows if r["corpus"] == corpus]
+        own = sorted({r["label"] for r in test})
+        m = evaluate_rows(load_checkpoint(out / corpus), test, adapt=False, corpus_labels=own)
+        corpora[corpus] = {
+            "accuracy": m["accuracy"],
+            "uar": m["uar"],
+            FOUR: m["four_class"]["accuracy"],
+            "labels": own,
+        }
+    entry = {"members": [f"loco-{name}-s{seed}" for seed in seeds], "corpora": corpora}
+    command = f"python benchmarks/corpora.py loco-ensemble --seeds {' '.join(map(str, seeds))} --name {name}"
+    saved = _save(RESULTS / f"loco-ensemble-{name}.json", 0, entry, command, summarise)
+    print(json.dumps(saved["summary"], indent=1))
+
+
+def loco_distil(seeds: list[int], name: str, sets: list[str], student_seed: int = 0) -> None:
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    teachers = OUT / f"loco-ensemble-{name}-s{'-'.join(map(str, seeds))}"
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    extra = [a for s in sets for a in ("--set", s)]
+    out = OUT / f"loco-distil-{name}-s{student_seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    corpora, started = {}, time.time()
+    for corpus in CORPORA:
+        teacher = teachers / corpus
+        if not (teacher / "best.json").exists():
+            raise SystemExit(f"{teacher}: no ensemble; run `corpora.py loco-ensemble` first")
+        run = out / f"without-{corpus}"
+        if not (run / "best.json").exists():  # a finished student is kept (same command)
+            fold_rows = [{**r, "split": "test" if r["corpus"] == corpus else "train"} for r in rows]
+            manifest = out / f"without-{corpus}.csv"
+            with manifest.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(fold_rows[0]))
+                writer.writeheader()
+                writer.writerows(fold_rows)
+            ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
+                "--set", f"train.teacher={teacher}")  # fmt: skip
+        test = [r for r in rows if r["corpus"] == corpus]
+        own = sorted({r["label"] for r in test})
+        m = evaluate_rows(load_checkpoint(run), test, adapt=False, corpus_labels=own)
+        corpora[corpus] = {
+            "accuracy": m["accuracy"],
+            "uar": m["uar"],
+            FOUR: m["four_class"]["accuracy"],
+            "labels": own,
+        }
+    entry = {
+        "teachers": teachers.name,
+        "minutes": round((time.time() - started) / 60, 1),
+        "corpora": corpora,
+    }
+    command = (
+        f"python benchmarks/corpora.py loco-distil --seeds {' '.join(map(str, seeds))} --name {name}"
+        + "".join(f" --set {s}" for s in sets)
+    )
+    saved = _save(RESULTS / f"loco-distil-{name}.json", student_seed, entry, command, summarise)
+    print(json.dumps(saved["summary"], indent=1))
+
+
 def _score_other_corpora(ckpt, rows: list[dict]) -> dict:
     """A RAVDESS-only model on every EmoDB and ASED clip, no adaptation and adapted."""
     from ser_cli.inference.evaluate import evaluate_rows
@@ -212,7 +303,9 @@ def ravdess_only(seeds: list[int]) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("loco", "ravdess-only", "folds"))
+    parser.add_argument(
+        "what", choices=("loco", "ravdess-only", "folds", "loco-ensemble", "loco-distil")
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", default="default")
     parser.add_argument("--set", dest="sets", action="append", default=[])
@@ -222,6 +315,10 @@ def main(argv: list[str]) -> None:
         loco(args.seeds, args.name, args.sets)
     elif args.what == "folds":
         folds(args.seeds, args.name, args.sets)
+    elif args.what == "loco-ensemble":
+        loco_ensemble(args.seeds, args.name)
+    elif args.what == "loco-distil":
+        loco_distil(args.seeds, args.name, args.sets)
     else:
         ravdess_only(args.seeds)
 
