@@ -685,9 +685,15 @@ def export(
             _fail(f"--out {out}: an ONNX export must end in .onnx (got '{out.suffix}').", 2)
         out = out.with_name(out.name + ".onnx")
     result = export_onnx(model, out)
+    speaker = (
+        f", with resemblyzer's speaker encoder ({result.speaker_encoder} exporter, "
+        f"within {result.speaker_difference:.1e})"
+        if result.speaker_encoder
+        else ""
+    )
     _console().print(
         f"exported {result.model} ({result.exporter} exporter, {result.bytes / 1e6:.1f} MB) -> {result.path}; "
-        f"matches torch within {result.max_difference:.1e}"
+        f"matches torch within {result.max_difference:.1e}{speaker}"
     )
 
 

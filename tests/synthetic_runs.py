@@ -93,13 +93,16 @@ def make_run(
     stats_seed: int | None = None,
     name: str | None = None,
     options: dict | None = None,
+    voice: bool = False,
 ) -> Path:
     """A run folder holding a randomly initialised small model (no training needed for parity).
 
     The head's weights are scaled up so its probabilities are far from uniform, and the
     statistics are not the identity, so a missed normalisation would show. Runs that share
     ``stats_seed`` (default: ``seed``) share statistics, as runs on one training set do.
-    ``options`` are model options over the small ones.
+    ``options`` are model options over the small ones. ``voice``: features.voice, with the
+    voice head's weights scaled up too and statistics on the embedding's scale, so a wrong
+    embedding moves the probabilities.
     """
     import torch
 
@@ -107,24 +110,30 @@ def make_run(
     from ser_cli.models.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
-    bands = FeatureConfig().n_mels
+    features = FeatureConfig(voice=voice)
+    bands = features.n_mels
     opts = {**SMALL_OPTIONS[model], **(options or {})}
-    cfg = model_config(model, opts, n_features=bands, n_classes=len(EMOTIONS))
+    extra = {"voice_dims": features.voice_dims} if voice else {}
+    cfg = model_config(model, opts, n_features=features.dims, n_classes=len(EMOTIONS), **extra)
     net = build_model(model, cfg).eval()
     with torch.no_grad():
         last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
         last.weight.mul_(40.0)
+        if voice:  # sharp enough to move with the embedding, not so sharp that it saturates
+            net.voice[-1].weight.mul_(5.0)
     rng = np.random.default_rng(seed if stats_seed is None else stats_seed)
-    stats = Stats(
-        rng.normal(-6.0, 1.0, bands).astype(np.float32),
-        rng.uniform(1.5, 3.0, bands).astype(np.float32),
-    )
+    mean = rng.normal(-6.0, 1.0, bands)
+    std = rng.uniform(1.5, 3.0, bands)
+    if voice:  # unit-length embeddings of non-negative values: a few hundredths each
+        mean = np.concatenate([mean, rng.uniform(0.03, 0.08, features.voice_dims)])
+        std = np.concatenate([std, rng.uniform(0.02, 0.05, features.voice_dims)])
+    stats = Stats(mean.astype(np.float32), std.astype(np.float32))
     train = asdict(TrainConfig())
     train.update(max_eval_frames=MAX_EVAL_FRAMES, normalization="speaker")
     meta = {
         "model": model,
         "model_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
-        "feature_config": FeatureConfig().to_dict(),
+        "feature_config": features.to_dict(),
         "labels": list(EMOTIONS),
         "train_config": train,
     }

@@ -3,8 +3,8 @@
 It reproduces :func:`ser_cli.features.extract.compute_features` for ``logmel`` and ``mfcc``:
 torchaudio's ``MelSpectrogram`` defaults (periodic Hann window of ``win_length`` centred in
 ``n_fft``, ``center=True`` with reflect padding, power 2, HTK mel scale, no filter
-normalisation), the same LOG_FLOOR and the same voiced-span trimming. The filterbank is
-built here rather than with librosa because importing librosa (numba) costs more than the
+normalisation), the same LOG_FLOOR and the same voiced-span trimming (``voice`` features
+add the clip's embedding with :mod:`ser_cli.features.numpy_voice`). The filterbank is built here rather than with librosa because importing librosa (numba) costs more than the
 whole torch-free prediction is allowed to take.
 """
 
@@ -33,8 +33,14 @@ def mel_filterbank(
 ) -> np.ndarray:
     """Triangular HTK filters, no normalisation: (n_fft // 2 + 1, n_mels), as torchaudio's
     ``melscale_fbanks``."""
-    freqs = np.linspace(0, sample_rate // 2, n_fft // 2 + 1)
     points = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    return triangular_filters(points, n_fft, sample_rate)
+
+
+def triangular_filters(points: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarray:
+    """Filters rising from ``points[i]`` to a peak of 1 at ``points[i + 1]`` and falling to
+    ``points[i + 2]`` (Hz), on the FFT's bins: (n_fft // 2 + 1, len(points) - 2)."""
+    freqs = np.linspace(0, sample_rate // 2, n_fft // 2 + 1)
     widths = np.diff(points)
     slopes = points[None, :] - freqs[:, None]  # (freqs, n_mels + 2)
     down = -slopes[:, :-2] / widths[:-1]
@@ -63,16 +69,24 @@ def _dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
 
 def mel_power(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Mel power spectrogram of 16 kHz audio: (n,) -> (n_mels, frames), frames = 1 + n // hop."""
-    x = np.asarray(samples, dtype=np.float64)
-    pad = cfg.n_fft // 2
-    if x.size <= pad:  # reflect padding needs more samples than it pads
-        x = np.pad(x, (0, pad + 1 - x.size))
-    x = np.pad(x, (pad, pad), mode="reflect")
-    frames = 1 + (x.size - cfg.n_fft) // cfg.hop_length
-    view = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft)[:: cfg.hop_length][:frames]
-    spectrum = np.fft.rfft(view * _window(cfg.win_length, cfg.n_fft), axis=-1)
-    power = spectrum.real**2 + spectrum.imag**2  # (frames, n_fft // 2 + 1)
+    power = power_spectrum(samples, cfg.n_fft, cfg.win_length, cfg.hop_length)
     return (power @ mel_filterbank(cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)).T
+
+
+def power_spectrum(
+    samples: np.ndarray, n_fft: int, win_length: int, hop_length: int, pad: str = "reflect"
+) -> np.ndarray:
+    """Power spectrum of centred frames, as torch.stft(center=True, pad_mode=pad) with a
+    periodic Hann window: (n,) -> (1 + n // hop_length, n_fft // 2 + 1), float64."""
+    x = np.asarray(samples, dtype=np.float64)
+    half = n_fft // 2
+    if pad == "reflect" and x.size <= half:  # reflect padding needs more samples than it pads
+        x = np.pad(x, (0, half + 1 - x.size))
+    x = np.pad(x, (half, half), mode=pad)
+    frames = 1 + (x.size - n_fft) // hop_length
+    view = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop_length][:frames]
+    spectrum = np.fft.rfft(view * _window(win_length, n_fft), axis=-1)
+    return spectrum.real**2 + spectrum.imag**2
 
 
 def voiced_span(mel: np.ndarray) -> slice:
@@ -85,7 +99,8 @@ def voiced_span(mel: np.ndarray) -> slice:
 
 
 def compute_features_numpy(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """(n,) 16 kHz float32 -> (frames, n_mels) log-mel or (frames, n_mfcc) MFCC, float32."""
+    """(n,) 16 kHz float32 -> (frames, n_mels) log-mel or (frames, n_mfcc) MFCC, float32.
+    (With ``cfg.voice``, :func:`ser_cli.features.numpy_voice.append_voice` adds the rest.)"""
     if cfg.kind not in ("logmel", "mfcc"):
         raise ValueError(f"numpy features cover logmel and mfcc, not {cfg.kind!r}")
     mel = mel_power(samples, cfg)

@@ -8,6 +8,15 @@ settings, the global normalisation statistics, the longest clip the model sees, 
 name and the ser version — so :class:`~ser_cli.inference.onnx_predictor.OnnxPredictor` runs
 the file with nothing beside it, and without torch.
 
+A model that reads voice features (``features.voice``) carries resemblyzer's speaker encoder
+in the same graph: a second input ``speaker_encoder/mels`` (partials, frames, 40) of mel
+slices, dynamic in partials and frames, and a second output ``speaker_encoder/partials``
+(partials, 256) of unit-length partial embeddings, disjoint from the classifier (the metadata
+key ``ser.speaker_encoder`` names them; files without it are read as before). onnxruntime
+asks for every input on each run, so each side is fed a one-row stand-in while the other is
+computed; the predictor does the rest of the embedding in numpy
+(:mod:`ser_cli.features.numpy_voice`).
+
 torch's dynamo exporter (``torch.export``) is tried first; models it cannot decompose
 (the GRU of ``base``) fall back to the TorchScript exporter. Either way the exported graph
 is checked against the torch model with onnxruntime on two input shapes before the file is
@@ -23,7 +32,13 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.errors import ModelError
-from ser_cli.inference.onnx_predictor import OUTPUT, softmax
+from ser_cli.inference.onnx_predictor import (
+    OUTPUT,
+    SPEAKER_PREFIX,
+    classifier_stand_in,
+    softmax,
+    speaker_stand_in,
+)
 
 FORMAT = "ser-onnx"  # marks an ONNX file as one of ours (metadata key "ser.format")
 FORMAT_VERSION = 1
@@ -32,6 +47,9 @@ INPUTS = ("x", "mask")
 EXPORT_FRAMES = 200  # frames in the example input that traces the graph (2 s)
 CHECK_SHAPES = ((1, 57), (3, 333))  # (batch, frames) the exported graph is verified on
 CHECK_TOLERANCE = 1e-4  # largest probability difference between ONNX and torch accepted
+# the speaker encoder (features.voice) is checked on this many partials of 160 mel frames, to
+# CHECK_TOLERANCE on each value of the unit-length partial embeddings
+CHECK_PARTIALS = (1, 5)
 # metadata_props keys; values are JSON strings
 META_KEYS = (
     "ser.format",
@@ -47,6 +65,7 @@ META_KEYS = (
     "ser.min_frames",
     "ser.temperature",
     "ser.checkpoint",  # the whole checkpoint sidecar: config, training data, metrics
+    "ser.speaker_encoder",  # voice models only: the speaker encoder's input, output, origin
 )
 UNEXPORTABLE = {
     "ssl": "its features come from a pretrained speech encoder that would have to be exported too",
@@ -65,6 +84,8 @@ class ExportResult:
     exporter: str  # "dynamo" or "torchscript"
     max_difference: float  # largest probability difference ONNX vs torch on the check inputs
     bytes: int
+    speaker_encoder: str | None = None  # voice models: the encoder's exporter
+    speaker_difference: float = 0.0  # largest embedding difference ONNX vs resemblyzer
 
 
 def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
@@ -91,18 +112,34 @@ def export_onnx(model: str | Path, out: str | Path) -> ExportResult:
             "export an enhanced, base, ultimate or simplified run instead."
         )
     checkpoint = load_checkpoint(run_dir, "best", device="cpu")
-    if checkpoint.feature_config.voice:  # the torch-free ONNX path computes log-mel only
-        raise ExportError(
-            f"{run_dir}: reads voice features (a pretrained speaker encoder run with torch), "
-            "which an ONNX file cannot compute; predict with the run folder instead."
+    dims = checkpoint.feature_config.dims
+    proto, exporter, difference = _export_graph(
+        checkpoint.model,
+        _example(2, EXPORT_FRAMES, dims),
+        {name: {0: "batch", 1: "frames"} for name in INPUTS},
+        {OUTPUT: {0: "batch"}},
+        lambda session: _check(session, checkpoint.model, dims),
+    )
+    speaker = None
+    speaker_exporter, speaker_difference = None, 0.0
+    if checkpoint.feature_config.voice:  # resemblyzer's encoder joins the classifier's graph
+        proto, speaker, speaker_exporter, speaker_difference = _add_speaker_encoder(
+            proto, checkpoint.model, dims
         )
-    proto, exporter, difference = _export_graph(checkpoint.model, checkpoint.feature_config.dims)
-    _set_metadata(proto, checkpoint)
+    _set_metadata(proto, checkpoint, speaker)
     import onnx
 
     with atomic_path(out) as tmp:
         onnx.save_model(proto, str(tmp))  # weights inline: one file, nothing beside it
-    return ExportResult(out, name, exporter, difference, out.stat().st_size)
+    return ExportResult(
+        out,
+        name,
+        exporter,
+        difference,
+        out.stat().st_size,
+        speaker_exporter,
+        speaker_difference,
+    )
 
 
 def read_metadata(proto_or_props) -> dict:
@@ -137,10 +174,11 @@ def _example(batch: int, frames: int, dims: int, seed: int = 0):
     return x, mask
 
 
-def _export_graph(model, dims: int):
-    """(ModelProto, exporter name, max probability difference) from the first exporter whose
-    graph reproduces the torch model: dynamo (maintained), then TorchScript (handles the GRU
-    dynamo cannot decompose)."""
+def _export_graph(model, example: tuple, inputs: dict, outputs: dict, check):
+    """(ModelProto, exporter name, check's difference) from the first exporter whose graph
+    passes ``check`` (given an onnxruntime session): dynamo (maintained), then TorchScript
+    (handles the GRU dynamo cannot decompose). ``inputs`` and ``outputs`` map each name, in
+    order, to its dynamic axes ({axis: name})."""
     import logging
     import warnings
 
@@ -150,50 +188,134 @@ def _export_graph(model, dims: int):
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         for name, export in (("dynamo", _dynamo), ("torchscript", _torchscript)):
             try:
-                proto = export(model, _example(2, EXPORT_FRAMES, dims))
-                return proto, name, _check(proto, model, dims)
+                proto = export(model, example, inputs, outputs)
+                return proto, name, check(_session(proto))
             except Exception as exc:  # exporters raise many types; try the next one
                 failures.append(f"{name}: {_first_line(exc)}")
     raise ExportError(f"torch could not export this model to ONNX ({'; '.join(failures)}).")
 
 
-def _dynamo(model, args):
+def _dynamo(model, args, inputs: dict, outputs: dict):
     import torch
 
-    batch, frames = torch.export.Dim("batch"), torch.export.Dim("frames")
+    dims = {axis: torch.export.Dim(axis) for axes in inputs.values() for axis in axes.values()}
     program = torch.onnx.export(
         model,
         args,
-        input_names=list(INPUTS),
-        output_names=[OUTPUT],
+        input_names=list(inputs),
+        output_names=list(outputs),
         opset_version=OPSET,
-        dynamic_shapes={"x": {0: batch, 1: frames}, "mask": {0: batch, 1: frames}},
+        dynamic_shapes={k: {i: dims[a] for i, a in axes.items()} for k, axes in inputs.items()},
         dynamo=True,
         verbose=False,
     )
     return program.model_proto
 
 
-def _torchscript(model, args):
+def _torchscript(model, args, inputs: dict, outputs: dict):
     import tempfile
 
     import onnx
     import torch
 
-    axes = {0: "batch", 1: "frames"}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         torch.onnx.export(
             model,
             args,
             str(path),
-            input_names=list(INPUTS),
-            output_names=[OUTPUT],
+            input_names=list(inputs),
+            output_names=list(outputs),
             opset_version=OPSET,
-            dynamic_axes={"x": axes, "mask": axes, OUTPUT: {0: "batch"}},
+            dynamic_axes={**inputs, **outputs},
             dynamo=False,
         )
         return onnx.load_model(str(path))
+
+
+def _session(proto):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _add_speaker_encoder(classifier, model, dims: int):
+    """The classifier's graph with resemblyzer's speaker encoder beside it, both checked in
+    the merged graph: (ModelProto, its ser.speaker_encoder metadata, the encoder's exporter,
+    its largest difference from resemblyzer's torch encoder)."""
+    from importlib.metadata import version
+
+    from onnx import compose
+
+    from ser_cli.features.voice import MEL_BANDS, _encoder
+
+    encoder = _encoder()[0].eval()
+    mels, partials = "mels", "partials"
+    proto, exporter, _ = _export_graph(
+        encoder,
+        (_mel_example(2, 0),),
+        {mels: {0: "partials", 1: "frames"}},
+        {partials: {0: "partials"}},
+        lambda session: _check_speaker(session, encoder, {}, mels, partials),
+    )
+    proto = compose.add_prefix(proto, SPEAKER_PREFIX)  # no name shared with the classifier
+    ir = max(classifier.ir_version, proto.ir_version)
+    classifier.ir_version = proto.ir_version = ir
+    try:
+        merged = compose.merge_models(classifier, proto, io_map=[])
+    except Exception as exc:  # onnx raises ValueError/checker errors on clashing graphs
+        raise ExportError(
+            f"the speaker encoder could not join the model's graph ({_first_line(exc)})"
+        ) from None
+    speaker = {
+        "input": SPEAKER_PREFIX + mels,
+        "output": SPEAKER_PREFIX + partials,
+        "bands": MEL_BANDS,
+        "source": f"resemblyzer {version('resemblyzer')}",
+    }
+    session = _session(merged)  # the file as shipped: both sides, each with the other idle
+    _check(session, model, dims, speaker_stand_in(speaker))
+    idle = classifier_stand_in(dims, int(getattr(model, "factor", 1)))
+    difference = _check_speaker(session, encoder, idle, speaker["input"], speaker["output"])
+    return merged, speaker, exporter, difference
+
+
+def _mel_example(partials: int, seed: int):
+    """Mel power slices (partials, 160, 40): non-negative, over a wide range as speech's are."""
+    import torch
+
+    from ser_cli.features.numpy_voice import PARTIAL_FRAMES
+    from ser_cli.features.voice import MEL_BANDS
+
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(partials, PARTIAL_FRAMES, MEL_BANDS, generator=gen).square() * 4
+
+
+def _check_speaker(session, encoder, idle: dict, mels: str, partials: str) -> float:
+    """Largest difference ONNX vs resemblyzer's encoder over CHECK_PARTIALS; raises past
+    tolerance."""
+    import torch
+
+    worst = 0.0
+    for seed, count in enumerate(CHECK_PARTIALS, start=1):
+        example = _mel_example(count, seed)
+        with torch.no_grad():
+            expected = encoder(example).numpy()
+        try:
+            got = session.run([partials], {mels: example.numpy(), **idle})[0]
+        except Exception as exc:  # onnxruntime's Fail/InvalidArgument: a shape was baked in
+            raise ExportError(
+                f"the speaker encoder fails on {count} partial(s) ({_first_line(exc)})"
+            ) from None
+        worst = max(worst, float(np.abs(got - expected).max()))
+    if worst > CHECK_TOLERANCE:
+        raise ExportError(
+            f"the speaker encoder differs from resemblyzer's by {worst:.2e} "
+            f"(more than {CHECK_TOLERANCE:g})"
+        )
+    return worst
 
 
 def _first_line(exc: Exception) -> str:
@@ -201,7 +323,7 @@ def _first_line(exc: Exception) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def _set_metadata(proto, checkpoint) -> None:
+def _set_metadata(proto, checkpoint, speaker: dict | None = None) -> None:
     from ser_cli.__version__ import __version__
 
     meta = checkpoint.meta
@@ -220,6 +342,8 @@ def _set_metadata(proto, checkpoint) -> None:
         "ser.temperature": checkpoint.temperature,  # calibration: logits / T before softmax
         "ser.checkpoint": meta,
     }
+    if speaker is not None:
+        values["ser.speaker_encoder"] = speaker
     del proto.metadata_props[:]
     for key, value in values.items():
         entry = proto.metadata_props.add()
@@ -228,19 +352,19 @@ def _set_metadata(proto, checkpoint) -> None:
     proto.producer_version = __version__
 
 
-def _check(proto, model, dims: int) -> float:
-    """Largest probability difference ONNX vs torch over CHECK_SHAPES; raises past tolerance."""
-    import onnxruntime as ort
+def _check(session, model, dims: int, idle: dict | None = None) -> float:
+    """Largest probability difference ONNX vs torch over CHECK_SHAPES; raises past tolerance.
+    ``idle``: stand-ins for the speaker encoder's input, in a voice model's merged graph."""
     import torch
 
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     worst = 0.0
     for seed, (batch, frames) in enumerate(CHECK_SHAPES, start=1):
         x, mask = _example(batch, frames, dims, seed)
         with torch.no_grad():
             expected = torch.softmax(model(x, mask).float(), dim=-1).numpy()
         try:
-            logits = session.run([OUTPUT], {"x": x.numpy(), "mask": mask.numpy()})[0]
+            feed = {"x": x.numpy(), "mask": mask.numpy(), **(idle or {})}
+            logits = session.run([OUTPUT], feed)[0]
         except Exception as exc:  # onnxruntime's Fail/InvalidArgument: a shape was baked in
             raise ExportError(
                 f"the graph fails on {batch} clip(s) of {frames} frames ({_first_line(exc)})"

@@ -1,8 +1,9 @@
 """A predictor for exported ``.onnx`` models that never imports torch.
 
-Features come from :mod:`ser_cli.features.numpy_mel`, voice activity from Silero's ONNX
-model (:class:`~ser_cli.audio.vad.OnnxVoiceActivity`) and the classifier runs in
-onnxruntime, so `ser predict --model model.onnx` starts in a fraction of torch's import
+Features come from :mod:`ser_cli.features.numpy_mel` (and, for a model that reads voice
+features, :mod:`ser_cli.features.numpy_voice` around the speaker encoder the file carries),
+voice activity from Silero's ONNX model (:class:`~ser_cli.audio.vad.OnnxVoiceActivity`) and
+the classifier runs in onnxruntime, so `ser predict --model model.onnx` starts in a fraction of torch's import
 time. Everything else — labels, feature settings, normalisation statistics, the longest clip
 the model sees — is read from the file's metadata (see :mod:`ser_cli.inference.onnx_export`).
 It has the torch Predictor's interface, so predict, listen and eval use either.
@@ -22,6 +23,8 @@ from ser_cli.inference.batch import BATCH_SIZE
 
 SUPPORTED_FORMAT_VERSION = 1  # metadata layout this reader understands
 OUTPUT = "logits"  # the graph's output (see onnx_export)
+SPEAKER_PREFIX = "speaker_encoder/"  # names of a voice model's speaker encoder in its graph
+STAND_IN_FRAMES = 16  # frames of the classifier's stand-in input while the encoder runs
 
 
 class OnnxPredictor:
@@ -36,12 +39,16 @@ class OnnxPredictor:
         self.meta = meta
         self.labels: tuple[str, ...] = meta["labels"]
         self.feature_config = FeatureConfig.from_dict(meta["feature_config"])
-        if self.feature_config.kind not in ("logmel", "mfcc") or self.feature_config.voice:
-            kind = "voice" if self.feature_config.voice else self.feature_config.kind
+        if self.feature_config.kind not in ("logmel", "mfcc"):
             raise ModelError(
-                f"{self.path}: reads '{kind}' features, which ser computes only with torch; "
-                "use the run folder instead of the ONNX file."
+                f"{self.path}: reads '{self.feature_config.kind}' features, which ser computes "
+                "only with torch; use the run folder instead of the ONNX file."
             )
+        # a voice model's graph also holds the speaker encoder; onnxruntime wants every input
+        # on every run, so the side not asked for gets a one-row stand-in
+        self.speaker = _speaker_encoder(self.session, meta, self.path)
+        self._idle_speaker = speaker_stand_in(self.speaker) if self.speaker else {}
+        self._idle_classifier: dict | None = None
         self.global_stats = Stats(meta["global_mean"], meta["global_std"])
         self.max_frames = meta["max_eval_frames"]
         self.min_frames = meta["min_frames"]  # a CNN pools time: it needs this many
@@ -66,7 +73,20 @@ class OnnxPredictor:
         """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
         from ser_cli.features.numpy_mel import compute_features_numpy
 
-        return compute_features_numpy(samples, self.feature_config)
+        frames = compute_features_numpy(samples, self.feature_config)
+        if self.speaker:  # features.voice: the clip's voice embedding beside each frame
+            from ser_cli.features.numpy_voice import append_voice
+
+            frames = append_voice(frames, samples, self.encode_partials)
+        return frames
+
+    def encode_partials(self, mels: np.ndarray) -> np.ndarray:
+        """The file's speaker encoder: (partials, 160, 40) mel power -> (partials, 256)."""
+        if self._idle_classifier is None:
+            self._idle_classifier = classifier_stand_in(self.feature_config.dims, self.min_frames)
+        mels = np.ascontiguousarray(mels, dtype=np.float32)
+        feed = {self.speaker["input"]: mels, **self._idle_classifier}
+        return self.session.run([self.speaker["output"]], feed)[0]
 
     @property
     def max_seconds(self) -> float:
@@ -90,7 +110,8 @@ class OnnxPredictor:
         for x, mask, index in iter_batches(
             feats, chosen, self.batch_size, self.max_frames, self.min_frames
         ):
-            logits = self.session.run([OUTPUT], {"x": x, "mask": mask})[0]
+            feed = {"x": x, "mask": mask, **self._idle_speaker}
+            logits = self.session.run([OUTPUT], feed)[0]
             out[index] = softmax(logits / self.temperature)
         return out
 
@@ -184,12 +205,60 @@ def _probe_outputs(session, dims: int | None, meta: dict) -> int | None:
     frames = meta.get("min_frames", 1)
     if not dims or not isinstance(frames, int) or not 1 <= frames <= 10_000:
         return None
-    x = np.zeros((1, max(frames, 16), dims), dtype=np.float32)
     try:
-        logits = session.run([OUTPUT], {"x": x, "mask": np.ones(x.shape[:2], dtype=bool)})[0]
+        feed = classifier_stand_in(dims, frames)
+        speaker = meta.get("speaker_encoder")
+        if isinstance(speaker, dict) and isinstance(speaker.get("input"), str):
+            feed.update(speaker_stand_in(speaker))
+        logits = session.run([OUTPUT], feed)[0]
     except Exception:  # noqa: BLE001 - a graph that cannot run is reported by check_onnx's peers
         return None
     return int(logits.shape[-1])
+
+
+def _speaker_encoder(session, meta: dict, path: Path) -> dict | None:
+    """A voice model's ``speaker_encoder`` metadata, checked against the graph; None for a
+    model without voice features (whose files may lack the key: it came with voice export)."""
+    if not meta["feature_config"].get("voice"):
+        return None
+    speaker = meta.get("speaker_encoder")
+    if speaker is None:
+        raise ModelError(
+            f"{path}: reads voice features but carries no speaker encoder; "
+            "re-export the run with `ser export`."
+        )
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if (
+        not isinstance(speaker, dict)
+        or not isinstance(speaker.get("input"), str)
+        or not isinstance(speaker.get("output"), str)
+        or speaker["input"] not in inputs
+        or speaker["output"] not in outputs
+        or type(speaker.get("bands")) is not int
+        or inputs[speaker["input"]][-1] != speaker["bands"]
+    ):
+        raise ModelError(
+            f"{path}: its speaker_encoder metadata does not name the graph's speaker encoder; "
+            "re-export the run with `ser export`."
+        )
+    return speaker
+
+
+def classifier_stand_in(dims: int, min_frames: int = 1) -> dict[str, np.ndarray]:
+    """An idle input for the classifier while only the speaker encoder is wanted: one clip of
+    zeros, as short as the model allows."""
+    frames = max(min_frames, STAND_IN_FRAMES)
+    return {
+        "x": np.zeros((1, frames, dims), dtype=np.float32),
+        "mask": np.ones((1, frames), dtype=bool),
+    }
+
+
+def speaker_stand_in(speaker: dict) -> dict[str, np.ndarray]:
+    """An idle input for the speaker encoder while only the classifier is wanted: one partial
+    of one frame (a zero-size input would crash onnxruntime's LSTM)."""
+    return {speaker["input"]: np.zeros((1, 1, speaker.get("bands", 40)), dtype=np.float32)}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
