@@ -196,6 +196,44 @@ def calibrate(run: Path, cv_dir: Path, prepared: Path) -> None:
     )
 
 
+# What the card says about each corpus a member may train on (folders under the data root):
+# the data, and the licence its weights carry (../shared/data/README.md).
+CORPUS_CARDS = {
+    "ravdess-speech-16k": (
+        "RAVDESS speech, audio-only, actors {speakers} (1,200 clips, 16 kHz; acted, read English "
+        "sentences, 20 North American actors, one studio)",
+        "RAVDESS is released under Creative Commons Attribution-NonCommercial-ShareAlike 4.0 "
+        "(CC BY-NC-SA 4.0): use the weights non-commercially and share derivatives alike. Cite: "
+        "Livingstone SR, Russo FA (2018) The Ryerson Audio-Visual Database of Emotional Speech "
+        "and Song (RAVDESS). PLoS ONE 13(5): e0196391. https://doi.org/10.1371/journal.pone.0196391.",
+    ),
+    "emodb-2s": (
+        "EmoDB (Berlin Database of Emotional Speech: 10 German actors, 535 clips cut or padded "
+        "to 2 s; angry, happy, neutral, sad, fearful, disgust; boredom left out)",
+        "EmoDB is distributed freely for research; cite: Burkhardt F, Paeschke A, Rolfes M, "
+        "Sendlmeier W, Weiss B (2005) A database of German emotional speech. Proc. Interspeech "
+        "2005, 1517-1520.",
+    ),
+    "ased-16k": (
+        "ASED v1 (Amharic Speech Emotional Dataset: 65 speakers, 2,474 clips; neutral, fearful, "
+        "happy, sad, angry)",
+        "ASED states no licence; use it for research and cite: Retta EA et al. (2023) A new "
+        "Amharic speech emotion dataset and classification benchmark. ACM Transactions on Asian "
+        "and Low-Resource Language Information Processing.",
+    ),
+}
+
+
+def corpus_card(corpora: tuple[str, ...], speakers: str) -> tuple[str, str]:
+    """The card's training-data sentence and licence paragraph(s) for a member's corpora."""
+    unknown = [c for c in corpora if c not in CORPUS_CARDS]
+    if unknown:
+        raise SystemExit(f"{', '.join(unknown)}: no card text; add it to CORPUS_CARDS")
+    data = "; ".join(CORPUS_CARDS[c][0].format(speakers=speakers) for c in corpora)
+    licence = "\n\n".join(CORPUS_CARDS[c][1] for c in corpora)
+    return data, licence
+
+
 def write_card() -> None:
     """MODEL.md from the sidecar, the recipe's cross-validation over seeds and EmoDB."""
     meta = json.loads((TARGET / "best.json").read_text())
@@ -259,6 +297,7 @@ def write_card() -> None:
             )
     calibration = meta.get("calibration", {})
     speakers = ", ".join(meta.get("train_speakers", []))
+    data, licence = corpus_card(read_bundle()[0].corpora, speakers)
     card = f"""# ser default model
 
 - **Architecture:** `{meta["model"]}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta["model_config"])}`.{members}
@@ -266,7 +305,7 @@ def write_card() -> None:
 - **Recipe:** `{DEFAULT_RECIPE}` (recipes/{DEFAULT_RECIPE}.yaml, members in recipes/bundle.yaml; docs/accuracy.md); training settings `{json.dumps(meta["train_config"])}`.
 - **Calibration:** softmax temperature {calibration.get("temperature", 1.0):.3f}, fitted on {calibration.get("fitted_on", "nothing (uncalibrated)")}.
 - **Labels:** {", ".join(meta["labels"])}.
-- **Training data:** RAVDESS speech, audio-only, actors {speakers} (1,200 clips, 16 kHz), every clip used for training; the default `ser train` recipe ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.
+- **Training data:** {data}, every clip used for training; the default `ser train` recipe ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.
 - **Normalisation:** per speaker when the speaker is known (`ser predict --adapt all|folder`, `ser eval`, `ser listen` adapts to the stream); training-set statistics otherwise.
 
 ## Accuracy
@@ -286,7 +325,9 @@ The model in this folder was trained on all 20 actors, so no held-out figure exi
 
 ## Licence
 
-The weights are derived from RAVDESS, released under Creative Commons Attribution-NonCommercial-ShareAlike 4.0 (CC BY-NC-SA 4.0): use them non-commercially and share derivatives alike. Cite: Livingstone SR, Russo FA (2018) The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS). PLoS ONE 13(5): e0196391. https://doi.org/10.1371/journal.pone.0196391.
+The weights are derived from the corpora above and carry their terms.
+
+{licence}
 """
     (TARGET / "MODEL.md").write_text(card)
 

@@ -166,3 +166,19 @@ def test_each_voice_recipe_file_is_what_its_leave_one_corpus_out_result_measured
     sets = re.findall(r"--set (\S+)", saved["command"])
     assert sets, saved["command"]
     assert _same(recipes.recipe_config(name), load_run_config(overrides=sets))
+
+
+def test_the_model_card_names_every_corpus_a_bundle_can_train_on_and_its_terms():
+    """Each corpus of the leave-one-corpus-out benchmark can be a bundled member's data; the
+    card then says what it is and the terms its weights carry, and refuses a corpus it cannot
+    describe rather than printing a card without its licence."""
+    from benchmarks import corpora
+
+    folders = tuple(path.name for path in corpora.CORPORA.values())
+    data, licence = default_model.corpus_card(folders, "01, 02")
+    assert data.count(";") >= len(folders) - 1 and "actors 01, 02" in data
+    for term in ("CC BY-NC-SA 4.0", "Burkhardt", "Retta"):
+        assert term in licence
+    assert len(licence.split("\n\n")) == len(folders)
+    with pytest.raises(SystemExit, match="no-such-corpus"):
+        default_model.corpus_card(("ravdess-speech-16k", "no-such-corpus"), "")
