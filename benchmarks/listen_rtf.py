@@ -2,7 +2,8 @@
 
 Feeds a recording through the same pipeline as `ser listen --file PATH --speed 0` and reports
 the mean and worst processing time per hop (speech and silence hops apart, since silence skips
-the model), then times each stage once on a full window.
+the model), then times each stage once on a full window (for a voice model, also one speaker
+encoder partial: listen runs one per 0.77 s of speech, on about two speech hops in three).
 
     python benchmarks/listen_rtf.py --model RUN_DIR examples/calm_low_slow.wav [--threads 2]
 
@@ -78,15 +79,23 @@ def main() -> None:
     audio = load_audio(args.wav)
     window = np.resize(audio, int(options.window * SAMPLE_RATE))  # a full window, repeated if short
     hop = window[-int(options.hop * SAMPLE_RATE) :]
-    feats = predictor.features(window)
-    print("stages per hop (ms):", ", ".join(
-        f"{name} {_time(func, arg) * 1000:.2f}"
-        for name, func, arg in (
-            ("vad", predictor.vad.speech_fraction, hop),
-            ("features", predictor.features, window),
-            ("model", predictor.predict_batch, [feats]),
-        )
-    ))  # fmt: skip
+    stages = [("vad", predictor.vad.speech_fraction, hop)]
+    voice = None
+    if predictor.voice_encoder is not None:  # listen embeds one new partial per 0.77 s of speech
+        from ser_cli.features.voice_stream import PARTIAL_SAMPLES, partial_mel
+
+        def embed_partial(samples):
+            return predictor.voice_encoder(partial_mel(samples)[None])[0]
+
+        voice = embed_partial(np.resize(audio, PARTIAL_SAMPLES))
+        stages.append(("voice partial", embed_partial, np.resize(audio, PARTIAL_SAMPLES)))
+    feats = predictor.features(window, voice=voice)
+    stages.append(("features", lambda w: predictor.features(w, voice=voice), window))
+    stages.append(("model", predictor.predict_batch, [feats]))
+    print(
+        "stages per hop (ms):",
+        ", ".join(f"{name} {_time(f, a) * 1000:.2f}" for name, f, a in stages),
+    )
 
 
 if __name__ == "__main__":

@@ -319,6 +319,7 @@ class ScriptedPredictor:
     """Predictor-shaped: speech wherever the audio is loud; probabilities from a script."""
 
     labels = ("neutral", "happy", "sad")
+    voice_encoder = None
 
     def __init__(self, script: list[list[float]], speaker_stats: bool = False):
         self.script = [np.array(p, np.float32) for p in script]

@@ -153,11 +153,15 @@ def _mel_transform(cfg: FeatureConfig):
     return _TRANSFORMS[key]
 
 
-def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+def compute_features(
+    samples: np.ndarray, cfg: FeatureConfig, voice: np.ndarray | None = None
+) -> np.ndarray:
     """Frame-level features of one clip.
 
     Args:
         samples: shape (n,), float32 at SAMPLE_RATE.
+        voice: with ``cfg.voice``, the (VOICE_DIMS,) embedding to append instead of the
+            clip's own (``ser listen`` keeps one for the stream; see ``with_voice``).
     Returns:
         (frames, n_mels) for logmel, (frames, n_mfcc) for mfcc,
         (layers, frames, dims) for ssl, (frames, 320) for waveform.
@@ -184,9 +188,20 @@ def compute_features(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
             out = torch.log(mel_power[:, keep] + LOG_FLOOR)
     frames = out.T.contiguous().numpy().astype(np.float32)
     if cfg.voice:  # the whole clip's embedding beside each frame: (frames, n_mels + VOICE_DIMS)
-        embedding = voice_embedding(samples)
-        frames = np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
+        frames = with_voice(frames, voice if voice is not None else voice_embedding(samples))
+    elif voice is not None:
+        raise ConfigError("this model reads no voice features; no voice embedding to add.")
     return frames
+
+
+def with_voice(frames: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """(frames, dims) -> (frames, dims + VOICE_DIMS): ``embedding`` beside every frame."""
+    embedding = np.asarray(embedding, dtype=np.float32)
+    if embedding.shape != (VOICE_DIMS,):
+        raise ConfigError(
+            f"a voice embedding has {VOICE_DIMS} values; got an array of shape {embedding.shape}."
+        )
+    return np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
 
 
 def _mel_only(cfg: FeatureConfig) -> dict:

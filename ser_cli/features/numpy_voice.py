@@ -36,6 +36,7 @@ from ser_cli.features.voice import (
 
 # resemblyzer's hparams
 PARTIAL_FRAMES = 160  # mel frames in one partial utterance (1.6 s)
+PARTIAL_STEP = round(SAMPLE_RATE / PARTIAL_RATE / MEL_HOP)  # frames between partials' starts (77)
 TARGET_DBFS = -30  # loudness a quieter clip is raised to
 INT16_MAX = 2**15 - 1
 VAD_WINDOW = 480  # samples in one webrtcvad decision (30 ms)
@@ -50,8 +51,9 @@ def append_voice(frames: np.ndarray, samples: np.ndarray, encode: Encoder) -> np
     """(frames, dims) features of ``samples`` -> (frames, dims + VOICE_DIMS): the embedding of
     the whole clip (not only the frames kept by the log-mel's trimming) beside every frame,
     as :func:`ser_cli.features.extract.compute_features` does."""
-    embedding = voice_embedding_numpy(samples, encode)
-    return np.concatenate([frames, np.broadcast_to(embedding, (len(frames), VOICE_DIMS))], 1)
+    from ser_cli.features.extract import with_voice
+
+    return with_voice(frames, voice_embedding_numpy(samples, encode))
 
 
 def voice_embedding_numpy(samples: np.ndarray, encode: Encoder) -> np.ndarray:
@@ -146,7 +148,7 @@ def partial_slices(n_samples: int) -> tuple[list[int], int]:
     """resemblyzer's ``compute_partial_slices(n_samples, 1.3, 0.75)``: the first mel frame of
     each partial (each PARTIAL_FRAMES long), and the samples the audio is zero-padded to."""
     n_frames = int(np.ceil((n_samples + 1) / MEL_HOP))
-    step = int(np.round((SAMPLE_RATE / PARTIAL_RATE) / MEL_HOP))
+    step = PARTIAL_STEP
     starts = list(range(0, max(1, n_frames - PARTIAL_FRAMES + step + 1), step))
     last = starts[-1] * MEL_HOP
     coverage = (n_samples - last) / (PARTIAL_FRAMES * MEL_HOP)

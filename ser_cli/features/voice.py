@@ -86,3 +86,14 @@ def voice_embedding(samples: np.ndarray) -> np.ndarray:
         partials = encoder(torch.stack([frames[s] for s in mel_slices])).numpy()
     raw = partials.mean(0)
     return (raw / np.linalg.norm(raw)).astype(np.float32)
+
+
+def encode_partials(mels: np.ndarray) -> np.ndarray:
+    """resemblyzer's encoder on stacked partials: (partials, frames, MEL_BANDS) mel power ->
+    (partials, VOICE_DIMS) unit-length embeddings (``ser listen`` embeds a stream partial by
+    partial, :mod:`ser_cli.features.voice_stream`)."""
+    import torch
+
+    encoder, _ = _encoder()
+    with torch.no_grad():
+        return encoder(torch.from_numpy(np.ascontiguousarray(mels, dtype=np.float32))).numpy()

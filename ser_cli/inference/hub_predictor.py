@@ -192,9 +192,13 @@ class HubPredictor:
     def uses_speaker_stats(self) -> bool:
         return False
 
-    def features(self, samples: np.ndarray) -> np.ndarray:
+    voice_encoder = None  # reads no voice features
+
+    def features(self, samples: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
         """The model input of one clip: its 16 kHz waveform, (n,) -> (n, 1) float32,
         centre-cut to MAX_SECONDS."""
+        if voice is not None:
+            raise ModelError(f"{self.name}: reads no voice features; no voice embedding to add.")
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         limit = int(MAX_SECONDS * SAMPLE_RATE)
         if samples.size > limit:

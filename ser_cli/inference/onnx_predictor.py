@@ -69,16 +69,28 @@ class OnnxPredictor:
 
         return OnnxVoiceActivity()
 
-    def features(self, samples: np.ndarray) -> np.ndarray:
-        """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
+    def features(self, samples: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
+        """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims); ``voice``:
+        the embedding a voice model gets beside each frame instead of the clip's own."""
+        from ser_cli.features.extract import with_voice
         from ser_cli.features.numpy_mel import compute_features_numpy
 
         frames = compute_features_numpy(samples, self.feature_config)
-        if self.speaker:  # features.voice: the clip's voice embedding beside each frame
+        if voice is not None and not self.speaker:
+            raise ModelError(f"{self.path}: reads no voice features; no voice embedding to add.")
+        if voice is not None:
+            frames = with_voice(frames, voice)
+        elif self.speaker:  # features.voice: the clip's voice embedding beside each frame
             from ser_cli.features.numpy_voice import append_voice
 
             frames = append_voice(frames, samples, self.encode_partials)
         return frames
+
+    @property
+    def voice_encoder(self):
+        """The file's speaker encoder (:meth:`encode_partials`) for a model that reads voice
+        features, else None."""
+        return self.encode_partials if self.speaker else None
 
     def encode_partials(self, mels: np.ndarray) -> np.ndarray:
         """The file's speaker encoder: (partials, 160, 40) mel power -> (partials, 256)."""

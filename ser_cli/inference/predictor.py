@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
-from ser_cli.errors import SerError
+from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
 from ser_cli.inference.calibration import confident_label
@@ -115,11 +115,26 @@ class TorchPredictor:
 
         return VoiceActivity()
 
-    def features(self, samples: np.ndarray) -> np.ndarray:
-        """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims)."""
+    def features(self, samples: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
+        """Frame features of 16 kHz audio, as in training. (n,) -> (frames, dims); ``voice``:
+        the embedding a voice model gets beside each frame instead of the clip's own."""
         from ser_cli.features.extract import compute_features
 
-        return compute_features(samples, self.feature_config)
+        if voice is not None and not self.feature_config.voice:
+            raise ModelError(
+                f"{self.checkpoint.path}: reads no voice features; no voice embedding to add."
+            )
+        return compute_features(samples, self.feature_config, voice)
+
+    @property
+    def voice_encoder(self):
+        """resemblyzer's encoder on stacked partials for a model that reads voice features
+        (``features.voice``), else None."""
+        if not self.feature_config.voice:
+            return None
+        from ser_cli.features.voice import encode_partials
+
+        return encode_partials
 
     @property
     def max_frames(self) -> int:

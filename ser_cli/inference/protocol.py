@@ -9,6 +9,7 @@ one of them. Callers read the attributes directly: there are no optional ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -32,8 +33,16 @@ class Predictor(Protocol):
     def vad(self):
         """Voice activity detector (``is_speech(samples) -> bool``), loaded on first use."""
 
-    def features(self, samples: np.ndarray) -> np.ndarray:
-        """The model's input for 16 kHz audio: (n,) -> (frames, dims)."""
+    @property
+    def voice_encoder(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For a model that reads voice features (``features.voice``), its speaker encoder:
+        stacked (partials, 160, 40) mel power -> (partials, 256) unit-length embeddings
+        (``ser listen`` embeds the stream partial by partial); None for other models."""
+
+    def features(self, samples: np.ndarray, voice: np.ndarray | None = None) -> np.ndarray:
+        """The model's input for 16 kHz audio: (n,) -> (frames, dims). ``voice``: for a
+        model with a ``voice_encoder``, the (256,) embedding beside each frame instead of the
+        clip's own; refused by other models."""
 
     def predict_batch(
         self, feats: list[np.ndarray], stats: list[Stats | None] | None = None

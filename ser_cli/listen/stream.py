@@ -5,7 +5,10 @@ keeps the last ``window`` seconds in a ring buffer and, every ``hop`` seconds of
 
 1. runs voice-activity detection on the new hop only (cheap, and it is what changed);
 2. in speech, computes the window's features, folds the new hop's frames into the speaker's
-   running statistics (one stream is one speaker) and classifies the window;
+   running statistics (one stream is one speaker) and classifies the window. A model that
+   reads voice features gets the stream's voice embedding beside the window's log-mel
+   (:class:`~ser_cli.features.voice_stream.VoiceStream`: the speaker encoder embeds each new
+   1.6 s partial of speech once, 1.3 a second, instead of the whole window at every hop);
 3. smooths the probabilities exponentially and emits an :class:`Update`.
 
 In silence nothing is classified: the smoothed probabilities decay toward flat with a
@@ -28,6 +31,8 @@ from ser_cli.audio.io import SAMPLE_RATE
 from ser_cli.audio.vad import CHUNK, MIN_SPEECH_FRACTION
 from ser_cli.errors import SerError
 from ser_cli.features.normalization import RunningStats
+from ser_cli.features.voice import VOICE_DIMS
+from ser_cli.features.voice_stream import VoiceStream
 from ser_cli.inference.calibration import check_min_confidence, confident_label
 from ser_cli.inference.options import check_window
 from ser_cli.labels import SILENCE
@@ -108,6 +113,18 @@ def decay_to_flat(previous: np.ndarray, seconds: float, half_life: float) -> np.
     return (keep * previous + (1.0 - keep) * flat).astype(np.float32)
 
 
+def limit_blas_threads(threads: int) -> None:
+    """numpy's BLAS (OpenBLAS, MKL) on ``threads`` threads for the rest of the process, as
+    torch's. Its idle threads spin between the small matrix products of a hop (the numpy
+    mel of a voice partial, an .onnx model's numpy log-mel): on a busy 2-core machine they
+    doubled a voice model's torch hop and made an .onnx model's log-mel 15x slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn's dependency: present wherever ser is installed whole
+        return
+    threadpool_limits(limits=threads, user_api="blas")
+
+
 class StreamProcessor:
     """Turns pushed audio blocks into one :class:`Update` per hop; see the module docstring."""
 
@@ -123,8 +140,11 @@ class StreamProcessor:
         self._pending: list[np.ndarray] = []
         self._pending_samples = 0
         self.smoothed: np.ndarray | None = None
+        encoder = predictor.voice_encoder
+        self.voice = VoiceStream(encoder) if encoder is not None else None
         adapt = self.options.adapt and predictor.uses_speaker_stats()
-        self.speaker = RunningStats(predictor.global_stats) if adapt else None
+        voice_dims = VOICE_DIMS if self.voice is not None else 0
+        self.speaker = RunningStats(predictor.global_stats, clip_dims=voice_dims) if adapt else None
 
     def warm_up(self) -> None:
         """Load the VAD, set the torch threads, and run the model once on silence, so the first
@@ -133,7 +153,13 @@ class StreamProcessor:
         self.predictor.vad.speech_fraction(quiet)  # first: importing silero_vad sets 1 thread
         if self.options.threads:  # torch's threads, or onnxruntime's for an .onnx model
             self.predictor.set_threads(self.options.threads)
-        self.predictor.predict_batch([self.predictor.features(quiet)])
+            limit_blas_threads(self.options.threads)
+        if self.voice is not None:
+            self.voice.warm_up()
+            feats = self.predictor.features(quiet, voice=np.zeros(VOICE_DIMS, np.float32))
+        else:
+            feats = self.predictor.features(quiet)
+        self.predictor.predict_batch([feats])
 
     def push(self, block: np.ndarray) -> list[Update]:
         """Add audio (n,) float32 at SAMPLE_RATE; returns the updates of every completed hop."""
@@ -176,7 +202,11 @@ class StreamProcessor:
         is_speech = fraction >= MIN_SPEECH_FRACTION
         probs = None
         if is_speech:
-            feats = self.predictor.features(window)
+            if self.voice is not None:
+                self.voice.add(hop)
+                feats = self.predictor.features(window, voice=self.voice.embedding)
+            else:
+                feats = self.predictor.features(window)
             stats = None
             if self.speaker is not None:
                 # Only the newest hop's share of the frames: overlapping windows would
