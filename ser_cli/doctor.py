@@ -48,6 +48,8 @@ PACKAGES = (
     ("silero-vad", "silero_vad", True, None),
     ("resemblyzer", "resemblyzer", True, None),
     ("setuptools", "pkg_resources", True, None),  # resemblyzer's webrtcvad imports it
+    ("webrtcvad", "_webrtcvad", True, None),  # the torch-free voice embedding's trimming
+    ("threadpoolctl", "threadpoolctl", True, None),  # listen: numpy's BLAS threads
     ("safetensors", "safetensors", True, None),
     ("pyyaml", "yaml", True, None),
     ("matplotlib", "matplotlib", True, None),

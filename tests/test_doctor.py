@@ -31,6 +31,8 @@ EXPECTED_CHECKS = {
     "silero-vad",
     "resemblyzer",
     "setuptools",
+    "webrtcvad",
+    "threadpoolctl",
     "soxr",
     "safetensors",
     "pyyaml",

@@ -122,26 +122,17 @@ def _vad() -> Callable[[bytes], bool]:
     """A fresh webrtcvad (it adapts to what it heard: resemblyzer starts one per clip) in mode
     3 at 16 kHz: 16-bit PCM bytes of one window -> is it speech."""
     try:
-        import _webrtcvad as vad  # the compiled module webrtcvad.py wraps, without pkg_resources
-
-        handle = vad.create()
-        vad.init(handle)
-        vad.set_mode(handle, VAD_MODE)
-        return lambda pcm: bool(vad.process(handle, SAMPLE_RATE, pcm, len(pcm) // 2))
-    except (ImportError, AttributeError):  # a webrtcvad build laid out differently
-        pass
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pkg_resources' deprecation warning
-            import webrtcvad
+        # the compiled module webrtcvad.py wraps (every webrtcvad build ships it), without the
+        # pkg_resources import webrtcvad.py makes only to read its version
+        import _webrtcvad as vad
     except ImportError:
         raise ModelError(
             "this model reads voice features, which need webrtcvad: pip install webrtcvad."
         ) from None
-    detector = webrtcvad.Vad(mode=VAD_MODE)
-    return lambda pcm: bool(detector.is_speech(pcm, sample_rate=SAMPLE_RATE))
+    handle = vad.create()
+    vad.init(handle)
+    vad.set_mode(handle, VAD_MODE)
+    return lambda pcm: bool(vad.process(handle, SAMPLE_RATE, pcm, len(pcm) // 2))
 
 
 def partial_slices(n_samples: int) -> tuple[list[int], int]:

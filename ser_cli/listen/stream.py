@@ -118,10 +118,8 @@ def limit_blas_threads(threads: int) -> None:
     torch's. Its idle threads spin between the small matrix products of a hop (the numpy
     mel of a voice partial, an .onnx model's numpy log-mel): on a busy 2-core machine they
     doubled a voice model's torch hop and made an .onnx model's log-mel 15x slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn's dependency: present wherever ser is installed whole
-        return
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(limits=threads, user_api="blas")
 
 
