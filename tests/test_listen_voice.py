@@ -11,10 +11,7 @@ resemblyzer's encoder, not with the streaming module's numpy code.
 from __future__ import annotations
 
 import csv
-import json
 import math
-import subprocess
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from synthetic_runs import make_run
-from test_onnx import NO_TORCH_SCRIPT, PARITY
+from test_onnx import PARITY, ser_without_torch
 from test_onnx_voice import exported  # noqa: F401 - the module-scoped fixture, shared
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
@@ -387,12 +384,7 @@ def test_listen_with_a_voice_onnx_never_imports_torch(voice_onnx, speech_with_pa
         "--log",
         str(log),
     ]
-    out = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_SCRIPT, *args], capture_output=True, text=True, check=True
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["exit"] == 0, report["output"]
-    assert report["torch"] == []
+    ser_without_torch(*args)
     with log.open(newline="") as fh:
         labels = [row["label"] for row in csv.DictReader(fh)]
     assert "silence" in labels and set(labels) & set(EMOTIONS)

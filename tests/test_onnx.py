@@ -272,6 +272,18 @@ print(json.dumps({"exit": result.exit_code, "output": result.output,
 """
 
 
+def ser_without_torch(*args: str) -> str:
+    """Run `ser ARGS` in a fresh process; assert it succeeded without importing torch and
+    return its output."""
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TORCH_SCRIPT, *args], capture_output=True, text=True, check=True
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0, report["output"]
+    assert report["torch"] == []
+    return report["output"]
+
+
 def test_predict_with_onnx_never_imports_torch(exported, tmp_path):
     _, model = exported
     # real speech: the subprocess runs the real speech check (conftest's stand-in is not there)
@@ -281,16 +293,8 @@ def test_predict_with_onnx_never_imports_torch(exported, tmp_path):
     write_audio(tmp_path / "a" / "long.wav", np.concatenate([speech, gap, speech, speech]))
     write_audio(tmp_path / "b" / "rate.wav", clips()[2][::2], SAMPLE_RATE // 2)  # resampled
     args = ["predict", str(tmp_path / "a"), str(tmp_path / "b"), "--model", str(model)]
-    out = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_SCRIPT, *args, "--format", "json", "--adapt", "folder"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["exit"] == 0, report["output"]
-    assert report["torch"] == []
-    results = {Path(r["path"]).name: r for r in json.loads(report["output"])}
+    output = ser_without_torch(*args, "--format", "json", "--adapt", "folder")
+    results = {Path(r["path"]).name: r for r in json.loads(output)}
     assert set(results) == {"short.wav", "long.wav", "rate.wav"}
     assert results["short.wav"]["label"] in EMOTIONS
     assert "silence" in [s["label"] for s in results["long.wav"]["segments"]]
@@ -303,13 +307,9 @@ def test_listen_with_onnx_never_imports_torch(exported, tmp_path):
     gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
     wav = write_audio(tmp_path / "stream.wav", np.concatenate([gap, speech, gap]))
     log = tmp_path / "updates.csv"
-    args = ["listen", "--file", str(wav), "--speed", "0", "--model", str(model), "--log", str(log)]
-    out = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_SCRIPT, *args], capture_output=True, text=True, check=True
+    ser_without_torch(
+        "listen", "--file", str(wav), "--speed", "0", "--model", str(model), "--log", str(log)
     )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["exit"] == 0, report["output"]
-    assert report["torch"] == []
     with log.open(newline="") as fh:
         labels = [row["label"] for row in csv.DictReader(fh)]
     assert "silence" in labels and set(labels) & set(EMOTIONS)

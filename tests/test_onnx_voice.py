@@ -4,15 +4,13 @@ encoder the exported file carries, parity with the torch predictor, and no torch
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic_runs import check_predictor, make_run
-from test_onnx import EXAMPLES, NO_TORCH_SCRIPT, PARITY, clips
+from test_onnx import EXAMPLES, PARITY, clips, ser_without_torch
 from typer.testing import CliRunner
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
@@ -267,16 +265,8 @@ def test_predict_with_a_voice_onnx_never_imports_torch(exported, tmp_path):
     write_audio(tmp_path / "a" / "speech.wav", load_audio(EXAMPLES[1]))
     write_audio(tmp_path / "a" / "pause.wav", with_gap(1.0))
     args = ["predict", str(tmp_path / "a"), "--model", str(model), "--format", "json"]
-    out = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_SCRIPT, *args, "--adapt", "none"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["exit"] == 0, report["output"]
-    assert report["torch"] == []
-    results = {Path(r["path"]).name: r for r in json.loads(report["output"])}
+    output = ser_without_torch(*args, "--adapt", "none")
+    results = {Path(r["path"]).name: r for r in json.loads(output)}
     assert set(results) == {"speech.wav", "pause.wav"}
     torch_args = [*args[:2], "--model", str(run), "--format", "json", "--adapt", "none"]
     expected = runner.invoke(app, torch_args)
