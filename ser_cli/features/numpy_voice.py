@@ -10,8 +10,8 @@ librosa's) and the L2-normalised mean of the partial embeddings. resemblyzer its
 imported: it imports torch and librosa.
 
 webrtcvad's Python module imports pkg_resources (tens of milliseconds, and a deprecation
-warning) only to read its own version; the compiled ``_webrtcvad`` it wraps is used directly,
-with the module as the fallback.
+warning) only to read its own version; the compiled ``_webrtcvad`` it wraps (every webrtcvad
+build ships it) is used directly.
 """
 
 from __future__ import annotations
