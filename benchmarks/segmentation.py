@@ -1,11 +1,15 @@
 """Long recordings by utterance: boundaries, pauses, accuracy and throughput of `--segment vad`.
 
-    python benchmarks/segmentation.py                 # everything below (a few minutes)
-    python benchmarks/segmentation.py --minutes 5     # a shorter throughput recording
+    python benchmarks/segmentation.py --model RUN     # everything below (a few minutes)
+    python benchmarks/segmentation.py --model RUN --minutes 5   # a shorter throughput recording
 
-1. A recording of 12 held-out clips (the 8 RAVDESS clips of examples/, actors 21-24, and 4
-   ASED clips, Amharic, 4 speakers; the bundled model heard neither: it was trained on RAVDESS
-   actors 01-20), each cut to its sentence by loudness (a truth independent of the detector),
+RUN is the model whose accuracy is checked: one that never heard the ASED speakers it is tested
+on. The bundled model trained on every ASED speaker, so RUN is a fold model of its recipe, which
+`python benchmarks/corpora.py folds` trains (its fold0 left 13 ASED speakers out); the ASED
+clips are drawn from the speakers missing from RUN's `train_speakers`.
+
+1. A recording of 12 held-out clips (the 8 RAVDESS clips of examples/, actors 21-24, whom no
+   model here heard, and 4 ASED clips, Amharic, 4 speakers RUN never heard), each cut to its sentence by loudness (a truth independent of the detector),
    with 1-3 s of room noise (seeded) between them and 1 s at both ends. Reported: utterances
    found with both boundaries within TOLERANCE s, pauses reported as one silence row within
    TOLERANCE s, per-utterance accuracy against the same clips classified one by one. One clip
@@ -18,7 +22,7 @@
    contexts (0: before issue 21); and how many of the 12 clips, classified alone, change
    label when their start moves by less than one 10 ms feature hop (SHIFTS samples).
 3. Throughput on a recording of MINUTES minutes made of the same clips and pauses, with the
-   bundled model: `predict_files` with `--segment vad` against `--segment fixed` (8 s windows
+   bundled model (what a user runs): `predict_files` with `--segment vad` against `--segment fixed` (8 s windows
    every 4 s: the previous default), each in a fresh process; wall time, and peak memory for
    the vad path on the full and on a third of the recording (flat in the length or not).
 
@@ -61,8 +65,30 @@ SHIFTS = tuple(range(0, 160, 10))  # samples cut from a clip's start: under one 
 RESULTS = ROOT / "benchmarks" / "results" / "segmentation.json"
 
 
-def held_out_clips() -> list[tuple[Path, str]]:
-    """(path, true emotion) of the 12 clips: 8 RAVDESS examples, then 4 ASED clips."""
+def unheard_ased(model: str) -> set[str]:
+    """ASED speaker numbers (as in a file name's last field) missing from ``model``'s
+    training speakers. ASED is trained on in a mix, where its speakers are `ased-NN`; plain ids
+    are another corpus's (RAVDESS actors 01-20 are not ASED speakers 01-20)."""
+    from ser_cli.models.checkpoint import read_sidecar
+    from ser_cli.paths import bundled_model_dir
+
+    folder = bundled_model_dir() if model == "default" else Path(model)
+    speakers = read_sidecar(folder, "best")["train_speakers"]
+    heard = {s.removeprefix("ased-") for s in speakers if s.startswith("ased-")}
+    every = {path.stem.split("-")[-1] for path in ASED.glob("*/*.flac")}
+    unheard = every - heard
+    if len(unheard) < 4:
+        sys.exit(
+            f"{model}: it heard all but {len(unheard)} of the ASED speakers; pass --model a fold "
+            "run of its recipe (python benchmarks/corpora.py folds ...; e.g. "
+            "bench-out/corpora/folds-voice-60-epochs-s0/fold0)"
+        )
+    return unheard
+
+
+def held_out_clips(unheard: set[str]) -> list[tuple[Path, str]]:
+    """(path, true emotion) of the 12 clips: 8 RAVDESS examples, then 4 ASED clips of
+    ``unheard`` speakers."""
     clips = []
     for path in sorted((ROOT / "examples").glob("*.wav")):
         code = path.stem.rsplit("_", 1)[-1].split("-")[2]
@@ -71,7 +97,9 @@ def held_out_clips() -> list[tuple[Path, str]]:
     for folder, emotion in ASED_EMOTIONS.items():
         for path in sorted((ASED / folder).glob("*.flac")):
             speaker = path.stem.split("-")[-1]
-            if speaker not in speakers:  # one clip per speaker, four speakers
+            if (
+                speaker in unheard and speaker not in speakers
+            ):  # one clip per speaker, four speakers
                 speakers.add(speaker)
                 clips.append((path, emotion))
                 break
@@ -173,20 +201,29 @@ def score_boundaries(result, truth, pauses, labels) -> dict:
     }
 
 
-def more_ased_clips(exclude: list[Path], per_emotion: int = LARGER_PER_EMOTION) -> list:
-    """(path, emotion) of ``per_emotion`` ASED clips per emotion (seeded), none of ``exclude``."""
+def more_ased_clips(
+    exclude: list[Path], unheard: set[str], per_emotion: int = LARGER_PER_EMOTION
+) -> list:
+    """(path, emotion) of ``per_emotion`` ASED clips per emotion (seeded) of ``unheard``
+    speakers, none of ``exclude``."""
     rng = np.random.default_rng(SEED + 2)
     clips = []
     for folder, emotion in ASED_EMOTIONS.items():
-        files = [f for f in sorted((ASED / folder).glob("*.flac")) if f not in exclude]
+        files = [
+            f
+            for f in sorted((ASED / folder).glob("*.flac"))
+            if f not in exclude and f.stem.split("-")[-1] in unheard
+        ]
         clips += [(Path(f), emotion) for f in rng.choice(files, per_emotion, replace=False)]
     order = rng.permutation(len(clips))  # emotions mixed within each recording
     return [clips[i] for i in order]
 
 
-def larger_test(clips) -> dict:
+def larger_test(model: str, clips) -> dict:
     """accuracy_test over recordings of 12 clips each; counts summed, accuracies pooled."""
-    parts = [accuracy_test(clips[i : i + 12], SEED + 10 + i) for i in range(0, len(clips), 12)]
+    parts = [
+        accuracy_test(model, clips[i : i + 12], SEED + 10 + i) for i in range(0, len(clips), 12)
+    ]
     total = sum(p["utterances"] for p in parts)
     keys = (
         "utterances",
@@ -211,11 +248,11 @@ def _shown(path: Path) -> str:
     return str(Path("..") / path.relative_to(ROOT.parent))
 
 
-def accuracy_test(clips, seed: int = SEED) -> dict:
+def accuracy_test(model: str, clips, seed: int = SEED) -> dict:
     from ser_cli.inference.load import load_predictor
     from ser_cli.inference.predictor import predict_files
 
-    predictor = load_predictor("default")
+    predictor = load_predictor(model)
     labels = [emotion for _, emotion in clips]
     sentences = [sentence(load_audio(p)) for p, _ in clips]
     samples, truth, pauses = build(sentences, np.random.default_rng(seed))
@@ -273,14 +310,14 @@ def trim_margins(per_corpus: int = MARGIN_CLIPS) -> dict:
         }
 
     return {
-        "corpus": "ravdess-speech-16k (actors 01-20: the bundled model's training data)",
+        "corpus": "ravdess-speech-16k (actors 01-20: training data of every model here)",
         "clips": len(before),
         "trim_starts_before_silero_s": spread(before),
         "trim_ends_after_silero_s": spread(after),
     }
 
 
-def context_sweep(clips, more) -> list[dict]:
+def context_sweep(model: str, clips, more) -> list[dict]:
     """Both accuracy checks with each of CONTEXTS seconds of context instead of CONTEXT."""
     from ser_cli.inference import segment
 
@@ -288,7 +325,7 @@ def context_sweep(clips, more) -> list[dict]:
     try:
         for context in CONTEXTS:
             segment.CONTEXT = context
-            a, b = accuracy_test(clips), larger_test(more)
+            a, b = accuracy_test(model, clips), larger_test(model, more)
             out.append(
                 {
                     "context_seconds": context,
@@ -304,11 +341,11 @@ def context_sweep(clips, more) -> list[dict]:
     return out
 
 
-def shift_check(clips) -> dict:
+def shift_check(model: str, clips) -> dict:
     """Each clip alone with its first SHIFTS samples cut (under one feature hop): its labels."""
     from ser_cli.inference.load import load_predictor
 
-    predictor = load_predictor("default")
+    predictor = load_predictor(model)
     labels = {}
     for path, _ in clips:
         samples = load_audio(path)
@@ -376,24 +413,32 @@ def throughput_test(clips, minutes: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=MINUTES)
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="the model whose accuracy is checked: one that never heard some ASED speakers",
+    )
     args = parser.parse_args()
     from ser_cli.inference.segment import CONTEXT
 
-    clips = held_out_clips()
-    more = more_ased_clips([p for p, _ in clips])
+    unheard = unheard_ased(args.model)
+    clips = held_out_clips(unheard)
+    more = more_ased_clips([p for p, _ in clips], unheard)
     started = time.time()
     report = {
-        "command": "python benchmarks/segmentation.py"
+        "command": f"python benchmarks/segmentation.py --model {_shown(Path(args.model))}"
         + (f" --minutes {args.minutes:g}" if args.minutes != MINUTES else ""),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "model": "default (bundled; trained on RAVDESS actors 01-20)",
+        "model": _shown(Path(args.model)),
+        "ased_speakers_it_never_heard": sorted(unheard),
+        "throughput_model": "default (bundled)",
         "tolerance_seconds": TOLERANCE,
         "context_seconds": CONTEXT,
-        "accuracy": accuracy_test(clips),
-        "larger_ased": larger_test(more),
+        "accuracy": accuracy_test(args.model, clips),
+        "larger_ased": larger_test(args.model, more),
         "trim_margins": trim_margins(),
-        "other_contexts": context_sweep(clips, more),
-        "start_shifts": shift_check(clips),
+        "other_contexts": context_sweep(args.model, clips, more),
+        "start_shifts": shift_check(args.model, clips),
         "throughput": throughput_test(clips, args.minutes),
         "cpu_cores": len(os.sched_getaffinity(0)),
     }

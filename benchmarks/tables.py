@@ -65,10 +65,25 @@ def _local(command: str) -> str:
     return re.sub(r"/\S*/shared/data/", "../shared/data/", command)
 
 
-def _bundle_key() -> str:
-    from benchmarks.train_default_model import member_specs
+def _bundle_recipe() -> str:
+    from benchmarks.train_default_model import read_bundle
 
-    return "+".join(member_specs())
+    return read_bundle()[0].recipe
+
+
+# The model bundled before issue 20: six RAVDESS-only networks (its per-fold ensemble's key in
+# ensemble-mix.json; its other figures are loco-bundled.json and crosscorpus-emodb.json).
+PREVIOUS_BUNDLE = "+".join(
+    [f"utterance-norm-60-epochs:{s}" for s in range(3)]
+    + [f"utterance-norm-100-epochs:{s}" for s in range(3)]
+)
+
+
+def _seeds_cell(values: list[float]) -> str:
+    """mean ± std over seeds, or the value alone for one seed."""
+    if len(values) == 1:
+        return _pct(values[0])
+    return _ms((float(np.mean(values)), float(np.std(values))))
 
 
 def _recipe_link(name: str, prefix: str = "../") -> str:
@@ -81,22 +96,34 @@ def _recipe_link(name: str, prefix: str = "../") -> str:
 
 
 def headline() -> str:
-    mix = _load("ensemble-mix.json")[_bundle_key()]
-    cross = _load("crosscorpus-emodb.json")["no_adapt"]
-    s = summarise(_load(f"recipe-{DEFAULT_RECIPE}.json"))
+    """The bundled recipe on speakers and on whole corpora it never heard, beside the model
+    bundled before it, one RAVDESS-only run and the classic baseline; no adaptation."""
+    recipe = _bundle_recipe()
+    loco_summary = _load(f"loco-{recipe}.json")["summary"]
+    loco = loco_summary["four_class_accuracy"]
+    folds = _load(f"folds-{recipe}.json")["seeds"].values()
+    old_mix = _load("ensemble-mix.json")[PREVIOUS_BUNDLE]
+    old_loco = _load("loco-bundled.json")["summary"]["four_class_accuracy"]
+    single_loco = _load("loco-ravdess-only.json")["summary"]["four_class_accuracy"]
+    single = summarise(_load(f"recipe-{DEFAULT_RECIPE}.json"))
     classic = _load("cv-classic.json")["summary"]
+    corpora = ("ravdess", "emodb", "ased")
+    fold_cells = " / ".join(_seeds_cell([f["corpora"][c] for f in folds]) for c in corpora)
+    loco_cells = " / ".join(_ms(loco[c]) for c in (*corpora, "mean"))
     rows = [
-        "| | RAVDESS, unseen actors: accuracy / UAR | EmoDB, unseen corpus: 6 / 4 classes |",
+        "| | unseen speakers (5 folds), own classes: RAVDESS (8) / EmoDB (6) / ASED (5) | "
+        "unseen corpus (left out), 4 classes: RAVDESS / EmoDB / ASED / mean |",
         "|---|---|---|",
-        f"| bundled model (`ser predict`) | {_pct(mix['cv_no_adapt'])} / "
-        f"{_pct(mix['cv_no_adapt_uar'])} | {_pct(cross['accuracy'])} / "
-        f"{_pct(cross['four_class']['accuracy'])} |",
-        f"| one run of `ser train` (the default recipe, {s['seeds']} seeds) | "
-        f"{_ms(s['cv_no_adapt'])} / {_ms(s['cv_no_adapt_uar'])} | {_ms(s['emodb6'])} / "
-        f"{_ms(s['emodb4'])} |",
-        "| `classic` baseline (logistic regression) | "
-        f"{_ms(_pair(classic, 'metrics_no_adapt.accuracy'))} / "
-        f"{_ms(_pair(classic, 'metrics_no_adapt.uar'))} | not measured |",
+        f"| **bundled model**: one network, RAVDESS + EmoDB + ASED ({_recipe_link(recipe, '')}, "
+        f"{len(folds)} / {loco_summary['seeds']} seeds) | {fold_cells} | "
+        f"{loco_cells} |",
+        f"| model bundled before: six networks, RAVDESS alone | {_pct(old_mix['cv_no_adapt'])} "
+        f"/ - / - | - / {_pct(old_loco['emodb'][0])} / {_pct(old_loco['ased'][0])} / - |",
+        f"| one run of `ser train` (RAVDESS alone, the default recipe, {single['seeds']} seeds) | "
+        f"{_ms(single['cv_no_adapt'])} / - / - | - / {_ms(single_loco['emodb'])} / "
+        f"{_ms(single_loco['ased'])} / - |",
+        "| `classic` baseline (logistic regression, RAVDESS alone) | "
+        f"{_ms(_pair(classic, 'metrics_no_adapt.accuracy'))} / - / - | not measured |",
     ]
     return "\n".join(rows)
 
@@ -189,7 +216,9 @@ def ensembles() -> str:
                 parts = ", ".join(
                     f"{r}:{m}" for r, m in zip(e["recipes"], e["members"], strict=True)
                 )
-                label = "**the bundled model's members**" if key == _bundle_key() else "a mix"
+                label = (
+                    "the previous bundled model's members" if key == PREVIOUS_BUNDLE else "a mix"
+                )
                 rows.append(
                     f"| {label} | {parts} | 1 | {_pct(e['cv_no_adapt'])} | "
                     f"{_pct(e['cv_no_adapt_uar'])} | {_pct(e['emodb6'])} | {_pct(e['emodb4'])} | "
@@ -231,7 +260,7 @@ def crop_averaging() -> str:
 def crosscorpus() -> str:
     r = _load("crosscorpus-emodb.json")
     rows = [
-        "| bundled model on EmoDB | accuracy (6) | UAR (6) | macro-F1 (6) | accuracy (4) | "
+        "| model bundled before, on EmoDB | accuracy (6) | UAR (6) | macro-F1 (6) | accuracy (4) | "
         "UAR (4) | ECE |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -251,7 +280,7 @@ def crosscorpus() -> str:
 
 LOCO_RESULTS = (
     ("loco-ravdess-only.json", "one network, RAVDESS 01-20 alone (the default recipe)"),
-    ("loco-bundled.json", "the bundled model (six RAVDESS-only networks)"),
+    ("loco-bundled.json", "the model bundled before (six RAVDESS-only networks)"),
     ("loco-mix-20-epochs.json", "one network, the other two corpora, 20 epochs"),
     (
         "loco-mix-20-epochs-unbalanced.json",
@@ -444,7 +473,7 @@ def calibration() -> str:
         [
             "| bundled model | temperature | ECE before | ECE after |",
             "|---|---|---|---|",
-            f"| out-of-fold RAVDESS predictions ({cal['clips']:,} clips) | "
+            f"| out-of-fold predictions of its corpora ({cal['clips']:,} clips) | "
             f"{cal['temperature']:.3f} | {cal['val_ece_before']:.3f} | {cal['val_ece_after']:.3f} |",
         ]
     )
@@ -469,7 +498,8 @@ def segmentation() -> str:
 
     return "\n".join(
         [
-            f"| recording | found within {tol} | accuracy: by utterance vs clip by clip |",
+            f"| recording | found within {tol} | accuracy of `{r['model']}`: by utterance vs "
+            "clip by clip |",
             "|---|---|---|",
             f"| 12 held-out clips (8 RAVDESS examples + 4 ASED), {a['recording_seconds']:.0f} s | "
             f"{boundaries(a)} | {accuracy(a)} |",
@@ -637,14 +667,20 @@ TABLES: dict[str, Table] = {
     "headline": Table(
         headline,
         (
+            f"loco-{_bundle_recipe()}.json",
+            f"folds-{_bundle_recipe()}.json",
             "ensemble-mix.json",
-            "crosscorpus-emodb.json",
+            "loco-bundled.json",
+            "loco-ravdess-only.json",
             f"recipe-{DEFAULT_RECIPE}.json",
             "cv-classic.json",
         ),
         (
-            "python benchmarks/recipes.py mix " + "MEMBERS (recipes/bundle.yaml)",
-            "python benchmarks/run.py crosscorpus",
+            "python benchmarks/corpora.py loco --seeds 0 1 2 --name RECIPE --set KEY=VALUE ... "
+            "(the bundled recipe: recipes/bundle.yaml)",
+            "python benchmarks/corpora.py folds --seeds 0 --name RECIPE --set KEY=VALUE ...",
+            "python benchmarks/recipes.py mix MEMBERS (the model bundled before)",
+            "python benchmarks/corpora.py ravdess-only --seeds 0 1 2",
             f"python benchmarks/recipes.py {DEFAULT_RECIPE}",
             "python benchmarks/run.py cv classic",
         ),
@@ -734,10 +770,10 @@ TABLES: dict[str, Table] = {
         ("python benchmarks/train_default_model.py",),
     ),
     "segmentation": Table(
-        segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py",)
+        segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py --model RUN",)
     ),
     "segmentation-context": Table(
-        segmentation_context, ("segmentation.json",), ("python benchmarks/segmentation.py",)
+        segmentation_context, ("segmentation.json",), ("python benchmarks/segmentation.py --model RUN",)
     ),
     "commands": Table(commands, ("*.json",), ("(each file's own)",)),
     "index": Table(index, (), ()),

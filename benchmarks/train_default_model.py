@@ -2,17 +2,18 @@
 
     python benchmarks/train_default_model.py [--data-root ../shared/data]
 
-It prepares the members' corpora with `ser prepare`, marks every clip as training data (the
-recipe's speaker-independent accuracy is measured separately, per fold: docs/accuracy.md),
-trains each member with `ser train --config recipes/RECIPE.yaml --seed SEED`, combines the runs
-with `ser ensemble`, and copies the checkpoint and MODEL.md into ser_cli/assets/default_model/.
-``--reuse-runs`` keeps member runs that already finished in the work folder (same command)
-instead of training them again.
+It prepares the members' corpora with `ser prepare` (several corpora make one manifest), marks
+every clip as training data (the recipe's speaker- and corpus-independent accuracy is measured
+separately: docs/corpora.md), trains each member with
+`ser train --config recipes/RECIPE.yaml --seed SEED`, combines several with `ser ensemble`, and
+copies the checkpoint and MODEL.md into ser_cli/assets/default_model/. ``--reuse-runs`` keeps
+member runs that already finished in the work folder (same command) instead of training them
+again.
 
 With no clip left for validation, the softmax temperature is fitted on the out-of-fold
-predictions of the same members' 5-fold cross-validation (``--calibrate-on``: the per-fold
-ensembles of `python benchmarks/recipes.py mix` over the members' recipes and seeds): every clip
-is predicted by an ensemble that never heard its actor, without adaptation, as a user's clips are.
+predictions of the same recipe's 5-fold cross-validation on the same corpora (see
+``calibration_folds``): every clip is predicted by a model that never heard its speaker, without
+adaptation, as a user's clips are.
 """
 
 from __future__ import annotations
@@ -69,11 +70,54 @@ def run_name(recipe: str, seed: int) -> str:
     return f"run-seed{seed}{suffix}"
 
 
-def calibration_folds(bundle: list[Member] | None = None) -> Path:
-    """The CV folders whose out-of-fold predictions fit the bundle's temperature."""
+@dataclass(frozen=True)
+class Folds:
+    """A 5-fold cross-validation of the bundle's recipe: its fold runs (``folder/fold*``), the
+    manifest whose ``fold`` column they left out, and the command that trains them."""
+
+    folder: Path
+    manifest: Path
+    command: str
+
+
+def calibration_folds(bundle: list[Member] | None = None) -> Folds:
+    """The cross-validation whose out-of-fold predictions fit the bundle's temperature.
+
+    RAVDESS-only members: the per-fold ensembles of `python benchmarks/recipes.py mix`. One
+    member on the three corpora of `benchmarks/corpora.py`: that recipe's `folds` run."""
+    from benchmarks import corpora
     from benchmarks.recipes import mix_dir
 
-    return mix_dir(member_specs(bundle))
+    bundle = bundle or read_bundle()
+    if {m.corpora for m in bundle} == {("ravdess-speech-16k",)}:
+        specs = " ".join(member_specs(bundle))
+        return Folds(
+            mix_dir(member_specs(bundle)),
+            ROOT / "bench-out" / "ravdess",
+            f"python benchmarks/recipes.py mix {specs}",
+        )
+    mixed = tuple(path.name for path in corpora.CORPORA.values())
+    if len(bundle) != 1 or set(bundle[0].corpora) != set(mixed):
+        raise SystemExit(
+            f"{BUNDLE_FILE}: a bundle on several corpora is one member on {', '.join(mixed)} "
+            "(its calibration folds come from `python benchmarks/corpora.py folds`)"
+        )
+    member = bundle[0]
+    return Folds(
+        corpora.OUT / f"folds-{member.recipe}-s{member.seed}",
+        corpora.OUT / "mix" / "manifest.csv",
+        f"python benchmarks/corpora.py folds --seeds {member.seed} --name {member.recipe} "
+        + " ".join(f"--set {s}" for s in recipe_overrides(member.recipe)),
+    )
+
+
+def recipe_overrides(recipe: str) -> list[str]:
+    """The `--set KEY=VALUE` settings that make the defaults into ``recipe`` (those its
+    leave-one-corpus-out result recorded; tests check the recipe file equals them)."""
+    import re
+
+    saved = json.loads((ROOT / "benchmarks" / "results" / f"loco-{recipe}.json").read_text())
+    return re.findall(r"--set (\S+)", saved["command"])
 
 
 def main() -> None:
@@ -89,11 +133,6 @@ def main() -> None:
         "--reuse-runs",
         action="store_true",
         help="Keep member runs already finished in --work (trained by this script) instead of retraining.",
-    )
-    parser.add_argument(
-        "--calibrate-on",
-        default=str(calibration_folds()),
-        help="A `ser train --cv 5` folder of the same recipe: its fold models' test predictions fit T.",
     )
     args = parser.parse_args()
     if args.card_only:
@@ -137,7 +176,7 @@ def main() -> None:
             [SER, "ensemble", *(r.name for r in runs), "--out", run.name], check=True, cwd=work
         )
         shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
-    calibrate(run, Path(args.calibrate_on), ROOT / "bench-out" / "ravdess")  # its folds
+    calibrate(run, calibration_folds(bundle))
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in ("best.safetensors", "best.json", "config.yaml"):
         shutil.copy2(run / name, TARGET / name)
@@ -145,8 +184,8 @@ def main() -> None:
     print(f"bundled model written to {TARGET}")
 
 
-def calibrate(run: Path, cv_dir: Path, prepared: Path) -> None:
-    """Fit the bundled model's temperature on the out-of-fold predictions of ``cv_dir``."""
+def calibrate(run: Path, folds: Folds) -> None:
+    """Fit the bundled model's temperature on the out-of-fold predictions of ``folds``."""
     import numpy as np
 
     from ser_cli.atomic import write_json
@@ -160,9 +199,9 @@ def calibrate(run: Path, cv_dir: Path, prepared: Path) -> None:
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
 
-    rows = read_manifest(prepared)
+    rows = read_manifest(folds.manifest)
     probs, targets = [], []
-    for fold_dir in sorted(cv_dir.glob("fold*")):
+    for fold_dir in sorted(folds.folder.glob("fold*")):
         fold = fold_dir.name.removeprefix("fold")
         ckpt = load_checkpoint(fold_dir, "best")
         test = [r for r in rows if r["fold"] == fold]
@@ -171,19 +210,14 @@ def calibrate(run: Path, cv_dir: Path, prepared: Path) -> None:
             probs.append([p["probabilities"][n] for n in ckpt.labels])
             targets.append(ckpt.labels.index(p["label"]))
     if not probs:
-        raise SystemExit(f"{cv_dir}: no fold models to calibrate on; run benchmarks/recipes.py")
+        raise SystemExit(f"{folds.folder}: no fold models to calibrate on; run `{folds.command}`")
     log_probs = np.log(np.maximum(np.asarray(probs), PROB_FLOOR))
     targets = np.asarray(targets)
     temperature = fit_temperature(log_probs, targets)
     meta = read_sidecar(run, "best")
     meta["calibration"] = {
         "temperature": temperature,
-        "fitted_on": (
-            "out-of-fold predictions of the members' recipes in 5-fold CV "
-            f"(`python benchmarks/recipes.py mix {' '.join(member_specs())}`)"
-            if cv_dir.resolve() == calibration_folds().resolve()
-            else f"out-of-fold predictions of the 5-fold CV in {cv_dir.name}"
-        ),
+        "fitted_on": f"out-of-fold predictions of the recipe's 5-fold CV (`{folds.command}`)",
         "clips": len(targets),
         "val_ece_before": expected_calibration_error(np.exp(log_probs), targets),
         "val_ece_after": expected_calibration_error(
@@ -234,44 +268,53 @@ def corpus_card(corpora: tuple[str, ...], speakers: str) -> tuple[str, str]:
     return data, licence
 
 
+def _recipe_accuracy(recipe: str) -> str:
+    """The card's accuracy section: the recipe on corpora and on speakers it never heard."""
+    results = ROOT / "benchmarks" / "results"
+    loco_path, folds_path = results / f"loco-{recipe}.json", results / f"folds-{recipe}.json"
+    if not loco_path.exists():
+        return f"Not measured yet: run `python benchmarks/corpora.py loco --name {recipe}`.\n"
+    loco = json.loads(loco_path.read_text())
+    four, own = loco["summary"]["four_class_accuracy"], loco["summary"]["accuracy"]
+
+    def ms(pair):
+        return f"{pair[0]:.1%} ± {pair[1]:.1%}"
+
+    rows = [
+        f"| {name} | {ms(four[key])} | {ms(own[key])} |"
+        for key, name in (("ravdess", "RAVDESS (8)"), ("emodb", "EmoDB (6)"), ("ased", "ASED (5)"))
+        if key in four
+    ]
+    text = (
+        f"The recipe `{recipe}` with each corpus left out in turn: trained on the other two, "
+        "tested on every clip of the one it never heard, without adaptation (mean ± std over "
+        f"{loco['summary']['seeds']} seeds; `{loco['command']}`):\n\n"
+        "| left-out corpus (own classes) | angry/happy/neutral/sad | own classes |\n"
+        "|---|---|---|\n" + "\n".join(rows) + f"\n| mean | {ms(four['mean'])} | "
+        f"{ms(own['mean'])} |\n"
+    )
+    if folds_path.exists():
+        folds = json.loads(folds_path.read_text())
+        seeds = folds["seeds"]
+        names = {"ravdess": "RAVDESS (8 classes)", "emodb": "EmoDB (6)", "ased": "ASED (5)"}
+        cells = ", ".join(
+            f"{name} {sum(s['corpora'][c] for s in seeds.values()) / len(seeds):.1%}"
+            for c, name in names.items()
+        )
+        text += (
+            "\nThe same recipe on speakers it never heard of the corpora it trained on (5 "
+            "speaker-disjoint folds of the three corpora, each scored over its own classes, no "
+            f"adaptation, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}; `{folds['command']}`): "
+            f"{cells}.\n"
+        )
+    return text
+
+
 def write_card() -> None:
-    """MODEL.md from the sidecar, the recipe's cross-validation over seeds and EmoDB."""
+    """MODEL.md from the sidecar and the recipe's measured leave-one-corpus-out and folds."""
     meta = json.loads((TARGET / "best.json").read_text())
-    recipe_path = ROOT / "benchmarks" / "results" / f"recipe-{DEFAULT_RECIPE}.json"
-    cross_path = ROOT / "benchmarks" / "results" / "crosscorpus-emodb.json"
-    if recipe_path.exists():
-        from benchmarks.recipes import summarise
-
-        saved = json.loads(recipe_path.read_text())
-        s = summarise(saved)
-
-        def ms(key):
-            return f"{s[key][0]:.1%} ± {s[key][1]:.1%}"
-
-        command = next(iter(saved["seeds"].values()))["command"]
-        accuracy = (
-            f"The recipe `{DEFAULT_RECIPE}` in speaker-disjoint 5-fold cross-validation on the same "
-            f"20 actors, {s['seeds']} seeds (mean ± std over seeds; `python benchmarks/recipes.py "
-            f"{DEFAULT_RECIPE}`, which runs `{command}` per seed):\n\n"
-            f"| unseen actors, no adaptation | weighted accuracy | UAR |\n|---|---|---|\n"
-            f"| RAVDESS, 4 unseen actors per fold | {ms('cv_no_adapt')} | {ms('cv_no_adapt_uar')} |\n\n"
-            f"The fold models on EmoDB (German, other actors and studio; no adaptation): "
-            f"{ms('emodb6')} over its 6 classes, {ms('emodb4')} over angry/happy/neutral/sad.\n"
-        )
-    else:
-        accuracy = f"Not measured yet: run `python benchmarks/recipes.py {DEFAULT_RECIPE}`.\n"
-    if cross_path.exists():
-        cross = json.loads(cross_path.read_text())
-        rows = [
-            f"| {name} (`{run['command']}`) | {run['accuracy']:.1%} | {run['uar']:.1%} | "
-            f"{run['four_class']['accuracy']:.1%} | {run['ece']:.3f} |"
-            for name, run in (("no adaptation", cross["no_adapt"]), ("adapted", cross["adapted"]))
-        ]
-        accuracy += (
-            f"\nThis model on all {cross['no_adapt']['clips']} EmoDB clips (`python benchmarks/run.py "
-            f"crosscorpus`, measured {cross['measured']}):\n\n| EmoDB | acc (6) | UAR (6) | "
-            f"acc (4) | ECE |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
-        )
+    bundle = read_bundle()
+    recipe = bundle[0].recipe
     ensemble = meta.get("ensemble")
     members = ""
     if ensemble:
@@ -284,44 +327,45 @@ def write_card() -> None:
             f" An ensemble of {len(seeds)} such models (`ser ensemble`: the mean of their "
             f"probabilities): {trained}."
         )
-        mix_path = ROOT / "benchmarks" / "results" / "ensemble-mix.json"
-        key = "+".join(member_specs())
-        measured = json.loads(mix_path.read_text()).get(key) if mix_path.exists() else None
-        if measured:
-            accuracy += (
-                f"\nThe same ensemble per fold (its {len(seeds)} members' fold models combined; "
-                f"`{measured['command']}`): {measured['cv_no_adapt']:.1%} weighted accuracy "
-                f"({measured['cv_no_adapt_uar']:.1%} UAR) on the unseen RAVDESS actors without "
-                f"adaptation, {measured['emodb6']:.1%} / {measured['emodb4']:.1%} on EmoDB "
-                "(6 / 4 classes).\n"
-            )
+    features = meta["feature_config"]
+    voice = features.get("voice", False)
+    head = (
+        " Beside it a linear voice head reads resemblyzer's 256-value speaker-encoder embedding "
+        "of the clip (`features.voice`; the encoder's weights come with the resemblyzer wheel; "
+        "docs/corpora.md), and the two heads' log-probabilities are summed."
+        if voice
+        else ""
+    )
     calibration = meta.get("calibration", {})
-    speakers = ", ".join(meta.get("train_speakers", []))
-    data, licence = corpus_card(read_bundle()[0].corpora, speakers)
+    # RAVDESS's actors: plain numbers alone, prefixed with their corpus in a mix (ravdess-01)
+    speakers = ", ".join(
+        s.removeprefix("ravdess-")
+        for s in meta.get("train_speakers", [])
+        if s.removeprefix("ravdess-").isdigit()
+    )
+    data, licence = corpus_card(bundle[0].corpora, speakers)
     card = f"""# ser default model
 
-- **Architecture:** `{meta["model"]}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta["model_config"])}`.{members}
-- **Input:** 16 kHz mono audio -> {meta["feature_config"]["n_mels"]}-band log-mel, 10 ms hop (`{json.dumps(meta["feature_config"])}`).
-- **Recipe:** `{DEFAULT_RECIPE}` (recipes/{DEFAULT_RECIPE}.yaml, members in recipes/bundle.yaml; docs/accuracy.md); training settings `{json.dumps(meta["train_config"])}`.
+- **Architecture:** `{meta["model"]}` (residual 2-D CNN + attentive statistics pooling), config `{json.dumps(meta["model_config"])}`.{head}{members}
+- **Input:** 16 kHz mono audio -> {features["n_mels"]}-band log-mel, 10 ms hop{", plus the clip's voice embedding" if voice else ""} (`{json.dumps(features)}`).
+- **Recipe:** `{recipe}` (recipes/{recipe}.yaml, members in recipes/bundle.yaml; docs/corpora.md); training settings `{json.dumps(meta["train_config"])}`.
 - **Calibration:** softmax temperature {calibration.get("temperature", 1.0):.3f}, fitted on {calibration.get("fitted_on", "nothing (uncalibrated)")}.
 - **Labels:** {", ".join(meta["labels"])}.
-- **Training data:** {data}, every clip used for training; the default `ser train` recipe ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.
+- **Training data:** {data}; every clip used for training ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.
 - **Normalisation:** per speaker when the speaker is known (`ser predict --adapt all|folder`, `ser eval`, `ser listen` adapts to the stream); training-set statistics otherwise.
 
 ## Accuracy
 
-{accuracy}
-The model in this folder was trained on all 20 actors, so no held-out figure exists for it; the numbers above are for the same recipe on unseen actors.
+{_recipe_accuracy(recipe)}
+The model in this folder was trained on every clip of its corpora, so no held-out figure exists for it; the numbers above are for the same recipe on corpora and speakers it did not train on.
 
 ## Known limits
 
-- Acted, read English sentences by 20 North American actors in a studio: expect lower accuracy on spontaneous speech, other languages, accents, children, noise, far-field or telephone audio.
+- Acted speech only: read English sentences (RAVDESS, North American actors), German (EmoDB) and Amharic (ASED), in studios. Expect lower accuracy on spontaneous speech, other languages, accents, children, noise, far-field or telephone audio.
+- Calm and surprised are known from RAVDESS alone, disgust from RAVDESS and EmoDB: those labels rest on fewer voices than angry, happy, neutral, sad and fearful.
 - Calm and neutral are easily confused, as are fearful/surprised and sad/calm.
-- On a corpus it never heard (EmoDB) sad mostly comes out neutral, and angry and happy are
-  often taken for each other or for disgust; trust `--min-confidence` and the probabilities
-  more than the top label there.
 - Emotions are acted portrayals, not felt states; a prediction is a probability over eight categories, not a diagnosis.
-- Clips of 1-5 s work best; longer recordings are windowed (`ser predict --window`).
+- Clips of 1-5 s work best; longer recordings are split into utterances at pauses (`ser predict --segment`).
 
 ## Licence
 

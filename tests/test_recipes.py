@@ -124,40 +124,53 @@ def test_each_model_row_trains_its_recipe_file(model):
     assert _same(recipes.recipe_config(recipe), _measured(saved))
 
 
-def test_the_bundled_model_is_the_bundle_file_and_the_defaults():
-    """recipes/bundle.yaml, the bundled model's sidecar and `ser train`'s defaults agree."""
+def test_the_bundled_model_is_the_bundle_file_and_its_recipe():
+    """recipes/bundle.yaml and the bundled model's sidecar agree: the members' recipe (its model,
+    features and training settings, with each member's seed), its corpora and its calibration."""
     bundle = default_model.read_bundle()
-    default = RunConfig()
     bundled = read_sidecar(default_model.TARGET, "best")
-    assert bundled["model"] == default.model
+    configs = [recipes.recipe_config(m.recipe, m.seed) for m in bundle]
+    first = configs[0]
+    for cfg in configs:  # one training set and one feature pipeline: `ser ensemble` needs it
+        assert (cfg.model, _resolved(cfg), cfg.features) == (
+            first.model,
+            _resolved(first),
+            first.features,
+        )
+    assert bundled["model"] == first.model
     # as a checkpoint loads it: options removed since it was trained drop out, those added since
     # take the value it trained with
     saved = saved_model_config(bundled["model"], bundled["model_config"])
-    assert dataclasses.asdict(saved) == _resolved(default)
-    # (as loaded: settings added since, such as features.voice, take their default)
-    assert FeatureConfig.from_dict(bundled["feature_config"]) == default.features
-    # the sidecar's training settings are the first member's, the default recipe
-    assert bundle[0].recipe == recipes.DEFAULT_RECIPE
-    train = _flat({"train": json.loads(json.dumps(dataclasses.asdict(default.train)))})
+    assert dataclasses.asdict(saved) == _resolved(first)
+    assert FeatureConfig.from_dict(bundled["feature_config"]) == first.features
+    # the sidecar's training settings are the first member's, seed included
+    train = _flat({"train": json.loads(json.dumps(dataclasses.asdict(first.train)))})
     trained = _flat({"train": bundled["train_config"]})
-    later = getattr(type(default.train), "ADDED_LATER", {})  # with the value it trained with
+    later = getattr(type(first.train), "ADDED_LATER", {})  # with the value it trained with
     later = {f"train.{k}": v for k, v in later.items()}
     assert {k: trained.get(k, later.get(k)) for k in train} == train
+    assert trained["train.seed"] == bundle[0].seed
     # settings it has that the config no longer has: the removed options, all off
     gone = set(trained) - set(train)
     assert gone <= LEAVING
-    assert not [k for k in gone if k.endswith(("_prob", "mixup", "swa", "tilt_db")) and trained[k]]
-    assert bundled["ensemble"]["seeds"] == [m.seed for m in bundle]
-    configs = [recipes.recipe_config(m.recipe, m.seed) for m in bundle]
-    assert bundled["ensemble"]["epochs"] == [c.train.epochs for c in configs]
-    for cfg in configs:  # one training set and one feature pipeline: `ser ensemble` needs it
-        assert (cfg.model, _resolved(cfg), cfg.features) == (
-            default.model,
-            _resolved(default),
-            default.features,
-        )
-    assert {m.corpora for m in bundle} == {("ravdess-speech-16k",)}
-    assert default_model.member_specs(bundle)[0] == f"{recipes.DEFAULT_RECIPE}:0"
+    if len(bundle) > 1:
+        assert bundled["ensemble"]["seeds"] == [m.seed for m in bundle]
+        assert bundled["ensemble"]["epochs"] == [c.train.epochs for c in configs]
+    else:
+        assert "ensemble" not in bundled
+    # every member trained on the same corpora, and the model's speakers come from exactly those
+    assert len({m.corpora for m in bundle}) == 1
+    corpora = bundle[0].corpora
+    if len(corpora) > 1:  # speakers of a mix are prefixed with their corpus
+        from benchmarks.corpora import CORPORA
+
+        names = {path.name: name for name, path in CORPORA.items()}
+        prefixes = {s.split("-")[0] for s in bundled["train_speakers"]}
+        assert prefixes == {names[c] for c in corpora}
+    # calibrated on the out-of-fold predictions of the cross-validation the bundle names
+    folds = default_model.calibration_folds(bundle)
+    assert folds.command in bundled["calibration"]["fitted_on"]
+    assert bundled["calibration"]["clips"] > 1000
 
 
 @pytest.mark.parametrize("name", ["voice-20-epochs", "voice-60-epochs"])

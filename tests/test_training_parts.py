@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,14 +86,13 @@ def test_augmentation_is_reproducible_from_the_seed():
 
 def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(tmp_path):
     """mixup, SWA, band shifts, rooms, tilt, band-limiting and freq_pool were measured and not
-    kept: a config written before (the bundled model's) loads where they were off, and a
-    config or --set that turns one on is refused in one line, naming it."""
+    kept: a config written before (the previous bundled model's, kept in tests/data) loads where
+    they were off, and a config or --set that turns one on is refused in one line, naming it."""
     from ser_cli.config import RunConfig, read_config_file
     from ser_cli.errors import ModelError, OverrideError
     from ser_cli.models import model_config
-    from ser_cli.paths import bundled_model_dir
 
-    bundled = bundled_model_dir() / "config.yaml"
+    bundled = Path(__file__).parent / "data" / "config-with-removed-settings.yaml"
     assert "mixup" in read_config_file(bundled)["train"]  # written before the removal
     assert load_run_config(bundled).train == RunConfig().train
     off = [
