@@ -196,7 +196,10 @@ def onnx() -> None:
     start = time.perf_counter()
     subprocess.run([BIN_SER, "export", "default", "--out", str(model)], check=True)
     export_s = time.perf_counter() - start
-    torch_predictor, onnx_predictor = load_predictor("default"), load_predictor(model)
+    from ser_cli.paths import bundled_model_dir
+
+    # the run folder named as a path runs in torch (`default` is its shipped ONNX export)
+    torch_predictor, onnx_predictor = load_predictor(bundled_model_dir()), load_predictor(model)
     examples = sorted((ROOT / "examples").glob("*.wav"))
     real = sorted(DATA.rglob("*.flac"))
     real = real[:: max(1, len(real) // PARITY_CLIPS)][:PARITY_CLIPS]
@@ -215,7 +218,8 @@ def onnx() -> None:
     clip = examples[0]
     torch_times = _wall([sys.executable, "-c", "import torch"], repeat=5)
     onnx_times = _wall([BIN_SER, "predict", "--model", str(model), str(clip)], repeat=5)
-    torch_predict_times = _wall([BIN_SER, "predict", str(clip)], repeat=5)
+    folder = str(bundled_model_dir())
+    torch_predict_times = _wall([BIN_SER, "predict", "--model", folder, str(clip)], repeat=5)
     _save(
         "onnx",
         {

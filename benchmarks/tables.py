@@ -773,7 +773,9 @@ TABLES: dict[str, Table] = {
         segmentation, ("segmentation.json",), ("python benchmarks/segmentation.py --model RUN",)
     ),
     "segmentation-context": Table(
-        segmentation_context, ("segmentation.json",), ("python benchmarks/segmentation.py --model RUN",)
+        segmentation_context,
+        ("segmentation.json",),
+        ("python benchmarks/segmentation.py --model RUN",),
     ),
     "commands": Table(commands, ("*.json",), ("(each file's own)",)),
     "index": Table(index, (), ()),

@@ -6,7 +6,8 @@ It prepares the members' corpora with `ser prepare` (several corpora make one ma
 every clip as training data (the recipe's speaker- and corpus-independent accuracy is measured
 separately: docs/corpora.md), trains each member with
 `ser train --config recipes/RECIPE.yaml --seed SEED`, combines several with `ser ensemble`, and
-copies the checkpoint and MODEL.md into ser_cli/assets/default_model/. ``--reuse-runs`` keeps
+copies the checkpoint, its ONNX export (what `--model default` runs on the CPU) and MODEL.md
+into ser_cli/assets/default_model/. ``--reuse-runs`` keeps
 member runs that already finished in the work folder (same command) instead of training them
 again.
 
@@ -36,6 +37,7 @@ DATA_ROOT = ROOT.parent / "shared" / "data"  # where a member's corpora are fold
 
 sys.path.insert(0, str(ROOT))
 from benchmarks.recipes import DEFAULT_RECIPE, recipe_file  # noqa: E402
+from ser_cli.inference.load import BUNDLED_ONNX  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,14 @@ def main() -> None:
         )
         shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
     calibrate(run, calibration_folds(bundle))
+    # the export `--model default` runs on the CPU (no torch import), calibration included
+    onnx = work / BUNDLED_ONNX
+    onnx.unlink(missing_ok=True)
+    subprocess.run([SER, "export", str(run), "--out", str(onnx)], check=True)
     TARGET.mkdir(parents=True, exist_ok=True)
     for name in ("best.safetensors", "best.json", "config.yaml"):
         shutil.copy2(run / name, TARGET / name)
+    shutil.copy2(onnx, TARGET / BUNDLED_ONNX)
     write_card()
     print(f"bundled model written to {TARGET}")
 

@@ -57,7 +57,7 @@ PACKAGES = (
     ("typer", "typer", True, None),
     ("rich", "rich", True, None),
     ("onnx", "onnx", False, "onnx"),
-    ("onnxruntime", "onnxruntime", False, "onnx"),
+    ("onnxruntime", "onnxruntime", True, None),  # the bundled model's ONNX export
     ("ray", "ray", False, "ray"),
     ("pyarrow", "pyarrow", False, "ray"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from synthetic_runs import check_predictor
 
 from ser_cli.audio.synthetic import synth_clip
@@ -28,10 +29,14 @@ def test_model_kind_tells_every_model_apart(tmp_path, monkeypatch):
     assert model_kind("run/typo") == "run"  # its owner is a local folder: a mistyped path
 
 
-def test_the_bundled_model_loads_as_a_predictor_with_typed_attributes():
-    predictor = load_predictor("default")
+@pytest.mark.parametrize("kind", ["OnnxPredictor", "TorchPredictor"])
+def test_the_bundled_model_loads_as_a_predictor_with_typed_attributes(kind):
+    """`default` is its shipped ONNX export on the CPU; its run folder, named, runs in torch."""
+    from ser_cli.paths import bundled_model_dir
+
+    predictor = load_predictor("default" if kind == "OnnxPredictor" else bundled_model_dir())
     check_predictor(predictor)
-    assert type(predictor).__name__ == "TorchPredictor"
+    assert type(predictor).__name__ == kind
     assert predictor.max_seconds == 8.0  # max_eval_frames 800 at 100 frames a second
     assert predictor.meta["model"] == "enhanced" and predictor.warnings == []
     probs = predictor.predict_batch([predictor.features(synth_clip("angry", 0, duration=1.0))])

@@ -203,18 +203,33 @@ def test_every_neural_model_exports_and_matches_torch(tmp_path, model):
 
 
 @pytest.mark.slow
-def test_bundled_model_matches_torch_on_the_examples(tmp_path):
+def test_the_bundled_model_runs_from_its_shipped_onnx_export_equal_to_its_run_folder(tmp_path):
+    """`--model default` on the CPU is the shipped model.onnx (no torch import), and it is the
+    run folder beside it: the same probabilities as torch on the examples, and as a fresh
+    `ser export default` (a retrained bundle without a new export fails here)."""
+    from ser_cli.inference.load import BUNDLED_ONNX
+    from ser_cli.inference.onnx_predictor import OnnxPredictor
+    from ser_cli.inference.predictor import TorchPredictor
+    from ser_cli.paths import bundled_model_dir
+
+    shipped = load_predictor("default")
+    assert isinstance(shipped, OnnxPredictor)
+    torch_predictor = load_predictor(bundled_model_dir())  # the folder itself: torch
+    assert isinstance(torch_predictor, TorchPredictor)
     result = runner.invoke(app, ["export", "default", "--out", str(tmp_path / "default.onnx")])
     assert result.exit_code == 0, result.output
     assert "exported enhanced" in result.output
-    torch_predictor = load_predictor("default")
-    onnx_predictor = load_predictor(tmp_path / "default.onnx")
+    fresh = load_predictor(tmp_path / "default.onnx")
     for path in EXAMPLES:
         samples = load_audio(path)
         expected = _probs(torch_predictor, samples)
-        got = _probs(onnx_predictor, samples)
-        assert np.abs(got - expected).max() <= PARITY
-        assert got.argmax() == expected.argmax()
+        for predictor in (shipped, fresh):
+            got = _probs(predictor, samples)
+            assert np.abs(got - expected).max() <= PARITY
+            assert got.argmax() == expected.argmax()
+    assert (bundled_model_dir() / BUNDLED_ONNX).stat().st_size > 1e6
+    output = ser_without_torch("predict", str(EXAMPLES[0]), "--format", "json")
+    assert json.loads(output)[0]["label"] in EMOTIONS
 
 
 # --- refusals -------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 ``--model`` in predict, listen, eval, export and Ray takes:
 
-- ``default`` (or nothing): the bundled model, a run folder shipped in the wheel;
+- ``default`` (or nothing): the bundled model, a run folder shipped in the wheel with its
+  ONNX export (``model.onnx``), which is what runs on the CPU: the same model without
+  importing torch (tests/test_onnx.py checks the two agree);
 - a `ser train` run folder, or a `ser ensemble` folder (same layout): kind ``run``;
 - an exported ``.onnx`` file (runs without torch): kind ``onnx``;
 - a transformers audio classifier, as a local ``save_pretrained`` folder or a hub id
@@ -20,6 +22,7 @@ from ser_cli.errors import ModelError
 from ser_cli.inference.protocol import Predictor
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
+BUNDLED_ONNX = "model.onnx"  # the bundled model's export, beside its run folder files
 ONNX_SUFFIX = ".onnx"
 KINDS = ("run", "onnx", "hub")  # what model_kind returns
 
@@ -38,11 +41,23 @@ def model_kind(name_or_path: str | Path | None) -> str:
     return "run"
 
 
+def _is_default(name: str | Path | None) -> bool:
+    return name is None or str(name) == DEFAULT_MODEL
+
+
+def bundled_onnx() -> Path | None:
+    """The bundled model's ONNX export, when this install ships one."""
+    from ser_cli.paths import bundled_model_dir
+
+    path = bundled_model_dir() / BUNDLED_ONNX
+    return path if path.exists() else None
+
+
 def resolve_model_dir(name: str | Path | None) -> Path:
     """'default' (or None) -> the bundled model; otherwise a run folder that must exist."""
     from ser_cli.paths import bundled_model_dir
 
-    if name is None or str(name) == DEFAULT_MODEL:
+    if _is_default(name):
         path = bundled_model_dir()
         if not (path / "best.json").exists():
             raise ModelError(
@@ -63,10 +78,11 @@ def load_predictor(
     """The predictor of any ``--model`` (see the module docstring); ModelError in one line
     when it names nothing loadable. An ``.onnx`` file loads without importing torch."""
     kind = model_kind(name_or_path)
-    if kind == "onnx":
+    onnx = bundled_onnx() if device == "cpu" and _is_default(name_or_path) else None
+    if kind == "onnx" or onnx is not None:
         from ser_cli.inference.onnx_predictor import OnnxPredictor
 
-        return OnnxPredictor(name_or_path)
+        return OnnxPredictor(onnx or name_or_path)
     if kind == "hub":
         from ser_cli.inference.hub_predictor import HubPredictor
 
