@@ -426,10 +426,10 @@ def main() -> None:
     more = more_ased_clips([p for p, _ in clips], unheard)
     started = time.time()
     report = {
-        "command": f"python benchmarks/segmentation.py --model {_shown(Path(args.model))}"
+        "command": f"python benchmarks/segmentation.py --model {args.model}"
         + (f" --minutes {args.minutes:g}" if args.minutes != MINUTES else ""),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "model": _shown(Path(args.model)),
+        "model": args.model,  # as typed (a fold folder may sit behind a link)
         "ased_speakers_it_never_heard": sorted(unheard),
         "throughput_model": "default (bundled)",
         "tolerance_seconds": TOLERANCE,

@@ -114,9 +114,9 @@ def headline() -> str:
         "| | unseen speakers (5 folds), own classes: RAVDESS (8) / EmoDB (6) / ASED (5) | "
         "unseen corpus (left out), 4 classes: RAVDESS / EmoDB / ASED / mean |",
         "|---|---|---|",
-        f"| **bundled model**: one network, RAVDESS + EmoDB + ASED ({_recipe_link(recipe, '')}, "
-        f"{len(folds)} / {loco_summary['seeds']} seeds) | {fold_cells} | "
-        f"{loco_cells} |",
+        f"| **the bundled model's recipe**: one network on RAVDESS + EmoDB + ASED "
+        f"({_recipe_link(recipe, '')}; {len(folds)} seed / {loco_summary['seeds']} seeds) | "
+        f"{fold_cells} | {loco_cells} |",
         f"| model bundled before: six networks, RAVDESS alone | {_pct(old_mix['cv_no_adapt'])} "
         f"/ - / - | - / {_pct(old_loco['emodb'][0])} / {_pct(old_loco['ased'][0])} / - |",
         f"| one run of `ser train` (RAVDESS alone, the default recipe, {single['seeds']} seeds) | "
@@ -410,12 +410,16 @@ def speed() -> str:
         f"| `ser --help` wall time | {startup['best_s']:.2f} s best, {startup['median_s']:.2f} s median |",
         f"| `ser prepare` on {prepare['clips']:,} RAVDESS clips (`--folds 5`) | "
         f"{prepare['median_s']:.1f} s median |",
-        f'| `ser predict` on one clip, cold, vs `python -c "import torch"` | '
+        f"| `ser predict` on one clip, cold (the bundled model: its shipped ONNX export), vs "
+        f'`python -c "import torch"` | '
         f"{predict['predict_median_s']:.2f} s vs {predict['import_torch_median_s']:.2f} s "
         f"= {predict['ratio']:.2f}x |",
-        f"| the same with the exported `.onnx` model (torch never imported) | "
+        f"| the same with a fresh `ser export` of it (`--model default.onnx`) | "
         f"{onnx['onnx_predict_median_s']:.2f} s vs {onnx['import_torch_median_s']:.2f} s = "
         f"{onnx['onnx_ratio']:.2f}x |",
+        f"| the same with its run folder in torch (`--model ser_cli/assets/default_model`) | "
+        f"{onnx['torch_predict_median_s']:.2f} s vs {onnx['import_torch_median_s']:.2f} s = "
+        f"{onnx['torch_ratio']:.2f}x |",
         f"| ONNX vs torch probabilities, bundled model | largest difference "
         f"{onnx['max_abs_prob_diff_examples']:.1e} on the examples, "
         f"{onnx['max_abs_prob_diff_real']:.1e} on {onnx['real_clips']} RAVDESS clips; top labels "

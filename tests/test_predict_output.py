@@ -20,26 +20,26 @@ pytestmark = pytest.mark.vad  # the real speech check, as users run it
 
 CSV = """\
 path,start,end,label,neutral,calm,happy,sad,angry,fearful,disgust,surprised,error
-examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0037,0.0003,0.2455,0.004,0.6864,0.0129,0.0339,0.0133,
-examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0394,0.9138,0.0008,0.0426,0.0006,0.0006,0.0021,0.0001,
-examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0002,0.0006,0.0006,0.0008,0.0076,0.0004,0.9769,0.0128,
-examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0007,0.0002,0.012,0.223,0.0028,0.759,0.0017,0.0006,
-examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0028,0.0,0.053,0.0007,0.0881,0.0237,0.0012,0.8303,
-examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,neutral,0.7081,0.1224,0.0133,0.105,0.0183,0.0066,0.013,0.0134,
-examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0076,0.0083,0.1546,0.5545,0.0962,0.1075,0.0696,0.0016,
-examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0019,0.0002,0.0066,0.0005,0.0058,0.003,0.0033,0.9787,
+examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0043,0.001,0.0535,0.0088,0.8103,0.0107,0.0452,0.0663,
+examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0068,0.8173,0.0013,0.0938,0.0012,0.0065,0.0695,0.0035,
+examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0015,0.001,0.0011,0.0018,0.0138,0.0009,0.9247,0.0553,
+examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0037,0.0105,0.2048,0.2336,0.0529,0.3227,0.062,0.1097,
+examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0046,0.0021,0.1566,0.0038,0.1537,0.0157,0.0024,0.6612,
+examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,calm,0.306,0.4483,0.0214,0.0557,0.0343,0.0032,0.0833,0.0479,
+examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0031,0.0182,0.1322,0.4335,0.0653,0.0599,0.2765,0.0114,
+examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0002,0.0007,0.0046,0.001,0.0209,0.0022,0.0408,0.9295,
 """
 
 TABLE = """\
 ● examples/angry_actor21_03-01-05-02-01-01-21.wav  →  angry
-  angry █████████████████████·········  68.6%
-  happy ███████·······················  24.6%
-disgust █·····························   3.4%
+    angry ████████████████████████······  81.0%
+surprised ██····························   6.6%
+    happy ██····························   5.3%
 
 ● examples/happy_actor23_03-01-03-02-01-01-23.wav  →  surprised
-surprised █████████████████████████·····  83.0%
-    angry ███···························   8.8%
-    happy ██····························   5.3%
+surprised ████████████████████··········  66.1%
+    happy █████·························  15.7%
+    angry █████·························  15.4%
 
 2 file(s): 2 with speech, 0 without speech (silence), 0 failed
 """
@@ -50,24 +50,24 @@ JSON = """\
     "path": "examples/sad_actor24_03-01-04-02-01-01-24.wav",
     "label": "sad",
     "probabilities": {
-      "neutral": 0.0076,
-      "calm": 0.0083,
-      "happy": 0.1546,
-      "sad": 0.5545,
-      "angry": 0.0962,
-      "fearful": 0.1075,
-      "disgust": 0.0696,
-      "surprised": 0.0016
+      "neutral": 0.0031,
+      "calm": 0.0182,
+      "happy": 0.1322,
+      "sad": 0.4335,
+      "angry": 0.0653,
+      "fearful": 0.0599,
+      "disgust": 0.2765,
+      "surprised": 0.0114
     },
     "duration": 4.404,
     "top": [
       {
         "label": "sad",
-        "probability": 0.5545
+        "probability": 0.4335
       },
       {
-        "label": "happy",
-        "probability": 0.1546
+        "label": "disgust",
+        "probability": 0.2765
       }
     ]
   }

@@ -32,7 +32,9 @@ NAMES = recipes.recipe_names()
 
 def _resolved(cfg: RunConfig) -> dict:
     """The model's full config as training builds it (options over the model's defaults)."""
-    dims = {"n_features": cfg.features.n_mels, "n_classes": len(EMOTIONS)}
+    dims = {"n_features": cfg.features.dims, "n_classes": len(EMOTIONS)}
+    if cfg.features.voice:  # as the trainer builds it: the voice head reads the last dims
+        dims["voice_dims"] = cfg.features.voice_dims
     return dataclasses.asdict(model_config(cfg.model, cfg.model_options, **dims))
 
 
