@@ -361,7 +361,9 @@ def _probe_hf_offline() -> Outcome:
 def _probe_default_model() -> Outcome:
     folder = paths.bundled_model_dir()
     if folder.is_dir() and any(folder.iterdir()):
-        return passed(str(folder))
+        if (folder / paths.BUNDLED_ONNX).exists():
+            return passed(f"{folder} (on the CPU its {paths.BUNDLED_ONNX} runs, without torch)")
+        return passed(f"{folder} (no {paths.BUNDLED_ONNX}: it runs in torch)")
     return warned(
         f"none bundled yet ({folder})",
         "`ser predict` needs --model RUN_DIR until one ships; train one with `ser train`",

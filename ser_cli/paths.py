@@ -20,6 +20,9 @@ def cache_dir() -> Path:
     return user_dir() / "features"
 
 
+BUNDLED_ONNX = "model.onnx"  # the bundled model's export, beside its run folder files
+
+
 def bundled_model_dir() -> Path:
     """The default model that ships inside the package."""
     return Path(__file__).parent / "assets" / "default_model"

@@ -158,6 +158,17 @@ def test_missing_bundled_model_warns_about_model_option(ser_home, monkeypatch, t
     assert "--model" in model["fix"]
 
 
+def test_the_bundled_model_check_says_whether_its_onnx_export_runs(ser_home, monkeypatch, tmp_path):
+    model = _by_name(_doctor_json())["default model"]
+    assert model["status"] == doctor.PASS and "model.onnx runs, without torch" in model["detail"]
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "best.json").write_text("{}")
+    monkeypatch.setattr(doctor.paths, "bundled_model_dir", lambda: folder)
+    model = _by_name(_doctor_json())["default model"]
+    assert model["status"] == doctor.PASS and "it runs in torch" in model["detail"]
+
+
 def test_hf_cache_and_offline_follow_the_environment(ser_home, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ser_cli.errors import ModelError
 from ser_cli.inference.protocol import Predictor
+from ser_cli.paths import BUNDLED_ONNX
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
-BUNDLED_ONNX = "model.onnx"  # the bundled model's export, beside its run folder files
 ONNX_SUFFIX = ".onnx"
 KINDS = ("run", "onnx", "hub")  # what model_kind returns
 
