@@ -65,17 +65,21 @@ SHIFTS = tuple(range(0, 160, 10))  # samples cut from a clip's start: under one 
 RESULTS = ROOT / "benchmarks" / "results" / "segmentation.json"
 
 
+def ased_speaker(path: Path) -> str:
+    """An ASED file's speaker number: its name's last field (a5-03-01-02-50.flac -> 50)."""
+    return path.stem.split("-")[-1]
+
+
 def unheard_ased(model: str) -> set[str]:
     """ASED speaker numbers (as in a file name's last field) missing from ``model``'s
     training speakers. ASED is trained on in a mix, where its speakers are `ased-NN`; plain ids
     are another corpus's (RAVDESS actors 01-20 are not ASED speakers 01-20)."""
+    from ser_cli.inference.load import resolve_model_dir
     from ser_cli.models.checkpoint import read_sidecar
-    from ser_cli.paths import bundled_model_dir
 
-    folder = bundled_model_dir() if model == "default" else Path(model)
-    speakers = read_sidecar(folder, "best")["train_speakers"]
+    speakers = read_sidecar(resolve_model_dir(model), "best")["train_speakers"]
     heard = {s.removeprefix("ased-") for s in speakers if s.startswith("ased-")}
-    every = {path.stem.split("-")[-1] for path in ASED.glob("*/*.flac")}
+    every = {ased_speaker(path) for path in ASED.glob("*/*.flac")}
     unheard = every - heard
     if len(unheard) < 4:
         sys.exit(
@@ -96,10 +100,9 @@ def held_out_clips(unheard: set[str]) -> list[tuple[Path, str]]:
     speakers: set[str] = set()
     for folder, emotion in ASED_EMOTIONS.items():
         for path in sorted((ASED / folder).glob("*.flac")):
-            speaker = path.stem.split("-")[-1]
-            if (
-                speaker in unheard and speaker not in speakers
-            ):  # one clip per speaker, four speakers
+            speaker = ased_speaker(path)
+            # one clip per speaker, four speakers
+            if speaker in unheard and speaker not in speakers:
                 speakers.add(speaker)
                 clips.append((path, emotion))
                 break
@@ -212,7 +215,7 @@ def more_ased_clips(
         files = [
             f
             for f in sorted((ASED / folder).glob("*.flac"))
-            if f not in exclude and f.stem.split("-")[-1] in unheard
+            if f not in exclude and ased_speaker(f) in unheard
         ]
         clips += [(Path(f), emotion) for f in rng.choice(files, per_emotion, replace=False)]
     order = rng.permutation(len(clips))  # emotions mixed within each recording

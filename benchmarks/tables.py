@@ -362,12 +362,7 @@ def corpus_folds() -> str:
         seeds = _load(name)["seeds"].values()
         cells = []
         for corpus in ("ravdess", "emodb", "ased"):
-            values = [s["corpora"][corpus] for s in seeds]
-            cells.append(
-                _ms((float(np.mean(values)), float(np.std(values))))
-                if len(values) > 1
-                else _pct(values[0])
-            )
+            cells.append(_seeds_cell([s["corpora"][corpus] for s in seeds]))
         rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
     return "\n".join(rows)
 
@@ -667,12 +662,13 @@ class Table:
 
 
 RECIPE_CMD = "python benchmarks/recipes.py RECIPE"
+BUNDLE_RECIPE = _bundle_recipe()
 TABLES: dict[str, Table] = {
     "headline": Table(
         headline,
         (
-            f"loco-{_bundle_recipe()}.json",
-            f"folds-{_bundle_recipe()}.json",
+            f"loco-{BUNDLE_RECIPE}.json",
+            f"folds-{BUNDLE_RECIPE}.json",
             "ensemble-mix.json",
             "loco-bundled.json",
             "loco-ravdess-only.json",

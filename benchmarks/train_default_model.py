@@ -37,7 +37,7 @@ DATA_ROOT = ROOT.parent / "shared" / "data"  # where a member's corpora are fold
 
 sys.path.insert(0, str(ROOT))
 from benchmarks.recipes import DEFAULT_RECIPE, recipe_file  # noqa: E402
-from ser_cli.inference.load import BUNDLED_ONNX  # noqa: E402
+from ser_cli.paths import BUNDLED_ONNX  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -207,10 +207,9 @@ def test_the_bundled_model_runs_from_its_shipped_onnx_export_equal_to_its_run_fo
     """`--model default` on the CPU is the shipped model.onnx (no torch import), and it is the
     run folder beside it: the same probabilities as torch on the examples, and as a fresh
     `ser export default` (a retrained bundle without a new export fails here)."""
-    from ser_cli.inference.load import BUNDLED_ONNX
     from ser_cli.inference.onnx_predictor import OnnxPredictor
     from ser_cli.inference.predictor import TorchPredictor
-    from ser_cli.paths import bundled_model_dir
+    from ser_cli.paths import BUNDLED_ONNX, bundled_model_dir
 
     shipped = load_predictor("default")
     assert isinstance(shipped, OnnxPredictor)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -178,7 +177,7 @@ def test_the_bundled_model_is_the_bundle_file_and_its_recipe():
 @pytest.mark.parametrize("name", ["voice-20-epochs", "voice-60-epochs"])
 def test_each_voice_recipe_file_is_what_its_leave_one_corpus_out_result_measured(name):
     saved = json.loads((RESULTS / f"loco-{name}.json").read_text())
-    sets = re.findall(r"--set (\S+)", saved["command"])
+    sets = default_model.recipe_overrides(name)
     assert sets, saved["command"]
     assert _same(recipes.recipe_config(name), load_run_config(overrides=sets))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ser_cli.errors import ModelError
 from ser_cli.inference.protocol import Predictor
-from ser_cli.paths import BUNDLED_ONNX
+from ser_cli.paths import BUNDLED_ONNX, bundled_model_dir
 
 DEFAULT_MODEL = "default"  # the name of the bundled model
 ONNX_SUFFIX = ".onnx"
@@ -47,16 +47,12 @@ def _is_default(name: str | Path | None) -> bool:
 
 def bundled_onnx() -> Path | None:
     """The bundled model's ONNX export, when this install ships one."""
-    from ser_cli.paths import bundled_model_dir
-
     path = bundled_model_dir() / BUNDLED_ONNX
     return path if path.exists() else None
 
 
 def resolve_model_dir(name: str | Path | None) -> Path:
     """'default' (or None) -> the bundled model; otherwise a run folder that must exist."""
-    from ser_cli.paths import bundled_model_dir
-
     if _is_default(name):
         path = bundled_model_dir()
         if not (path / "best.json").exists():
