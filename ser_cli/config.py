@@ -27,6 +27,7 @@ from ser_cli.validation import (
 )
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CLASS_WEIGHTS = ("union", "corpus")  # train.class_weights
 MIN_BATCH = 2  # batch norm needs at least two clips per batch to train
 # Upper bounds: beyond them a value is a typo, and would exhaust memory or overflow a seed.
 MAX_EPOCHS = 100_000
@@ -91,6 +92,12 @@ class TrainConfig:
     # (small ones repeated, large ones subsampled), so the largest corpus does not decide what
     # the model learns. No effect on one corpus.
     corpus_balance: bool = True
+    # Class weights of the loss (inverse label frequency, gradient-trained models): "corpus"
+    # counts each clip's label within its own corpus, so every corpus's classes weigh alike
+    # whatever the other corpora hold; "union" counts over every training clip, which
+    # up-weights a label only one corpus has (RAVDESS's calm and surprised) on that corpus's
+    # clips. The same thing for one corpus.
+    class_weights: str = "union"
     # Distillation: a run or ensemble folder (same features, normalisation and labels) whose
     # probabilities on each training crop, augmented as the student sees it, are soft targets
     # (one network learning what an ensemble knows); "" = off. `distill` is their share of the
@@ -112,7 +119,12 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     # Options added after runs were saved without them, with the value such a run trained with.
-    ADDED_LATER: ClassVar[dict] = {"corpus_balance": True, "teacher": "", "distill": 0.5}
+    ADDED_LATER: ClassVar[dict] = {
+        "corpus_balance": True,
+        "class_weights": "union",
+        "teacher": "",
+        "distill": 0.5,
+    }
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
         "epochs": between(1, MAX_EPOCHS),
@@ -127,6 +139,7 @@ class TrainConfig:
         "crop_frames": between(1, MAX_FRAMES),
         "max_eval_frames": between(1, MAX_FRAMES),
         "normalization": one_of(*NORMALIZATIONS),
+        "class_weights": one_of(*CLASS_WEIGHTS),
         "global_norm_prob": fraction,
         "distill": fraction,
         "device": one_of(*DEVICES),

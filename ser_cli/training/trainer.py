@@ -170,13 +170,24 @@ def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def clip_class_weights(labels: np.ndarray, corpora: np.ndarray, n_classes: int) -> np.ndarray:
+    """(clips, classes): :func:`class_weights` of each clip's own corpus, for
+    ``train.class_weights: corpus``. A label only one corpus has is weighed against that
+    corpus's other labels, not against the clip count of every corpus."""
+    table = np.stack(
+        [class_weights(labels[corpora == c], n_classes) for c in range(int(corpora.max()) + 1)]
+    )
+    return table[corpora]
+
+
 def masked_cross_entropy(logits, targets, allowed, weight, label_smoothing: float):
     """Cross-entropy over each example's own label set.
 
     Args:
         logits: (batch, classes); targets: (batch,) class indices; allowed: (batch, classes)
         bool, the labels each example's corpus annotates (its target among them);
-        weight: (classes,) class weights; label_smoothing: share of the target spread evenly
+        weight: (classes,) class weights, or (batch, classes) each example's own (its corpus's:
+        :func:`clip_class_weights`); label_smoothing: share of the target spread evenly
         over the example's allowed labels only.
     A label the example's corpus never uses gets no probability and no gradient from it: a
     corpus without "calm" neither teaches that its clips are not calm nor that calm means
@@ -185,7 +196,8 @@ def masked_cross_entropy(logits, targets, allowed, weight, label_smoothing: floa
     import torch
 
     logp = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=1)
-    w = weight[targets]
+    weight = weight.expand_as(logits)
+    w = weight.gather(1, targets[:, None]).squeeze(1)
     nll = -w * logp.gather(1, targets[:, None]).squeeze(1)
     # torch's weighted smoothing term (each class by its own weight), over allowed labels only.
     spread = -(logp.masked_fill(~allowed, 0.0) * weight).sum(1) / allowed.sum(1)
@@ -221,11 +233,14 @@ def optimizer_step(
     allowed=None,
     teacher=None,
     distill: float = 0.0,
+    weights=None,
 ) -> float:
     """One step on a numpy batch (x, mask, y): forward (bf16 autocast on CUDA when ``use_amp``),
     loss, backward, gradient clipping on ``model``'s parameters, update. ``net`` is ``model`` or
     its DistributedDataParallel wrapper. With ``allowed`` ((batch, classes) bool, the labels
-    each clip's corpus annotates), ``criterion`` is called as criterion(logits, y, allowed).
+    each clip's corpus annotates), ``criterion`` is called as criterion(logits, y, allowed),
+    and with ``weights`` too ((batch, classes), each clip's class weights) as
+    criterion(logits, y, allowed, weights).
     With a ``teacher`` module, the loss is (1 - distill) x that + distill x
     :func:`distillation_loss` against the teacher's output on the same batch.
     Returns the batch's mean loss."""
@@ -240,6 +255,7 @@ def optimizer_step(
     heads = heads if isinstance(heads, tuple) else (heads,)
     targets = torch.from_numpy(y).to(device)
     allowed_t = None if allowed is None else torch.from_numpy(allowed).to(device)
+    per_clip = () if weights is None else (torch.from_numpy(weights).to(device),)
     soft = None
     if teacher is not None:
         with torch.no_grad():
@@ -248,7 +264,9 @@ def optimizer_step(
     for logits in heads:
         logits = logits.float()
         own = (
-            criterion(logits, targets) if allowed is None else criterion(logits, targets, allowed_t)
+            criterion(logits, targets)
+            if allowed is None
+            else criterion(logits, targets, allowed_t, *per_clip)
         )
         if soft is not None:
             own = (1 - distill) * own + distill * distillation_loss(logits, soft, allowed_t)
@@ -365,12 +383,18 @@ def train_run(
 
     weights = torch.as_tensor(class_weights(setup.train.labels, len(labels)), device=device)
     allowed = allowed_labels(train_rows, labels)
+    corpora = corpus_ids(train_rows)
+    per_clip = None  # each clip's class weights, when they depend on its corpus
+    if tc.class_weights == "corpus" and corpora.max(initial=0) > 0:
+        per_clip = clip_class_weights(setup.train.labels, corpora, len(labels))
+        if allowed is None:  # corpora sharing every label: the masked loss, nothing masked
+            allowed = np.ones(per_clip.shape, dtype=bool)
     if allowed is None:  # one corpus, or corpora that share every label: plain cross-entropy
         criterion = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=tc.label_smoothing)
     else:
 
-        def criterion(logits, targets, allowed_batch):
-            return masked_cross_entropy(logits, targets, allowed_batch, weights, tc.label_smoothing)
+        def criterion(logits, targets, allowed_batch, weight=weights):
+            return masked_cross_entropy(logits, targets, allowed_batch, weight, tc.label_smoothing)
 
     optimizer = torch.optim.AdamW(
         setup.param_groups(model, tc), lr=tc.lr, weight_decay=tc.weight_decay
@@ -408,6 +432,7 @@ def train_run(
                 loss = optimizer_step(
                     net, model, optimizer, criterion, batch, device, use_amp, tc.grad_clip,
                     None if allowed is None else allowed[index], teacher, tc.distill,
+                    None if per_clip is None else per_clip[index],
                 )  # fmt: skip
                 running, seen = running + loss * len(index), seen + len(index)
                 if on_progress:
