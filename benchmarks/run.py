@@ -49,10 +49,16 @@ CV_RECIPES: dict[str, str] = {
 
 
 def _wall(cmd: list[str], repeat: int = 5) -> list[float]:
+    """Wall seconds of ``repeat`` runs of ``cmd``. Python may write bytecode whatever
+    PYTHONDONTWRITEBYTECODE says (this machine sets it): a user's later runs read the bytecode
+    the first wrote (or `pip install` compiled), and the medians reported are of such runs;
+    otherwise every start would compile the modules of an editable install again."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, **quiet)
         times.append(time.perf_counter() - start)
     return times
 

@@ -133,6 +133,35 @@ def test_onnx_voice_activity_matches_silero():
     assert onnx.speech_fraction(silence[:100]) == 0.0
 
 
+@pytest.mark.vad
+def test_has_speech_stops_early_with_the_answer_of_the_whole_clip():
+    from ser_cli.audio.vad import CHUNK, OnnxVoiceActivity, VoiceActivity, speech_spans
+
+    speech = load_audio(EXAMPLES[1])
+    silence = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
+    click = np.zeros(2 * SAMPLE_RATE, dtype=np.float32)
+    click[SAMPLE_RATE : SAMPLE_RATE + 1600] = speech[len(speech) // 2 : len(speech) // 2 + 1600]
+    late = np.concatenate([silence, silence, speech])  # speech after 6 s or more
+    for vad in (VoiceActivity(), OnnxVoiceActivity()):
+        read, whole = [], vad.chunk_probabilities
+
+        def counted(x, reset=True, read=read, whole=whole):
+            read.append(len(x))
+            return whole(x, reset=reset)
+
+        vad.chunk_probabilities = counted
+        for samples in (speech, np.concatenate([silence, speech]), late, silence, click):
+            expected = bool(speech_spans(whole(samples)))
+            read.clear()
+            assert vad.has_speech(samples) == expected
+            if samples is speech:  # found in the first blocks, the rest never read
+                assert expected and sum(read) < len(samples) // 2
+        assert vad.has_speech(late) and not vad.has_speech(silence)
+        read.clear()
+        assert not vad.has_speech(click)
+        assert sum(read) == len(click) // CHUNK * CHUNK  # no speech: every chunk read once
+
+
 # --- export and parity ----------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ CHUNK_SECONDS = CHUNK / SAMPLE_RATE  # 0.032 s
 HYSTERESIS = 0.15  # speech ends below SPEECH_THRESHOLD - this (Silero's own default)
 MIN_SPEECH = 0.25  # seconds: shorter stretches above the threshold are clicks, not speech
 SPEECH_PAD = 0.03  # seconds added to each side of a stretch of speech (Silero's speech_pad_ms)
+FIRST_BLOCK_CHUNKS = 16  # has_speech reads 0.5 s blocks, then half of what it read so far
 BLOCK_SECONDS = 60.0  # seconds of a long file read at a time for the speech check
 
 
@@ -73,8 +74,24 @@ class VoiceActivity:
 
     def has_speech(self, samples: np.ndarray) -> bool:
         """Whether 16 kHz audio holds any speech at all (one stretch of MIN_SPEECH or more):
-        the check in front of every clip `ser predict` classifies."""
-        return bool(speech_spans(self.chunk_probabilities(samples)))
+        the check in front of every clip `ser predict` classifies.
+
+        The audio is read in growing blocks (the model's state carried over) and the check
+        stops at the first stretch long enough: a stretch found in the first chunks only grows
+        with more of them, so the answer is that of the whole clip, most often within its
+        first two seconds.
+        """
+        n = len(samples) // CHUNK
+        probs, done = [], 0
+        while done < n:
+            end = min(n, done + max(FIRST_BLOCK_CHUNKS, done // 2))
+            probs.append(
+                self.chunk_probabilities(samples[done * CHUNK : end * CHUNK], reset=not done)
+            )
+            if speech_spans(np.concatenate(probs)):
+                return True
+            done = end
+        return False
 
 
 def speech_spans(

@@ -144,7 +144,7 @@ def _session(path: Path, threads: int | None = None):
         import onnxruntime as ort
     except ImportError:
         raise ModelError(
-            "running .onnx models needs onnxruntime: pip install 'ser-cli[onnx]'."
+            "running .onnx models needs onnxruntime, a dependency of ser-cli: pip install onnxruntime."
         ) from None
     import os
 
