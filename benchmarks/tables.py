@@ -304,6 +304,10 @@ LOCO_RESULTS = (
         "loco-distil-voice-60-epochs.json",
         "one network distilled from that ensemble (`train.teacher`)",
     ),
+    (
+        "loco-voice-60-epochs+corpus-weights.json",
+        "the same, class weights within each corpus (`train.class_weights=corpus`)",
+    ),
 )
 
 
@@ -339,6 +343,10 @@ SHORT_RECIPE = "utterance-norm"  # the default recipe on a 20-epoch schedule
 FOLD_RESULTS = (
     ("folds-voice-20-epochs.json", "one network + its voice head, the three corpora, 20 epochs"),
     ("folds-voice-60-epochs.json", "the same on the default 60-epoch schedule"),
+    (
+        "folds-voice-60-epochs+corpus-weights.json",
+        "the same, class weights within each corpus (`train.class_weights=corpus`)",
+    ),
 )
 
 
@@ -703,6 +711,8 @@ TABLES: dict[str, Table] = {
             "python benchmarks/corpora.py folds --name voice-20-epochs --set features.voice=true "
             "--set train.epochs=20",
             "python benchmarks/corpora.py folds --name voice-60-epochs --set features.voice=true",
+            "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights "
+            "--set features.voice=true --set train.class_weights=corpus",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -301,6 +302,35 @@ def test_onnx_predictor_refuses_foreign_and_missing_files(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a readable ONNX model"):
         load_predictor(tmp_path / "junk.onnx")
+
+
+def test_the_optimised_graph_is_kept_per_file_version_and_rebuilt_when_damaged(
+    exported, tmp_path, ser_home
+):
+    import shutil
+
+    _, original = exported
+    path = tmp_path / "model.onnx"
+    shutil.copy(original, path)
+    samples = clips()[1]
+    fresh = _probs(load_predictor(path), samples)
+    [kept] = list((ser_home / "onnx").glob("*.ort"))  # written by the first session
+    written = kept.stat().st_mtime_ns
+    assert _probs(load_predictor(path), samples).tolist() == fresh.tolist()  # read from it
+    assert list((ser_home / "onnx").glob("*")) == [kept] and kept.stat().st_mtime_ns == written
+    kept.write_bytes(b"damaged")  # a copy that will not load is replaced, answers unchanged
+    assert _probs(load_predictor(path), samples).tolist() == fresh.tolist()
+    assert kept.stat().st_size > 1000
+    # the file changes (re-exported): a new copy, the old one gone
+    shutil.copy(original, path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    load_predictor(path)
+    [new] = list((ser_home / "onnx").glob("*.ort"))
+    assert new != kept and new.name.split("-")[0] == kept.name.split("-")[0]
+    # a cache folder that cannot be written costs nothing but the time
+    shutil.rmtree(ser_home / "onnx")
+    (ser_home / "onnx").write_text("a file where the folder should be")
+    assert _probs(load_predictor(path), samples).tolist() == fresh.tolist()
 
 
 # --- the torch-free predict path ------------------------------------------------------------

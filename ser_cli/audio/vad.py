@@ -158,9 +158,6 @@ class OnnxVoiceActivity(VoiceActivity):
     def _load(self):
         if self._model is None:
             import importlib.util
-            import os
-
-            import onnxruntime as ort
 
             # find_spec locates the package without running its __init__, which imports torch
             spec = importlib.util.find_spec("silero_vad")
@@ -170,15 +167,13 @@ class OnnxVoiceActivity(VoiceActivity):
                 raise ModelError(
                     "voice activity needs the silero-vad package: pip install silero-vad."
                 )
-            path = os.path.join(spec.submodule_search_locations[0], "data", SILERO_ONNX)
-            opts = ort.SessionOptions()
-            opts.inter_op_num_threads = (
-                1  # one 576-sample chunk at a time: threads only add overhead
-            )
-            opts.intra_op_num_threads = 1
-            self._model = ort.InferenceSession(
-                path, sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            from pathlib import Path
+
+            from ser_cli.inference.onnx_predictor import onnx_session
+
+            path = Path(spec.submodule_search_locations[0]) / "data" / SILERO_ONNX
+            # one 576-sample chunk at a time: threads only add overhead
+            self._model = onnx_session(path, threads=1)
         return self._model
 
     def chunk_probabilities(self, samples: np.ndarray, *, reset: bool = True) -> np.ndarray:
