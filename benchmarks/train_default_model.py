@@ -113,12 +113,13 @@ def calibration_folds(bundle: list[Member] | None = None) -> Folds:
     )
 
 
-def recipe_overrides(recipe: str) -> list[str]:
+def recipe_overrides(recipe: str, measure: str = "loco") -> list[str]:
     """The `--set KEY=VALUE` settings that make the defaults into ``recipe`` (those its
-    leave-one-corpus-out result recorded; tests check the recipe file equals them)."""
+    leave-one-corpus-out result, or with ``measure="folds"`` its speaker-folds result,
+    recorded; tests check the recipe file equals them)."""
     import re
 
-    saved = json.loads((ROOT / "benchmarks" / "results" / f"loco-{recipe}.json").read_text())
+    saved = json.loads((ROOT / "benchmarks" / "results" / f"{measure}-{recipe}.json").read_text())
     return re.findall(r"--set (\S+)", saved["command"])
 
 
