@@ -306,7 +306,8 @@ LOCO_RESULTS = (
     ),
     (
         "loco-voice-60-epochs+corpus-weights.json",
-        "the same, class weights within each corpus (`train.class_weights=corpus`)",
+        "one network + its voice head, 60 epochs, class weights within each corpus "
+        "(`train.class_weights=corpus`)",
     ),
 )
 

@@ -169,7 +169,7 @@ class OnnxVoiceActivity(VoiceActivity):
                 )
             from pathlib import Path
 
-            from ser_cli.inference.onnx_predictor import onnx_session
+            from ser_cli.onnx_session import onnx_session
 
             path = Path(spec.submodule_search_locations[0]) / "data" / SILERO_ONNX
             # one 576-sample chunk at a time: threads only add overhead
