@@ -20,26 +20,26 @@ pytestmark = pytest.mark.vad  # the real speech check, as users run it
 
 CSV = """\
 path,start,end,label,neutral,calm,happy,sad,angry,fearful,disgust,surprised,error
-examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0043,0.001,0.0535,0.0088,0.8103,0.0107,0.0452,0.0663,
-examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0068,0.8173,0.0013,0.0938,0.0012,0.0065,0.0695,0.0035,
-examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0015,0.001,0.0011,0.0018,0.0138,0.0009,0.9247,0.0553,
-examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0037,0.0105,0.2048,0.2336,0.0529,0.3227,0.062,0.1097,
-examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0046,0.0021,0.1566,0.0038,0.1537,0.0157,0.0024,0.6612,
-examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,calm,0.306,0.4483,0.0214,0.0557,0.0343,0.0032,0.0833,0.0479,
-examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0031,0.0182,0.1322,0.4335,0.0653,0.0599,0.2765,0.0114,
-examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0002,0.0007,0.0046,0.001,0.0209,0.0022,0.0408,0.9295,
+examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0008,0.0,0.0289,0.007,0.9397,0.0049,0.0101,0.0085,
+examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0427,0.6797,0.0015,0.217,0.002,0.0017,0.0545,0.0009,
+examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0003,0.0002,0.0009,0.0013,0.0114,0.0012,0.9722,0.0125,
+examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0005,0.0003,0.1329,0.0975,0.0164,0.7228,0.0128,0.0168,
+examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0026,0.0,0.2237,0.0027,0.2919,0.0081,0.0004,0.4705,
+examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,neutral,0.7452,0.1518,0.0127,0.0551,0.0178,0.0003,0.0138,0.0034,
+examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0013,0.0024,0.147,0.6179,0.0688,0.0575,0.1043,0.0009,
+examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0001,0.0,0.006,0.0005,0.009,0.0031,0.0138,0.9675,
 """
 
 TABLE = """\
 ● examples/angry_actor21_03-01-05-02-01-01-21.wav  →  angry
-    angry ████████████████████████······  81.0%
-surprised ██····························   6.6%
-    happy ██····························   5.3%
+  angry ████████████████████████████··  94.0%
+  happy █·····························   2.9%
+disgust ······························   1.0%
 
 ● examples/happy_actor23_03-01-03-02-01-01-23.wav  →  surprised
-surprised ████████████████████··········  66.1%
-    happy █████·························  15.7%
-    angry █████·························  15.4%
+surprised ██████████████················  47.0%
+    angry █████████·····················  29.2%
+    happy ███████·······················  22.4%
 
 2 file(s): 2 with speech, 0 without speech (silence), 0 failed
 """
@@ -50,24 +50,24 @@ JSON = """\
     "path": "examples/sad_actor24_03-01-04-02-01-01-24.wav",
     "label": "sad",
     "probabilities": {
-      "neutral": 0.0031,
-      "calm": 0.0182,
-      "happy": 0.1322,
-      "sad": 0.4335,
-      "angry": 0.0653,
-      "fearful": 0.0599,
-      "disgust": 0.2765,
-      "surprised": 0.0114
+      "neutral": 0.0013,
+      "calm": 0.0024,
+      "happy": 0.147,
+      "sad": 0.6179,
+      "angry": 0.0688,
+      "fearful": 0.0575,
+      "disgust": 0.1043,
+      "surprised": 0.0009
     },
     "duration": 4.404,
     "top": [
       {
         "label": "sad",
-        "probability": 0.4335
+        "probability": 0.6179
       },
       {
-        "label": "disgust",
-        "probability": 0.2765
+        "label": "happy",
+        "probability": 0.147
       }
     ]
   }

@@ -383,7 +383,7 @@ def train_run(
 
     weights = torch.as_tensor(class_weights(setup.train.labels, len(labels)), device=device)
     allowed = allowed_labels(train_rows, labels)
-    corpora = corpus_ids(train_rows)
+    corpora = setup.batcher.corpora  # each training clip's corpus (both batchers keep it)
     per_clip = None  # each clip's class weights, when they depend on its corpus
     if tc.class_weights == "corpus" and corpora.max(initial=0) > 0:
         per_clip = clip_class_weights(setup.train.labels, corpora, len(labels))
