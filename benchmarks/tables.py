@@ -54,6 +54,11 @@ def _pct(value: float) -> str:
     return f"{value:.1%}"
 
 
+def _count(n: int, noun: str) -> str:
+    """The count and its noun: 1 seed, 3 seeds."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _ms(pair) -> str:
     """mean ± std (a one-element spread prints the mean alone)."""
     mean, std = pair
@@ -115,7 +120,8 @@ def headline() -> str:
         "unseen corpus (left out), 4 classes: RAVDESS / EmoDB / ASED / mean |",
         "|---|---|---|",
         f"| **the bundled model's recipe**: one network on RAVDESS + EmoDB + ASED "
-        f"({_recipe_link(recipe, '')}; {len(folds)} seed / {loco_summary['seeds']} seeds) | "
+        f"({_recipe_link(recipe, '')}; {_count(len(folds), 'seed')} / "
+        f"{_count(loco_summary['seeds'], 'seed')}) | "
         f"{fold_cells} | {loco_cells} |",
         f"| model bundled before: six networks, RAVDESS alone | {_pct(old_mix['cv_no_adapt'])} "
         f"/ - / - | - / {_pct(old_loco['emodb'][0])} / {_pct(old_loco['ased'][0])} / - |",
@@ -308,6 +314,10 @@ LOCO_RESULTS = (
         "loco-voice-60-epochs+corpus-weights.json",
         "one network + its voice head, 60 epochs, class weights within each corpus "
         "(`train.class_weights=corpus`)",
+    ),
+    (
+        "loco-ensemble-voice-60-epochs+corpus-weights.json",
+        "the ensemble of those seeds' networks (mean of probabilities)",
     ),
 )
 
