@@ -6,6 +6,7 @@ Silero's speech detector (:mod:`ser_cli.audio.vad`).
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from ser_cli.errors import ModelError
@@ -90,15 +91,7 @@ def optimized_copy(path: Path, runtime: str) -> Path | None:
 
     try:
         stat = path.stat()
-        cpu = platform.processor()
-        info = Path("/proc/cpuinfo")
-        if info.is_file():  # Linux: the model name and instruction sets decide the kernels
-            first: dict[str, str] = {}
-            for line in info.read_text(errors="replace").splitlines():
-                key = line.split(":")[0].strip()
-                if key in ("model name", "flags"):
-                    first.setdefault(key, line)
-            cpu += "".join(first.values())
+        cpu = _cpu()
     except OSError:
         return None
 
@@ -107,3 +100,22 @@ def optimized_copy(path: Path, runtime: str) -> Path | None:
 
     version = f"{stat.st_size}|{stat.st_mtime_ns}|{runtime}|{platform.machine()}|{cpu}"
     return user_dir() / "onnx" / f"{digest(str(path.resolve()))}-{digest(version)}.ort"
+
+
+@cache
+def _cpu() -> str:
+    """The CPU the optimised graphs are for, read once per process (a command opens the speech
+    detector's session and the model's): on Linux the model name and instruction sets, which
+    decide onnxruntime's kernels."""
+    import platform
+
+    cpu = platform.processor()
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        first: dict[str, str] = {}
+        for line in info.read_text(errors="replace").splitlines():
+            key = line.split(":")[0].strip()
+            if key in ("model name", "flags"):
+                first.setdefault(key, line)
+        cpu += "".join(first.values())
+    return cpu
