@@ -312,3 +312,114 @@ def test_eval_of_an_onnx_model_reports_each_corpus(mixed_rows, tmp_path):
     report = json.loads(result.output)
     assert set(report["corpora"]) == {"a", "b"}
     assert report["corpora"]["a"]["n"] + report["corpora"]["b"]["n"] == report["n"]
+
+
+# --- corpus-adversarial training --------------------------------------------------------------
+
+
+def test_gradient_reversal_passes_values_and_flips_scaled_gradients():
+    import torch
+
+    from ser_cli.training.adversary import _reversal, ramp
+
+    reverse = _reversal(torch)
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = reverse(x, 0.25)
+    assert torch.equal(y, x.detach())
+    (y * torch.tensor([1.0, 2.0, 4.0])).sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([-0.25, -0.5, -1.0]))
+    assert ramp(0.0) == 0.0 and 0.99 < ramp(1.0) < 1.0 and ramp(0.1) < ramp(0.5)
+
+
+def test_corpus_adversary_is_refused_before_any_work(mixed_rows, tmp_path):
+    from ser_cli.errors import ConfigError
+    from ser_cli.training.trainer import train_run
+
+    rows = [{**r, "split": "train"} for r in mixed_rows]
+    one = [{**r, "corpus": "a"} for r in rows]
+    cache = tmp_path / "cache"
+    with pytest.raises(ConfigError, match="at least two corpora"):
+        train_run(
+            one, quick_config("enhanced", corpus_adversary=1), tmp_path / "one", cache_root=cache
+        )
+    with pytest.raises(ConfigError, match="gradient-trained model"):
+        train_run(
+            rows,
+            quick_config("classic", corpus_adversary=1),
+            tmp_path / "classic",
+            cache_root=cache,
+        )
+    assert not (tmp_path / "one").exists() and not (tmp_path / "classic").exists()
+    assert not cache.exists()  # refused before any feature was computed
+
+
+@pytest.mark.slow
+def test_corpus_adversary_trains_resumes_exactly_and_stays_out_of_the_model(
+    mixed_rows, tmp_path, monkeypatch
+):
+    import torch
+    from safetensors.torch import load_file
+
+    import ser_cli.training.batchers as batchers
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.training.adversary import ADVERSARY_FILE
+    from ser_cli.training.run_state import TrainingInterrupted
+    from ser_cli.training.trainer import train_run
+
+    rows = [{**r, "split": "train" if r["speaker"][-1] in "1245" else "test"} for r in mixed_rows]
+    cfg = quick_config("enhanced", epochs=25, class_weights="corpus", corpus_adversary=1, seed=1)
+    straight = tmp_path / "straight"
+    train_run(rows, cfg, straight, cache_root=tmp_path)
+    # The model learns emotion with the adversary on (chance is 1/8 over 8 classes).
+    test = [r for r in rows if r["split"] == "test"]
+    report = evaluate_rows(load_checkpoint(straight), test, adapt=False, cache_root=tmp_path)
+    assert report["accuracy"] > 3 / 8, report["confusion"]
+    # The corpus classifier is saved beside `last`, never inside the model.
+    plain = tmp_path / "plain"
+    train_run(rows, replace_train(cfg, epochs=1, corpus_adversary=0.0), plain, cache_root=tmp_path)
+    assert (
+        load_file(str(straight / "best.safetensors")).keys()
+        == load_file(str(plain / "best.safetensors")).keys()
+    )
+    assert (straight / ADVERSARY_FILE).exists() and not (plain / ADVERSARY_FILE).exists()
+
+    # Interrupted in its third epoch and resumed, it ends where the straight run did: the
+    # classifier (and its optimizer state) came back as they were.
+    short = replace_train(cfg, epochs=3)
+    train_run(rows, short, tmp_path / "three", cache_root=tmp_path)
+    calls, real = {"n": 0}, batchers.train_batch
+    steps = -(-sum(r["split"] == "train" for r in rows) // cfg.train.batch_size)
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2 * steps + 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    with pytest.raises(TrainingInterrupted):
+        train_run(rows, short, tmp_path / "resumed", cache_root=tmp_path)
+    monkeypatch.setattr(batchers, "train_batch", real)
+    train_run(rows, short, tmp_path / "resumed", resume=True, cache_root=tmp_path)
+    a = load_file(str(tmp_path / "three" / "last.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    # Without its classifier the run cannot resume exactly, and says so.
+    (tmp_path / "resumed" / ADVERSARY_FILE).unlink()
+    monkeypatch.setattr(batchers, "train_batch", interrupting)
+    calls["n"] = 0
+    with pytest.raises(TrainingInterrupted):
+        train_run(rows, short, tmp_path / "again", cache_root=tmp_path)
+    monkeypatch.setattr(batchers, "train_batch", real)
+    (tmp_path / "again" / ADVERSARY_FILE).unlink()
+    from ser_cli.errors import ModelError
+
+    with pytest.raises(ModelError, match="corpus classifier is missing or damaged"):
+        train_run(rows, short, tmp_path / "again", resume=True, cache_root=tmp_path)
+
+
+def replace_train(cfg, **changes):
+    from dataclasses import replace
+
+    return replace(cfg, train=replace(cfg.train, **changes))
