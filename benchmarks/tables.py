@@ -115,13 +115,15 @@ def headline() -> str:
     corpora = ("ravdess", "emodb", "ased")
     fold_cells = " / ".join(_seeds_cell([f["corpora"][c] for f in folds]) for c in corpora)
     loco_cells = " / ".join(_ms(loco[c]) for c in (*corpora, "mean"))
+    seeds = _count(len(folds), "seed")
+    if len(folds) != loco_summary["seeds"]:  # folds / leave-one-corpus-out
+        seeds += " / " + _count(loco_summary["seeds"], "seed")
     rows = [
         "| | unseen speakers (5 folds), own classes: RAVDESS (8) / EmoDB (6) / ASED (5) | "
         "unseen corpus (left out), 4 classes: RAVDESS / EmoDB / ASED / mean |",
         "|---|---|---|",
         f"| **the bundled model's recipe**: one network on RAVDESS + EmoDB + ASED "
-        f"({_recipe_link(recipe, '')}; {_count(len(folds), 'seed')} / "
-        f"{_count(loco_summary['seeds'], 'seed')}) | "
+        f"({_recipe_link(recipe, '')}; {seeds}) | "
         f"{fold_cells} | {loco_cells} |",
         f"| model bundled before: six networks, RAVDESS alone | {_pct(old_mix['cv_no_adapt'])} "
         f"/ - / - | - / {_pct(old_loco['emodb'][0])} / {_pct(old_loco['ased'][0])} / - |",
