@@ -321,6 +321,10 @@ LOCO_RESULTS = (
         "loco-ensemble-voice-60-epochs+corpus-weights.json",
         "the ensemble of those seeds' networks (mean of probabilities)",
     ),
+    (
+        "loco-voice-60-epochs+corpus-weights+adversary.json",
+        "the same one network, corpus-adversarial (`train.corpus_adversary=1`, measured and removed)",
+    ),
 )
 
 

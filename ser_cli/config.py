@@ -98,10 +98,6 @@ class TrainConfig:
     # up-weights a label only one corpus has (RAVDESS's calm and surprised) on that corpus's
     # clips. The same thing for one corpus.
     class_weights: str = "union"
-    # Corpus-adversarial training (ser_cli.training.adversary): weight of the gradient-reversed
-    # loss of a classifier that names each clip's corpus from the pooled features, so they stop
-    # telling corpora apart; 0 = off. Needs a train split of at least two corpora.
-    corpus_adversary: float = 0.0
     # Distillation: a run or ensemble folder (same features, normalisation and labels) whose
     # probabilities on each training crop, augmented as the student sees it, are soft targets
     # (one network learning what an ensemble knows); "" = off. `distill` is their share of the
@@ -126,7 +122,6 @@ class TrainConfig:
     ADDED_LATER: ClassVar[dict] = {
         "corpus_balance": True,
         "class_weights": "union",
-        "corpus_adversary": 0.0,
         "teacher": "",
         "distill": 0.5,
     }
@@ -145,7 +140,6 @@ class TrainConfig:
         "max_eval_frames": between(1, MAX_FRAMES),
         "normalization": one_of(*NORMALIZATIONS),
         "class_weights": one_of(*CLASS_WEIGHTS),
-        "corpus_adversary": at_least(0),
         "global_norm_prob": fraction,
         "distill": fraction,
         "device": one_of(*DEVICES),

@@ -16,7 +16,6 @@ The classic baseline is fitted in one pass instead (scikit-learn).
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import time
@@ -37,7 +36,6 @@ from ser_cli.models.checkpoint import read_sidecar, save_checkpoint
 from ser_cli.outputs import Output, check_outputs
 from ser_cli.progress import Progress
 from ser_cli.training import distributed
-from ser_cli.training.adversary import CorpusAdversary, check_adversary
 from ser_cli.training.batchers import FeatureBatcher, WaveformBatcher
 from ser_cli.training.finetune import (
     finetune_model,
@@ -236,7 +234,6 @@ def optimizer_step(
     teacher=None,
     distill: float = 0.0,
     weights=None,
-    extra_loss: Callable[[], object] | None = None,
 ) -> float:
     """One step on a numpy batch (x, mask, y): forward (bf16 autocast on CUDA when ``use_amp``),
     loss, backward, gradient clipping on ``model``'s parameters, update. ``net`` is ``model`` or
@@ -246,7 +243,6 @@ def optimizer_step(
     criterion(logits, y, allowed, weights).
     With a ``teacher`` module, the loss is (1 - distill) x that + distill x
     :func:`distillation_loss` against the teacher's output on the same batch.
-    ``extra_loss``, called after the forward pass, adds a term (the corpus adversary's).
     Returns the batch's mean loss."""
     import torch
 
@@ -275,8 +271,6 @@ def optimizer_step(
         if soft is not None:
             own = (1 - distill) * own + distill * distillation_loss(logits, soft, allowed_t)
         loss = loss + own
-    if extra_loss is not None:
-        loss = loss + extra_loss()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -342,8 +336,6 @@ def train_run(
 
     # checked and loaded before any feature is computed
     teacher = load_teacher(tc.teacher, cfg, labels, device) if tc.teacher else None
-    if tc.corpus_adversary:
-        check_adversary(cfg, train_rows)
     prepare = _waveform_setup if wants_finetune(cfg) else _feature_setup
     setup = prepare(cfg, labels, train_rows, val_rows, run_dir if resume else None, ctx,
                     cache_root, on_progress)  # fmt: skip
@@ -404,21 +396,14 @@ def train_run(
         def criterion(logits, targets, allowed_batch, weight=weights):
             return masked_cross_entropy(logits, targets, allowed_batch, weight, tc.label_smoothing)
 
-    groups = setup.param_groups(model, tc)
-    adversary = None
-    if tc.corpus_adversary:  # a classifier of the clip's corpus, trained only here
-        adversary = CorpusAdversary(
-            model, int(corpora.max()) + 1, tc.corpus_adversary, device, ctx.wrap
-        )
-        groups.append({"name": "adversary", "params": adversary.parameters(), "peak": tc.lr})
-    optimizer = torch.optim.AdamW(groups, lr=tc.lr, weight_decay=tc.weight_decay)
+    optimizer = torch.optim.AdamW(
+        setup.param_groups(model, tc), lr=tc.lr, weight_decay=tc.weight_decay
+    )
     net = ctx.wrap(model, device)  # DistributedDataParallel under torchrun
     steps_per_epoch = math.ceil(math.ceil(len(setup.train) / ctx.world) / tc.batch_size)
     total_steps = steps_per_epoch * tc.epochs
 
     state = restore(run_dir, model, optimizer, device) if resume else RunState()
-    if resume and adversary is not None and state.epoch:
-        adversary.load(run_dir)
     if resume and ctx.is_main:  # restored: only now may the run's config.yaml change
         save_run_config(cfg, run_dir / CONFIG_NAME)
     # A run that already stopped early stays stopped: resuming it must not train one more epoch.
@@ -444,15 +429,10 @@ def train_run(
                 step = epoch * steps_per_epoch + b
                 for group in optimizer.param_groups:  # one-cycle, from each group's own peak
                     group["lr"] = lr_at(step, total_steps, group["peak"], tc.warmup_frac)
-                adversary_loss = (
-                    None
-                    if adversary is None
-                    else functools.partial(adversary.loss, corpora[index], step / total_steps)
-                )
                 loss = optimizer_step(
                     net, model, optimizer, criterion, batch, device, use_amp, tc.grad_clip,
                     None if allowed is None else allowed[index], teacher, tc.distill,
-                    None if per_clip is None else per_clip[index], adversary_loss,
+                    None if per_clip is None else per_clip[index],
                 )  # fmt: skip
                 running, seen = running + loss * len(index), seen + len(index)
                 if on_progress:
@@ -469,8 +449,6 @@ def train_run(
                 "lr": optimizer.param_groups[0]["lr"],
                 **{f"{g['name']}_lr": g["lr"] for g in optimizer.param_groups[1:]},
             }
-            if adversary is not None and ctx.is_main:  # before `last`: a resume finds both
-                adversary.save(run_dir)
             end_epoch(run_dir, state, record, metrics, model=model, optimizer=optimizer,
                       meta=meta, global_stats=setup.global_stats, is_main=ctx.is_main)  # fmt: skip
             if ctx.is_main and on_epoch:  # e.g. TensorBoard (`ser train --tensorboard`)
