@@ -5,7 +5,8 @@
 Scores the clips with eval's path (manifest rows, feature cache, sorted padded batches) and
 with predict's (files, in input order, in its own batches), without and with speaker
 adaptation (predict: ``--adapt folder``, one folder per actor), and reports both accuracies,
-how many per-file labels differ and the largest probability difference. The bundled model was
+how many per-file labels differ, how many clips predict's speech check calls silence (eval
+classifies every clip of a manifest) and the largest probability difference over the rest. The bundled model was
 trained on all 20 shared actors, so the accuracies are not held-out figures: the point is
 that the two paths give the same numbers.
 """
@@ -68,7 +69,13 @@ def main() -> None:
             eval_probs = np.array(
                 [list(p["probabilities"].values()) for p in report["predictions"]]
             )
-            predict_probs = np.array([list(r.probabilities.values()) for r in results])
+            # predict checks each file for speech first (Silero): a clip with no stretch of
+            # speech is a "silence" result without probabilities, which eval never gives.
+            heard = [r.probabilities is not None for r in results]
+            predict_probs = np.array(
+                [list(r.probabilities.values()) for r in results if r.probabilities]
+            )
+            eval_probs = eval_probs[heard]
             labels = [r.label for r in results]
             out["adapted" if adapt else "no_adapt"] = {
                 "eval_accuracy": report["accuracy"],
@@ -79,6 +86,9 @@ def main() -> None:
                     p["predicted"] != label
                     for p, label in zip(report["predictions"], labels, strict=True)
                 ),
+                "called_silence": len(heard) - sum(heard),
+                "silence_files": [str(p.name) for p, h in zip(paths, heard, strict=True) if not h],
+                # over the clips both paths classified
                 "max_abs_probability_difference": float(np.abs(eval_probs - predict_probs).max()),
                 "eval_seconds": round(eval_s, 1),
                 "predict_seconds": round(predict_s, 1),

@@ -405,14 +405,15 @@ def eval_vs_predict() -> str:
     r = _load("eval-vs-predict.json")
     rows = [
         "| | `ser eval` accuracy | `ser predict` accuracy | labels differing | "
-        "largest probability difference |",
-        "|---|---|---|---|---|",
+        "of them called silence by predict | largest probability difference (the rest) |",
+        "|---|---|---|---|---|---|",
     ]
     for key in ("no_adapt", "adapted"):
         m = r[key]
         rows.append(
             f"| {m['commands']} | {_pct(m['eval_accuracy'])} | {_pct(m['predict_accuracy'])} | "
-            f"{m['labels_differing']} | {m['max_abs_probability_difference']:.1e} |"
+            f"{m['labels_differing']} | {m.get('called_silence', 0)} | "
+            f"{m['max_abs_probability_difference']:.1e} |"
         )
     return "\n".join(rows)
 
@@ -471,6 +472,22 @@ def guard_overhead() -> str:
             f"{r['ratio']:.2f}x |"
         )
     rows.append(f"| the added checks alone, in process | | {data['added_checks_ms']:.2f} ms | |")
+    return "\n".join(rows)
+
+
+def vad_misses() -> str:
+    """Clips of the shared corpora that `ser predict`'s speech check calls silence."""
+    r = _load("vad-misses.json")
+    rows = [
+        "| corpus | clips | called silence | by label |",
+        "|---|---|---|---|",
+    ]
+    for corpus, missed in r["called_silence"].items():
+        labels = ", ".join(f"{label} {n}" for label, n in missed["by_label"].items()) or "-"
+        rows.append(
+            f"| {corpus} | {r['clips'][corpus]:,} | {missed['clips']} "
+            f"({_pct(missed['clips'] / r['clips'][corpus])}) | {labels} |"
+        )
     return "\n".join(rows)
 
 
@@ -627,6 +644,7 @@ def _source_link(source: str) -> str:
 # Result files that record no command of their own: the script that wrote them.
 WRITTEN_BY = {
     "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
+    "vad-misses.json": "python benchmarks/vad_misses.py",
     "resample.json": "python benchmarks/resample.py",
 }
 
@@ -765,6 +783,7 @@ TABLES: dict[str, Table] = {
     "eval-vs-predict": Table(
         eval_vs_predict, ("eval-vs-predict.json",), ("python benchmarks/eval_vs_predict.py",)
     ),
+    "vad-misses": Table(vad_misses, ("vad-misses.json",), ("python benchmarks/vad_misses.py",)),
     "speed": Table(
         speed,
         (
