@@ -6,9 +6,9 @@ Scores the clips with eval's path (manifest rows, feature cache, sorted padded b
 with predict's (files, in input order, in its own batches), without and with speaker
 adaptation (predict: ``--adapt folder``, one folder per actor), and reports both accuracies,
 how many per-file labels differ, how many clips predict's speech check calls silence (eval
-classifies every clip of a manifest) and the largest probability difference over the rest. The bundled model was
-trained on all 20 shared actors, so the accuracies are not held-out figures: the point is
-that the two paths give the same numbers.
+classifies every clip of a manifest) and the largest probability difference over the rest.
+The bundled model was trained on all 20 shared actors, so the accuracies are not held-out
+figures: the point is that the two paths give the same numbers.
 """
 
 from __future__ import annotations
