@@ -491,6 +491,34 @@ def vad_misses() -> str:
     return "\n".join(rows)
 
 
+FOUR = "four_class_accuracy"
+
+
+def loco_speech_check() -> str:
+    """Leave-one-corpus-out of the bundled recipe, as `ser eval` scores it and as `ser predict`
+    gives it (clips its speech check calls silence counted wrong)."""
+    name = _bundle_recipe()
+    seeds = _load(f"vad-misses-loco-{name}.json")["seeds"].values()
+    rows = [
+        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for what, pick in (
+        ("every clip classified (`ser eval`, the tables above)", lambda e: e),
+        (
+            "as `ser predict` gives it: clips its speech check calls silence count as wrong",
+            lambda e: e["with_speech_check"],
+        ),
+    ):
+        cells = [
+            f"{_seeds_cell([pick(e[c])[FOUR] for e in seeds])} / "
+            f"{_seeds_cell([pick(e[c])['accuracy'] for e in seeds])}"
+            for c in ("ravdess", "emodb", "ased", "mean")
+        ]
+        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    return "\n".join(rows)
+
+
 def listen() -> str:
     return "```\n" + "\n".join(_load("listen.json")["output"]) + "\n```"
 
@@ -645,6 +673,9 @@ def _source_link(source: str) -> str:
 WRITTEN_BY = {
     "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
     "vad-misses.json": "python benchmarks/vad_misses.py",
+    f"vad-misses-loco-{_bundle_recipe()}.json": (
+        f"python benchmarks/vad_misses.py --loco {_bundle_recipe()}"
+    ),
     "resample.json": "python benchmarks/resample.py",
 }
 
@@ -784,6 +815,11 @@ TABLES: dict[str, Table] = {
         eval_vs_predict, ("eval-vs-predict.json",), ("python benchmarks/eval_vs_predict.py",)
     ),
     "vad-misses": Table(vad_misses, ("vad-misses.json",), ("python benchmarks/vad_misses.py",)),
+    "loco-speech-check": Table(
+        loco_speech_check,
+        (f"vad-misses-loco-{BUNDLE_RECIPE}.json",),
+        (f"python benchmarks/vad_misses.py --loco {BUNDLE_RECIPE}",),
+    ),
     "speed": Table(
         speed,
         (
