@@ -494,6 +494,13 @@ def predict(
         "--min-confidence",
         help="Report 'uncertain' when the top probability is below this (0..1).",
     ),
+    speech_check: bool = typer.Option(
+        True,
+        "--speech-check/--no-speech-check",
+        help="Check each clip for speech first and report silence without it; "
+        "--no-speech-check classifies every audible clip (the check misses some "
+        "emotional speech, docs/accuracy.md).",
+    ),
     from_list: Path | None = typer.Option(
         None, "--from-list", help="Also predict the audio paths listed in this file, one a line."
     ),
@@ -528,6 +535,7 @@ def predict(
             min_confidence=min_confidence,
             adapt=adapt.value,
             top_k=top_k,
+            speech_check=speech_check,
         )
     except SerError as exc:  # every check there is about an option's value: a usage error
         _fail(str(exc), 2)

@@ -201,3 +201,22 @@ def test_bundled_model_predicts_example_clips_deterministically():
     items = json.loads(first.stdout)
     assert len(items) == len(clips) and all(i["label"] in EMOTIONS for i in items)
     assert runner.invoke(app, args).stdout == first.stdout
+
+
+@pytest.mark.vad
+def test_no_speech_check_classifies_every_audible_clip(run_dir, tmp_path):
+    # A steady 1 kHz whistle: audible, but no speech to Silero (a clip the check rejects).
+    whistle = 0.3 * np.sin(2 * np.pi * 1000 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
+    tone = write_audio(tmp_path / "tone.wav", whistle.astype(np.float32))
+    zero = write_audio(tmp_path / "zero.wav", np.zeros(SAMPLE_RATE, dtype=np.float32))
+    predictor = load_predictor(run_dir)
+    checked = predict_files(predictor, [tone, zero])
+    assert [r.label for r in checked] == [SILENCE, SILENCE]
+    unchecked = predict_files(predictor, [tone, zero], speech_check=False)
+    assert unchecked[0].label in EMOTIONS and unchecked[0].probabilities is not None
+    assert unchecked[1].label == SILENCE  # digital silence is never classified
+    args = ["predict", str(tone), "--model", str(run_dir), "--format", "json"]
+    [item] = json.loads(runner.invoke(app, [*args, "--no-speech-check"]).output)
+    assert item["label"] in EMOTIONS
+    [item] = json.loads(runner.invoke(app, args).output)
+    assert item["label"] == SILENCE

@@ -36,6 +36,10 @@ class PredictOptions:
     min_confidence: float = 0.0  # below this top probability the label is UNCERTAIN
     adapt: str = "none"  # speaker adaptation: ADAPT_MODES
     top_k: int | None = None  # the K most likely emotions shown (rendering only)
+    # Files the model reads whole are checked for speech first (Silero) and those without a
+    # stretch of it reported as silence; False classifies every audible one, as `ser eval`
+    # does (the check calls some emotional speech silence: docs/accuracy.md).
+    speech_check: bool = True
 
     def __post_init__(self) -> None:
         if self.segment is not None and self.segment not in SEGMENT_MODES:

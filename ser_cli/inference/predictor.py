@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, audio_info, load_audio, read_window
+from ser_cli.audio.io import SAMPLE_RATE, SILENCE_PEAK, audio_info, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
@@ -243,7 +243,7 @@ def predict_files(
             if info.duration <= window or info.frames <= 0:
                 samples = load_audio(path, check_silence=False)
                 seconds = len(samples) / SAMPLE_RATE
-                if not predictor.vad.has_speech(samples):
+                if not _heard(predictor, samples, options.speech_check):
                     results[i] = FilePrediction(str(path), SILENCE, None, seconds)
                     known.pop(i, None)
                 elif i in known:
@@ -267,6 +267,14 @@ def predict_files(
     if pending:
         flush()
     return [_label_uncertain(r, options.min_confidence) for r in results if r is not None]
+
+
+def _heard(predictor, samples: np.ndarray, speech_check: bool) -> bool:
+    """Whether a clip read whole is classified: it holds speech, or (without the speech
+    check) it is audible at all (digital silence is never classified)."""
+    if speech_check:
+        return predictor.vad.has_speech(samples)
+    return bool(samples.size) and float(np.abs(samples).max()) >= SILENCE_PEAK
 
 
 def _failed(path: Path, exc: Exception) -> FilePrediction:
