@@ -50,6 +50,9 @@ def _load(name: str) -> dict:
     return json.loads((RESULTS / name).read_text())
 
 
+FOUR = "four_class_accuracy"  # a result's angry/happy/neutral/sad accuracy
+
+
 def _pct(value: float) -> str:
     return f"{value:.1%}"
 
@@ -491,14 +494,10 @@ def vad_misses() -> str:
     return "\n".join(rows)
 
 
-FOUR = "four_class_accuracy"
-
-
 def loco_speech_check() -> str:
     """Leave-one-corpus-out of the bundled recipe, as `ser eval` scores it and as `ser predict`
     gives it (clips its speech check calls silence counted wrong)."""
-    name = _bundle_recipe()
-    seeds = _load(f"vad-misses-loco-{name}.json")["seeds"].values()
+    seeds = _load(f"vad-misses-loco-{BUNDLE_RECIPE}.json")["seeds"].values()
     rows = [
         "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
         "|---|---|---|---|---|---|",

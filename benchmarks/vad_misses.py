@@ -30,6 +30,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
+CORPORA = ("ravdess", "emodb", "ased")
+
+
+def _mean(by_corpus: dict) -> dict:
+    """Both accuracies averaged over the three corpora."""
+    from corpora import FOUR
+
+    return {
+        key: sum(by_corpus[c][key] for c in CORPORA) / len(CORPORA) for key in ("accuracy", FOUR)
+    }
+
+
 def loco(name: str, seeds: list[int]) -> None:
     """Leave-one-corpus-out accuracy with and without the speech check's silence results."""
     import numpy as np
@@ -45,27 +57,24 @@ def loco(name: str, seeds: list[int]) -> None:
     out: dict = {"name": name, "seeds": {}}
     for seed in seeds:
         entry = {}
-        for corpus in ("ravdess", "emodb", "ased"):
+        for corpus in CORPORA:
             ckpt = load_checkpoint(OUT / f"loco-{name}-s{seed}" / f"without-{corpus}")
             test = [r for r in rows if r["corpus"] == corpus]
             own = sorted({r["label"] for r in test})
             report = evaluate_rows(ckpt, test, adapt=False, per_file=True, corpus_labels=own)
             # Scored as `ser eval` scores another corpus (evaluate.score_probabilities): over
             # the corpus's own labels (calm as neutral where it has none), and the 4-class view.
-            mapping, four = map_labels(ckpt.labels, own), four_class_mapping(ckpt.labels)
-            right, right4, heard, heard4 = [], [], [], []
-            for p in report["predictions"]:
-                said = p["path"] not in silenced
-                probs = np.array([[p["probabilities"][k] for k in ckpt.labels]])
-                target = mapping.targets([p["label"]])[0]
-                right.append(int(mapping.apply(probs).argmax(1)[0]) == int(target))
-                heard.append(said)
-                if p["label"] in FOUR_CLASSES:
-                    target = four.targets([p["label"]])[0]
-                    right4.append(int(four.apply(probs).argmax(1)[0]) == int(target))
-                    heard4.append(said)
-            right, right4 = np.array(right), np.array(right4)
-            heard, heard4 = np.array(heard), np.array(heard4)
+            preds = report["predictions"]
+            probs = np.array([[p["probabilities"][k] for k in ckpt.labels] for p in preds])
+            truth = [p["label"] for p in preds]
+            heard = np.array([p["path"] not in silenced for p in preds])
+            mapping = map_labels(ckpt.labels, own)
+            right = mapping.apply(probs).argmax(1) == np.asarray(mapping.targets(truth))
+            four = four_class_mapping(ckpt.labels)
+            keep = np.array([label in FOUR_CLASSES for label in truth])
+            right4 = four.apply(probs[keep]).argmax(1) == np.asarray(
+                four.targets([t for t, k in zip(truth, keep, strict=True) if k])
+            )
             # The recount of every clip is the report's own figure (a check of this script).
             assert abs(right.mean() - report["accuracy"]) < 1e-9
             assert abs(right4.mean() - report["four_class"]["accuracy"]) < 1e-9
@@ -74,21 +83,15 @@ def loco(name: str, seeds: list[int]) -> None:
                 FOUR: float(right4.mean()),
                 "with_speech_check": {
                     "accuracy": float((right & heard).mean()),
-                    FOUR: float((right4 & heard4).mean()),
+                    FOUR: float((right4 & heard[keep]).mean()),
                     "called_silence": int((~heard).sum()),
-                    "called_silence_4_class": int((~heard4).sum()),
+                    "called_silence_4_class": int((~heard[keep]).sum()),
                 },
             }
-        entry["mean"] = {
-            key: float(np.mean([entry[c][key] for c in ("ravdess", "emodb", "ased")]))
-            for key in ("accuracy", FOUR)
-        }
-        entry["mean"]["with_speech_check"] = {
-            key: float(
-                np.mean([entry[c]["with_speech_check"][key] for c in ("ravdess", "emodb", "ased")])
-            )
-            for key in ("accuracy", FOUR)
-        }
+        entry["mean"] = _mean(entry)
+        entry["mean"]["with_speech_check"] = _mean(
+            {c: entry[c]["with_speech_check"] for c in CORPORA}
+        )
         out["seeds"][str(seed)] = entry
         print(json.dumps({seed: entry}, indent=1), flush=True)
     out["measured"] = time.strftime("%Y-%m-%d %H:%M")

@@ -203,8 +203,13 @@ def _finish(
         raise AudioError(
             f"{path}: too short ({duration:.3f} s); clips need at least {min_duration:g} s of audio."
         )
-    if check_silence and (mono.size == 0 or float(np.max(np.abs(mono))) < SILENCE_PEAK):
+    if check_silence and is_silent(mono):
         raise AudioError(
             f"{path}: the audio is silent (peak below {SILENCE_PEAK:g}); nothing to classify."
         )
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def is_silent(samples: np.ndarray) -> bool:
+    """Whether audio is empty or all-silent (peak below SILENCE_PEAK): nothing to classify."""
+    return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK

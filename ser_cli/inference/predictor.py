@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_cli.audio.io import SAMPLE_RATE, SILENCE_PEAK, audio_info, load_audio, read_window
+from ser_cli.audio.io import SAMPLE_RATE, audio_info, is_silent, load_audio, read_window
 from ser_cli.errors import ModelError, SerError
 from ser_cli.features.normalization import Stats, group_stats
 from ser_cli.inference.batch import BATCH_SIZE, probabilities
@@ -274,7 +274,7 @@ def _heard(predictor, samples: np.ndarray, speech_check: bool) -> bool:
     check) it is audible at all (digital silence is never classified)."""
     if speech_check:
         return predictor.vad.has_speech(samples)
-    return bool(samples.size) and float(np.abs(samples).max()) >= SILENCE_PEAK
+    return not is_silent(samples)
 
 
 def _failed(path: Path, exc: Exception) -> FilePrediction:
