@@ -3,17 +3,21 @@
     python benchmarks/vad_misses.py
     python benchmarks/vad_misses.py --loco NAME [--seeds 0 1 2]
 
-Every file `ser predict` classifies is first checked for speech (Silero, the bundled model's
-detector; a stretch of MIN_SPEECH above SPEECH_THRESHOLD, ``ser_cli.audio.vad``). A clip with
-none is a ``silence`` result, not an emotion. This runs that check on every clip of the mix
-manifest (RAVDESS 01-20, EmoDB, ASED; ``python benchmarks/corpora.py`` prepares it) and counts
-the clips called silence per corpus and label (results/vad-misses.json, with their files).
+Every file `ser predict` classifies whole is first checked for speech (Silero, the bundled
+model's detector; a stretch of MIN_SPEECH that starts at CLIP_SPEECH_THRESHOLD,
+``ser_cli.audio.vad``). A clip with none is a ``silence`` result, not an emotion. This runs
+Silero over every clip of the mix manifest (RAVDESS 01-20, EmoDB, ASED; ``python
+benchmarks/corpora.py`` prepares it) and over 215 recordings that are not speech (synthetic
+noises, hum, buzz, tones and clicks at five levels, and RAVDESS room tone), and counts, for each
+threshold of a sweep, the clips called silence per corpus and label and the non-speech let
+through (results/vad-misses.json, with the files the default threshold calls silence).
 
 ``--loco NAME`` then scores each left-out corpus as `ser predict` would give it to a user: the
 leave-one-corpus-out models of ``python benchmarks/corpora.py loco --name NAME`` (no
 adaptation) on every clip of the corpus they never heard, once as `ser eval` scores them (every
-clip classified) and once with the clips the speech check calls silence counted as wrong (a
-user gets no emotion for them): results/vad-misses-loco-NAME.json.
+clip classified) and with the clips the speech check calls silence counted as wrong (a user
+gets no emotion for them), for the check and for Silero's own threshold:
+results/vad-misses-loco-NAME.json.
 """
 
 from __future__ import annotations
@@ -52,7 +56,12 @@ def loco(name: str, seeds: list[int]) -> None:
     from ser_cli.inference.label_mapping import FOUR_CLASSES, four_class_mapping, map_labels
     from ser_cli.models.checkpoint import load_checkpoint
 
-    silenced = set(json.loads((RESULTS / "vad-misses.json").read_text())["files"])
+    misses = json.loads((RESULTS / "vad-misses.json").read_text())
+    # the check `ser predict` runs, and Silero's own threshold (the check before it)
+    checks = {
+        "with_speech_check": misses["files"],
+        "with_silero_default": misses["files_at_silero_default"],
+    }
     rows = read_manifest(mix_manifest())
     out: dict = {"name": name, "seeds": {}}
     for seed in seeds:
@@ -67,7 +76,6 @@ def loco(name: str, seeds: list[int]) -> None:
             preds = report["predictions"]
             probs = np.array([[p["probabilities"][k] for k in ckpt.labels] for p in preds])
             truth = [p["label"] for p in preds]
-            heard = np.array([p["path"] not in silenced for p in preds])
             mapping = map_labels(ckpt.labels, own)
             right = mapping.apply(probs).argmax(1) == np.asarray(mapping.targets(truth))
             four = four_class_mapping(ckpt.labels)
@@ -81,17 +89,19 @@ def loco(name: str, seeds: list[int]) -> None:
             entry[corpus] = {
                 "accuracy": float(right.mean()),
                 FOUR: float(right4.mean()),
-                "with_speech_check": {
+            }
+            for check, files in checks.items():
+                silenced = set(files)
+                heard = np.array([p["path"] not in silenced for p in preds])
+                entry[corpus][check] = {
                     "accuracy": float((right & heard).mean()),
                     FOUR: float((right4 & heard[keep]).mean()),
                     "called_silence": int((~heard).sum()),
                     "called_silence_4_class": int((~heard[keep]).sum()),
-                },
-            }
+                }
         entry["mean"] = _mean(entry)
-        entry["mean"]["with_speech_check"] = _mean(
-            {c: entry[c]["with_speech_check"] for c in CORPORA}
-        )
+        for check in checks:
+            entry["mean"][check] = _mean({c: entry[c][check] for c in CORPORA})
         out["seeds"][str(seed)] = entry
         print(json.dumps({seed: entry}, indent=1), flush=True)
     out["measured"] = time.strftime("%Y-%m-%d %H:%M")
@@ -109,39 +119,104 @@ def main() -> None:
     misses()
 
 
+THRESHOLDS = (0.5, 0.4, 0.35, 0.3, 0.25, 0.2)  # where a stretch of speech starts
+LEVELS = (-60, -45, -30, -20, -10)  # dBFS (RMS) of each synthetic noise
+ROOM_TONE_CLIPS = 12  # RAVDESS clips per actor whose first ROOM_TONE_SECONDS make a room tone
+ROOM_TONE_SECONDS = 0.25
+
+
+def non_speech() -> dict:
+    """Recordings the speech check should reject: every synthetic noise of
+    ``ser_cli.audio.synthetic.noise`` at each of LEVELS (3 s, seeds 0-2), and each RAVDESS
+    actor's room tone (the silent first ROOM_TONE_SECONDS of ROOM_TONE_CLIPS clips, joined)."""
+    import numpy as np
+    from corpora import mix_manifest
+
+    from ser_cli.audio.io import SAMPLE_RATE, load_audio
+    from ser_cli.audio.synthetic import NOISES, noise
+    from ser_cli.data.manifest import read_manifest
+
+    out = {
+        f"{kind} {db} dBFS #{seed}": noise(kind, dbfs=db, seed=seed)
+        for kind in NOISES
+        for db in LEVELS
+        for seed in range(3)
+    }
+    heads: dict[str, list] = {}
+    for row in read_manifest(mix_manifest()):
+        if (
+            row["corpus"] == "ravdess"
+            and len(heads.setdefault(row["speaker"], [])) < ROOM_TONE_CLIPS
+        ):
+            samples = load_audio(row["path"], check_silence=False)
+            heads[row["speaker"]].append(samples[: int(ROOM_TONE_SECONDS * SAMPLE_RATE)])
+    for speaker, parts in heads.items():
+        out[f"room tone {speaker}"] = np.concatenate(parts)
+    return out
+
+
 def misses() -> None:
+    """Clips called silence and non-speech let through, at each candidate threshold."""
     from corpora import RESULTS, mix_manifest
     from rich.progress import track
 
     from ser_cli.audio.io import load_audio
+    from ser_cli.audio.vad import CLIP_SPEECH_THRESHOLD, SPEECH_THRESHOLD, speech_spans
     from ser_cli.data.manifest import read_manifest
     from ser_cli.inference.load import load_predictor
 
     vad = load_predictor("default").vad
     rows = read_manifest(mix_manifest())
-    clips, missed, files = Counter(), Counter(), []
+    clips = Counter(r["corpus"] for r in rows)
+    missed = {t: Counter() for t in THRESHOLDS}
+    files, silero_default = [], []
     started = time.perf_counter()
     for row in track(rows, description="speech check"):
-        clips[row["corpus"]] += 1
-        if not vad.has_speech(load_audio(row["path"], check_silence=False)):
-            missed[(row["corpus"], row["label"])] += 1
+        probs = vad.chunk_probabilities(load_audio(row["path"], check_silence=False))
+        for t in THRESHOLDS:
+            if not speech_spans(probs, t):
+                missed[t][(row["corpus"], row["label"])] += 1
+        if not speech_spans(probs, SPEECH_THRESHOLD):
+            silero_default.append(row["path"])
+        if not speech_spans(probs, CLIP_SPEECH_THRESHOLD):
             files.append(row["path"])
-    out = {
-        "measured": time.strftime("%Y-%m-%d %H:%M"),
-        "seconds": round(time.perf_counter() - started, 1),
-        "clips": dict(clips),
-        "called_silence": {
+            # the check `ser predict` runs (read in blocks, stopping early) agrees
+            assert not vad.has_speech(load_audio(row["path"], check_silence=False))
+    seconds = time.perf_counter() - started
+    noise = {name: vad.chunk_probabilities(x) for name, x in non_speech().items()}
+    passed = {t: sorted(n for n, p in noise.items() if speech_spans(p, t)) for t in THRESHOLDS}
+
+    def by_corpus(count: Counter) -> dict:
+        return {
             corpus: {
-                "clips": sum(n for (c, _), n in missed.items() if c == corpus),
-                "by_label": {lab: n for (c, lab), n in sorted(missed.items()) if c == corpus},
+                "clips": sum(n for (c, _), n in count.items() if c == corpus),
+                "by_label": {lab: n for (c, lab), n in sorted(count.items()) if c == corpus},
             }
             for corpus in clips
+        }
+
+    out = {
+        "measured": time.strftime("%Y-%m-%d %H:%M"),
+        "seconds": round(seconds, 1),
+        "threshold": CLIP_SPEECH_THRESHOLD,
+        "clips": dict(clips),
+        "called_silence": by_corpus(missed[CLIP_SPEECH_THRESHOLD]),
+        "non_speech": len(noise),
+        "sweep": {
+            str(t): {"called_silence": by_corpus(missed[t]), "non_speech_passed": passed[t]}
+            for t in THRESHOLDS
         },
         "files": files,
+        "files_at_silero_default": silero_default,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "vad-misses.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in out.items() if k != "files"}, indent=2))
+    print(
+        json.dumps({k: v for k, v in out.items() if not k.startswith(("files", "sweep"))}, indent=2)
+    )
+    for t in THRESHOLDS:
+        total = sum(missed[t].values())
+        print(f"threshold {t}: {total} clips called silence, {len(passed[t])} non-speech passed")
 
 
 if __name__ == "__main__":
