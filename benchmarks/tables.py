@@ -544,6 +544,30 @@ def loco_speech_check() -> str:
     return "\n".join(rows)
 
 
+def folds_speech_check() -> str:
+    """The bundled recipe's speaker folds, as `ser eval` scores them and as `ser predict` gives
+    them (clips its speech check calls silence counted wrong)."""
+    seeds = _load(f"vad-misses-folds-{BUNDLE_RECIPE}.json")["seeds"].values()
+    rows = [
+        "| 5 speaker folds, own classes | RAVDESS (8 classes) | EmoDB | ASED | seeds |",
+        "|---|---|---|---|---|",
+    ]
+    for what, pick in (
+        ("every clip classified (`ser eval`, the table above)", lambda e: e),
+        (
+            "as `ser predict` gave it with Silero's own threshold (0.5)",
+            lambda e: e["with_silero_default"],
+        ),
+        ("as `ser predict` gives it (speech from 0.3)", lambda e: e["with_speech_check"]),
+    ):
+        cells = [
+            _seeds_cell([pick(e[c])["accuracy"] for e in seeds])
+            for c in ("ravdess", "emodb", "ased")
+        ]
+        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    return "\n".join(rows)
+
+
 def listen() -> str:
     return "```\n" + "\n".join(_load("listen.json")["output"]) + "\n```"
 
@@ -701,6 +725,9 @@ WRITTEN_BY = {
     f"vad-misses-loco-{_bundle_recipe()}.json": (
         f"python benchmarks/vad_misses.py --loco {_bundle_recipe()}"
     ),
+    f"vad-misses-folds-{_bundle_recipe()}.json": (
+        f"python benchmarks/vad_misses.py --folds {_bundle_recipe()}"
+    ),
     "resample.json": "python benchmarks/resample.py",
 }
 
@@ -845,6 +872,11 @@ TABLES: dict[str, Table] = {
         loco_speech_check,
         (f"vad-misses-loco-{BUNDLE_RECIPE}.json",),
         (f"python benchmarks/vad_misses.py --loco {BUNDLE_RECIPE}",),
+    ),
+    "folds-speech-check": Table(
+        folds_speech_check,
+        (f"vad-misses-folds-{BUNDLE_RECIPE}.json",),
+        (f"python benchmarks/vad_misses.py --folds {BUNDLE_RECIPE}",),
     ),
     "speed": Table(
         speed,

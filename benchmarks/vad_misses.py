@@ -2,6 +2,7 @@
 
     python benchmarks/vad_misses.py
     python benchmarks/vad_misses.py --loco NAME [--seeds 0 1 2]
+    python benchmarks/vad_misses.py --folds NAME [--seeds 0 1 2]
 
 Every file `ser predict` classifies whole is first checked for speech (Silero, the bundled
 model's detector; a stretch of MIN_SPEECH that starts at CLIP_SPEECH_THRESHOLD,
@@ -17,7 +18,9 @@ leave-one-corpus-out models of ``python benchmarks/corpora.py loco --name NAME``
 adaptation) on every clip of the corpus they never heard, once as `ser eval` scores them (every
 clip classified) and with the clips the speech check calls silence counted as wrong (a user
 gets no emotion for them), for the check and for Silero's own threshold:
-results/vad-misses-loco-NAME.json.
+results/vad-misses-loco-NAME.json. ``--folds NAME`` does the same for the speaker folds of
+``python benchmarks/corpora.py folds --name NAME`` (each corpus over its own classes, on the
+test speakers of each fold): results/vad-misses-folds-NAME.json.
 """
 
 from __future__ import annotations
@@ -46,59 +49,76 @@ def _mean(by_corpus: dict) -> dict:
     }
 
 
-def loco(name: str, seeds: list[int]) -> None:
-    """Leave-one-corpus-out accuracy with and without the speech check's silence results."""
-    import numpy as np
-    from corpora import FOUR, OUT, RESULTS, mix_manifest
-
-    from ser_cli.data.manifest import read_manifest
-    from ser_cli.inference.evaluate import evaluate_rows
-    from ser_cli.inference.label_mapping import FOUR_CLASSES, four_class_mapping, map_labels
-    from ser_cli.models.checkpoint import load_checkpoint
+def _checks() -> dict[str, set]:
+    """The files each speech check calls silence: the check `ser predict` runs, and Silero's own
+    threshold (the check before it)."""
+    from corpora import RESULTS
 
     misses = json.loads((RESULTS / "vad-misses.json").read_text())
-    # the check `ser predict` runs, and Silero's own threshold (the check before it)
-    checks = {
-        "with_speech_check": misses["files"],
-        "with_silero_default": misses["files_at_silero_default"],
+    return {
+        "with_speech_check": set(misses["files"]),
+        "with_silero_default": set(misses["files_at_silero_default"]),
     }
+
+
+def _score(ckpt, test: list[dict], checks: dict[str, set]) -> dict:
+    """A model on one corpus's clips, per clip, as `ser eval` scores another corpus
+    (evaluate.score_probabilities: over the corpus's own labels, calm as neutral where it has
+    none, and the 4-class view), then with each check's silence results counted as wrong.
+    Returns the accuracies and the clip counts (``n``, ``n_4_class``) behind them."""
+    import numpy as np
+    from corpora import FOUR
+
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.inference.label_mapping import FOUR_CLASSES, four_class_mapping, map_labels
+
+    own = sorted({r["label"] for r in test})
+    report = evaluate_rows(ckpt, test, adapt=False, per_file=True, corpus_labels=own)
+    preds = report["predictions"]
+    probs = np.array([[p["probabilities"][k] for k in ckpt.labels] for p in preds])
+    truth = [p["label"] for p in preds]
+    mapping = map_labels(ckpt.labels, own)
+    right = mapping.apply(probs).argmax(1) == np.asarray(mapping.targets(truth))
+    four = four_class_mapping(ckpt.labels)
+    keep = np.array([label in FOUR_CLASSES for label in truth])
+    right4 = four.apply(probs[keep]).argmax(1) == np.asarray(
+        four.targets([t for t, k in zip(truth, keep, strict=True) if k])
+    )
+    # The recount of every clip is the report's own figure (a check of this script).
+    assert abs(right.mean() - report["accuracy"]) < 1e-9
+    assert abs(right4.mean() - report["four_class"]["accuracy"]) < 1e-9
+    entry = {
+        "accuracy": float(right.mean()),
+        FOUR: float(right4.mean()),
+        "n": len(right),
+        "n_4_class": len(right4),
+    }
+    for check, silenced in checks.items():
+        heard = np.array([p["path"] not in silenced for p in preds])
+        entry[check] = {
+            "accuracy": float((right & heard).mean()),
+            FOUR: float((right4 & heard[keep]).mean()),
+            "called_silence": int((~heard).sum()),
+            "called_silence_4_class": int((~heard[keep]).sum()),
+        }
+    return entry
+
+
+def loco(name: str, seeds: list[int]) -> None:
+    """Leave-one-corpus-out accuracy with and without the speech checks' silence results."""
+    from corpora import OUT, RESULTS, mix_manifest
+
+    from ser_cli.data.manifest import read_manifest
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    checks = _checks()
     rows = read_manifest(mix_manifest())
     out: dict = {"name": name, "seeds": {}}
     for seed in seeds:
         entry = {}
         for corpus in CORPORA:
             ckpt = load_checkpoint(OUT / f"loco-{name}-s{seed}" / f"without-{corpus}")
-            test = [r for r in rows if r["corpus"] == corpus]
-            own = sorted({r["label"] for r in test})
-            report = evaluate_rows(ckpt, test, adapt=False, per_file=True, corpus_labels=own)
-            # Scored as `ser eval` scores another corpus (evaluate.score_probabilities): over
-            # the corpus's own labels (calm as neutral where it has none), and the 4-class view.
-            preds = report["predictions"]
-            probs = np.array([[p["probabilities"][k] for k in ckpt.labels] for p in preds])
-            truth = [p["label"] for p in preds]
-            mapping = map_labels(ckpt.labels, own)
-            right = mapping.apply(probs).argmax(1) == np.asarray(mapping.targets(truth))
-            four = four_class_mapping(ckpt.labels)
-            keep = np.array([label in FOUR_CLASSES for label in truth])
-            right4 = four.apply(probs[keep]).argmax(1) == np.asarray(
-                four.targets([t for t, k in zip(truth, keep, strict=True) if k])
-            )
-            # The recount of every clip is the report's own figure (a check of this script).
-            assert abs(right.mean() - report["accuracy"]) < 1e-9
-            assert abs(right4.mean() - report["four_class"]["accuracy"]) < 1e-9
-            entry[corpus] = {
-                "accuracy": float(right.mean()),
-                FOUR: float(right4.mean()),
-            }
-            for check, files in checks.items():
-                silenced = set(files)
-                heard = np.array([p["path"] not in silenced for p in preds])
-                entry[corpus][check] = {
-                    "accuracy": float((right & heard).mean()),
-                    FOUR: float((right4 & heard[keep]).mean()),
-                    "called_silence": int((~heard).sum()),
-                    "called_silence_4_class": int((~heard[keep]).sum()),
-                }
+            entry[corpus] = _score(ckpt, [r for r in rows if r["corpus"] == corpus], checks)
         entry["mean"] = _mean(entry)
         for check in checks:
             entry["mean"][check] = _mean({c: entry[c][check] for c in CORPORA})
@@ -108,13 +128,52 @@ def loco(name: str, seeds: list[int]) -> None:
     (RESULTS / f"vad-misses-loco-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
+def folds(name: str, seeds: list[int]) -> None:
+    """Speaker-fold accuracy per corpus (each fold's best model on its test speakers, clip-
+    weighted over the folds as ``corpora.py folds`` reports) with and without the speech
+    checks' silence results."""
+    from corpora import OUT, RESULTS, mix_manifest
+
+    from ser_cli.data.manifest import read_manifest
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    checks = _checks()
+    rows = read_manifest(mix_manifest())
+    out: dict = {"name": name, "seeds": {}}
+    for seed in seeds:
+        per_fold: dict[str, list] = {c: [] for c in CORPORA}
+        for fold_dir in sorted((OUT / f"folds-{name}-s{seed}").glob("fold*")):
+            ckpt = load_checkpoint(fold_dir, "best")
+            fold = fold_dir.name.removeprefix("fold")
+            for corpus in CORPORA:
+                test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
+                per_fold[corpus].append(_score(ckpt, test, checks))
+        entry = {}
+        for corpus, scores in per_fold.items():
+            total = sum(s["n"] for s in scores)
+            entry[corpus] = {"accuracy": sum(s["accuracy"] * s["n"] for s in scores) / total}
+            for check in checks:
+                entry[corpus][check] = {
+                    "accuracy": sum(s[check]["accuracy"] * s["n"] for s in scores) / total,
+                    "called_silence": sum(s[check]["called_silence"] for s in scores),
+                }
+        out["seeds"][str(seed)] = entry
+        print(json.dumps({seed: entry}, indent=1), flush=True)
+    out["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    (RESULTS / f"vad-misses-folds-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loco", metavar="NAME", help="score these leave-one-corpus-out runs")
+    parser.add_argument("--folds", metavar="NAME", help="score these speaker-fold runs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     if args.loco:
         loco(args.loco, args.seeds)
+        return
+    if args.folds:
+        folds(args.folds, args.seeds)
         return
     misses()
 
