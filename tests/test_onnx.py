@@ -136,13 +136,7 @@ def test_onnx_voice_activity_matches_silero():
 
 @pytest.mark.vad
 def test_has_speech_stops_early_with_the_answer_of_the_whole_clip():
-    from ser_cli.audio.vad import (
-        CHUNK,
-        CLIP_SPEECH_THRESHOLD,
-        OnnxVoiceActivity,
-        VoiceActivity,
-        speech_spans,
-    )
+    from ser_cli.audio.vad import CHUNK, OnnxVoiceActivity, VoiceActivity, speech_spans
 
     speech = load_audio(EXAMPLES[1])
     silence = np.zeros(3 * SAMPLE_RATE, dtype=np.float32)
@@ -158,7 +152,7 @@ def test_has_speech_stops_early_with_the_answer_of_the_whole_clip():
 
         vad.chunk_probabilities = counted
         for samples in (speech, np.concatenate([silence, speech]), late, silence, click):
-            expected = bool(speech_spans(whole(samples), CLIP_SPEECH_THRESHOLD))
+            expected = bool(speech_spans(whole(samples)))
             read.clear()
             assert vad.has_speech(samples) == expected
             if samples is speech:  # found in the first blocks, the rest never read

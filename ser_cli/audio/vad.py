@@ -15,16 +15,16 @@ import numpy as np
 
 from ser_cli.audio.io import SAMPLE_RATE
 
-SPEECH_THRESHOLD = 0.5  # Silero's per-chunk speech probability that counts as speech
-# The check in front of a clip `ser predict` classifies whole starts a stretch of speech lower
-# than Silero's default: 0.5 calls strong-intensity and sad speech silence, and 0.3 lets through
-# no more of the non-speech recordings than 0.4 or 0.35 while it calls the fewest clips silence
-# (`python benchmarks/vad_misses.py`, docs/accuracy.md).
-CLIP_SPEECH_THRESHOLD = 0.3
+# Silero's per-chunk speech probability that starts a stretch of speech. Silero's own default
+# is 0.5, which calls strong-intensity and sad speech silence; 0.3 lets through no more of the
+# non-speech recordings of `python benchmarks/vad_misses.py` than 0.4 or 0.35 while it calls the
+# fewest clips silence, and finds more utterances in long recordings (docs/accuracy.md,
+# docs/long-recordings.md).
+SPEECH_THRESHOLD = 0.3
 MIN_SPEECH_FRACTION = 0.15  # a segment with less speech than this is reported as silence
 CHUNK = 512  # samples per Silero chunk at 16 kHz (32 ms)
 CHUNK_SECONDS = CHUNK / SAMPLE_RATE  # 0.032 s
-HYSTERESIS = 0.15  # speech ends below SPEECH_THRESHOLD - this (Silero's own default)
+HYSTERESIS = 0.15  # speech ends below the threshold minus this (Silero's own default)
 MIN_SPEECH = 0.25  # seconds: shorter stretches above the threshold are clicks, not speech
 SPEECH_PAD = 0.03  # seconds added to each side of a stretch of speech (Silero's speech_pad_ms)
 FIRST_BLOCK_CHUNKS = 16  # has_speech reads 0.5 s blocks, then half of what it read so far
@@ -78,9 +78,8 @@ class VoiceActivity:
         return self.speech_fraction(samples) >= MIN_SPEECH_FRACTION
 
     def has_speech(self, samples: np.ndarray) -> bool:
-        """Whether 16 kHz audio holds any speech at all (one stretch of MIN_SPEECH or more,
-        started at CLIP_SPEECH_THRESHOLD): the check in front of every clip `ser predict`
-        classifies whole.
+        """Whether 16 kHz audio holds any speech at all (one stretch of MIN_SPEECH or more):
+        the check in front of every clip `ser predict` classifies whole.
 
         The audio is read in growing blocks (the model's state carried over) and the check
         stops at the first stretch long enough: a stretch found in the first chunks only grows
@@ -94,7 +93,7 @@ class VoiceActivity:
             probs.append(
                 self.chunk_probabilities(samples[done * CHUNK : end * CHUNK], reset=not done)
             )
-            if speech_spans(np.concatenate(probs), CLIP_SPEECH_THRESHOLD):
+            if speech_spans(np.concatenate(probs)):
                 return True
             done = end
         return False
