@@ -374,6 +374,7 @@ The model in this folder was trained on every clip of its corpora, so no held-ou
 - Calm and neutral are easily confused, as are fearful/surprised and sad/calm.
 - Emotions are acted portrayals, not felt states; a prediction is a probability over eight categories, not a diagnosis.
 - Clips of 1-5 s work best; longer recordings are split into utterances at pauses (`ser predict --segment`).
+- The figures above score every clip. `ser predict` first checks each file for speech (Silero) and returns `silence`, with no emotion, where it finds none; it does so for a few emotional clips, most of them sad ASED ones (`python benchmarks/vad_misses.py`; the figures with those counted wrong are in docs/corpora.md). `ser predict --no-speech-check` classifies every audible file.
 
 ## Licence
 
