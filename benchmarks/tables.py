@@ -268,6 +268,40 @@ def crop_averaging() -> str:
     )
 
 
+def _loco_seed_rows(seeds, picks) -> str:
+    """A leave-one-corpus-out table from per-seed entries: one row per (label, pick), each
+    cell the seeds' 4-class / own-class accuracy of ``pick(entry[corpus])``."""
+    rows = [
+        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for what, pick in picks:
+        cells = [
+            f"{_seeds_cell([pick(e[c])[FOUR] for e in seeds])} / "
+            f"{_seeds_cell([pick(e[c])['accuracy'] for e in seeds])}"
+            for c in ("ravdess", "emodb", "ased", "mean")
+        ]
+        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    return "\n".join(rows)
+
+
+def crop_averaging_loco() -> str:
+    """Test-time averages on the corpora the bundled recipe's LOCO models never heard."""
+    seeds = list(_load(f"crop-averaging-loco-{BUNDLE_RECIPE}.json")["seeds"].values())
+    return _loco_seed_rows(
+        seeds,
+        [
+            (what, lambda e, how=how: e[how])
+            for how, what in (
+                ("whole", "whole clips (what `ser predict` does)"),
+                ("crops", "mean of 2 s crops every 0.5 s"),
+                ("both", "mean of both"),
+                ("stretch", "mean over the log-mel stretched in time to 0.9, 1 and 1.1"),
+            )
+        ],
+    )
+
+
 def crosscorpus() -> str:
     r = _load("crosscorpus-emodb.json")
     rows = [
@@ -327,6 +361,10 @@ LOCO_RESULTS = (
     (
         "loco-voice-60-epochs+corpus-weights+adversary.json",
         "the same one network, corpus-adversarial (`train.corpus_adversary=1`, measured and removed)",
+    ),
+    (
+        "loco-voice-100-epochs+corpus-weights.json",
+        "the same one network on a 100-epoch schedule (`train.epochs=100`)",
     ),
 )
 
@@ -517,31 +555,23 @@ def vad_sweep() -> str:
 def loco_speech_check() -> str:
     """Leave-one-corpus-out of the bundled recipe, as `ser eval` scores it and as `ser predict`
     gives it (clips its speech check calls silence counted wrong)."""
-    seeds = _load(f"vad-misses-loco-{BUNDLE_RECIPE}.json")["seeds"].values()
-    rows = [
-        "| left-out corpus, 4 classes / own classes | RAVDESS | EmoDB | ASED | mean | seeds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for what, pick in (
-        ("every clip classified (`ser eval`, the tables above)", lambda e: e),
-        (
-            "as `ser predict` gave it with Silero's own threshold (0.5): clips its speech check "
-            "called silence count as wrong",
-            lambda e: e["with_silero_default"],
-        ),
-        (
-            "as `ser predict` gives it (speech from 0.3): clips its speech check calls silence "
-            "count as wrong",
-            lambda e: e["with_speech_check"],
-        ),
-    ):
-        cells = [
-            f"{_seeds_cell([pick(e[c])[FOUR] for e in seeds])} / "
-            f"{_seeds_cell([pick(e[c])['accuracy'] for e in seeds])}"
-            for c in ("ravdess", "emodb", "ased", "mean")
-        ]
-        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
-    return "\n".join(rows)
+    seeds = list(_load(f"vad-misses-loco-{BUNDLE_RECIPE}.json")["seeds"].values())
+    return _loco_seed_rows(
+        seeds,
+        [
+            ("every clip classified (`ser eval`, the tables above)", lambda e: e),
+            (
+                "as `ser predict` gave it with Silero's own threshold (0.5): clips its speech "
+                "check called silence count as wrong",
+                lambda e: e["with_silero_default"],
+            ),
+            (
+                "as `ser predict` gives it (speech from 0.3): clips its speech check calls "
+                "silence count as wrong",
+                lambda e: e["with_speech_check"],
+            ),
+        ],
+    )
 
 
 def folds_speech_check() -> str:
@@ -849,6 +879,11 @@ TABLES: dict[str, Table] = {
             "python benchmarks/recipes.py ensemble RECIPE",
             "python benchmarks/recipes.py mix RECIPE:SEED ...",
         ),
+    ),
+    "crop-averaging-loco": Table(
+        crop_averaging_loco,
+        (f"crop-averaging-loco-{BUNDLE_RECIPE}.json",),
+        (f"python benchmarks/crop_averaging.py --loco {BUNDLE_RECIPE}",),
     ),
     "crop-averaging": Table(
         crop_averaging,
