@@ -232,16 +232,18 @@ def misses() -> None:
     files, silero_default = [], []
     started = time.perf_counter()
     for row in track(rows, description="speech check"):
-        probs = vad.chunk_probabilities(load_audio(row["path"], check_silence=False))
+        samples = load_audio(row["path"], check_silence=False)
+        probs = vad.chunk_probabilities(samples)
+        heard = {t: bool(speech_spans(probs, t)) for t in THRESHOLDS}
         for t in THRESHOLDS:
-            if not speech_spans(probs, t):
+            if not heard[t]:
                 missed[t][(row["corpus"], row["label"])] += 1
-        if not speech_spans(probs, SILERO_DEFAULT):
+        if not heard[SILERO_DEFAULT]:
             silero_default.append(row["path"])
-        if not speech_spans(probs, SPEECH_THRESHOLD):
+        if not heard[SPEECH_THRESHOLD]:
             files.append(row["path"])
             # the check `ser predict` runs (read in blocks, stopping early) agrees
-            assert not vad.has_speech(load_audio(row["path"], check_silence=False))
+            assert not vad.has_speech(samples)
     seconds = time.perf_counter() - started
     noise = {name: vad.chunk_probabilities(x) for name, x in non_speech().items()}
     passed = {t: sorted(n for n, p in noise.items() if speech_spans(p, t)) for t in THRESHOLDS}
