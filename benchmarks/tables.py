@@ -316,6 +316,32 @@ def crop_averaging_loco() -> str:
     )
 
 
+def prosody_probe() -> str:
+    """Linear models on clip-level features, leave one corpus out: does eGeMAPS add to the voice
+    embedding, as ser predict normalises and with unlabelled adaptation?"""
+    saved = _load("prosody-probe.json")["accuracy_4class"]
+    strengths = list(saved)
+    rows = [
+        f"| left-out corpus normalised with | features | RAVDESS | EmoDB | ASED | mean, {strengths[0]} | "
+        + " | ".join(f"mean, {c}" for c in strengths[1:])
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * (len(strengths) - 1),
+    ]
+    how = {
+        "global": "the training data's statistics (`ser predict`)",
+        "all files": "all its files together (`--adapt all`)",
+        "speaker": "each speaker's own (speaker identity given)",
+    }
+    for norm, sets in saved[strengths[0]].items():
+        for name, acc in sets.items():
+            others = " | ".join(_pct(saved[c][norm][name]["mean"]) for c in strengths[1:])
+            rows.append(
+                f"| {how[norm]} | {name} | {_pct(acc['ravdess'])} | {_pct(acc['emodb'])} | "
+                f"{_pct(acc['ased'])} | {_pct(acc['mean'])} | {others} |"
+            )
+    return "\n".join(rows)
+
+
 def crosscorpus() -> str:
     r = _load("crosscorpus-emodb.json")
     rows = [
@@ -901,6 +927,9 @@ TABLES: dict[str, Table] = {
             "python benchmarks/recipes.py ensemble RECIPE",
             "python benchmarks/recipes.py mix RECIPE:SEED ...",
         ),
+    ),
+    "prosody-probe": Table(
+        prosody_probe, ("prosody-probe.json",), ("python benchmarks/prosody_probe.py",)
     ),
     "crop-averaging-loco": Table(
         crop_averaging_loco,

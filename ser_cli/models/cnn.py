@@ -43,7 +43,6 @@ class BaseCNNRNN(nn.Module):
             blocks.append(ConvBlock2d(in_ch, ch, dropout=0.1))
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
-        self.style = MixStyle(cfg.mixstyle) if cfg.mixstyle else None
         self.factor = 2 ** len(cfg.channels)
         freq_out = cfg.n_features // self.factor
         self.rnn = nn.GRU(in_ch * freq_out, cfg.rnn_hidden, batch_first=True, bidirectional=True)
