@@ -410,6 +410,14 @@ LOCO_RESULTS = (
         "loco-voice-60-epochs+corpus-weights+freq-masks.json",
         "the same one network, wider frequency masks (3 of up to 12 bands instead of 2 of up to 8)",
     ),
+    (
+        "loco-voice-60-epochs+corpus-weights+mixstyle.json",
+        "the same one network, MixStyle (`model_options.mixstyle=0.5`, measured and removed)",
+    ),
+    (
+        "loco-voice-60-epochs+corpus-weights+tempo.json",
+        "the same one network, wider tempo changes (0.8 to 1.25 instead of 0.9 to 1.1)",
+    ),
 )
 
 

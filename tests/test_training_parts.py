@@ -85,7 +85,7 @@ def test_augmentation_is_reproducible_from_the_seed():
 
 
 def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(tmp_path):
-    """mixup, SWA, band shifts, rooms, tilt, band-limiting and freq_pool were measured and not
+    """mixup, SWA, band shifts, rooms, tilt, band-limiting, freq_pool and mixstyle were measured and not
     kept: a config written before (the previous bundled model's, kept in tests/data) loads where
     they were off, and a config or --set that turns one on is refused in one line, naming it."""
     from ser_cli.config import RunConfig, read_config_file
@@ -114,6 +114,9 @@ def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(
     assert model_config("enhanced", {"freq_pool": "mean"}) == model_config("enhanced")
     with pytest.raises(ModelError, match="freq_pool='flatten' was measured, not kept"):
         model_config("enhanced", {"freq_pool": "flatten"})
+    assert model_config("enhanced", {"mixstyle": 0.0}) == model_config("enhanced")
+    with pytest.raises(ModelError, match="mixstyle=0.5 was measured, not kept"):
+        model_config("enhanced", {"mixstyle": 0.5})
 
 
 # --- learning-rate schedule -----------------------------------------------------------------
@@ -165,79 +168,3 @@ def test_overrides_apply_after_the_file_and_the_model_option(tmp_path):
 def test_bad_overrides_are_config_errors(text):
     with pytest.raises(ConfigError):
         load_run_config(None, [text])
-
-
-# --- MixStyle (model_options.mixstyle) ------------------------------------------------------
-
-
-def _styled_batch():
-    """Four clips of (channels=3, freq=5, time=12) features, each with its own per-channel
-    offset and scale (its "style"); the first clip's last 4 frames are padding."""
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    content = torch.randn(4, 3, 5, 12, generator=g)
-    scale = torch.tensor([0.5, 1.0, 2.0, 4.0]).view(4, 1, 1, 1)
-    offset = torch.tensor([-3.0, 0.0, 3.0, 6.0]).view(4, 1, 1, 1)
-    mask = torch.ones(4, 12, dtype=torch.bool)
-    mask[0, 8:] = False
-    return content * scale + offset, mask
-
-
-def _stats(h, mask):
-    w = mask[:, None, None, :].to(h.dtype)
-    n = w.sum(3, keepdim=True) * h.shape[2]
-    mean = (h * w).sum((2, 3), keepdim=True) / n
-    std = ((((h - mean) ** 2) * w).sum((2, 3), keepdim=True) / n).sqrt()
-    return mean, std
-
-
-def test_mixstyle_mixes_statistics_and_keeps_content():
-    import torch
-
-    from ser_cli.models.layers import MixStyle
-
-    h, mask = _styled_batch()
-    style = MixStyle(1.0, alpha=1.0).train()  # alpha 1: mixing weights spread over (0, 1)
-    torch.manual_seed(1)
-    out = style(h, mask)
-    (m_in, s_in), (m_out, s_out) = _stats(h, mask), _stats(out, mask)
-    assert not torch.allclose(m_out, m_in, atol=0.05)  # the styles moved ...
-    # ... to mixes of the batch's own: inside the range of the clips' statistics
-    assert m_in.min() - 1e-4 <= m_out.min() and m_out.max() <= m_in.max() + 1e-4
-    assert s_in.min() - 1e-4 <= s_out.min() and s_out.max() <= s_in.max() + 1e-4
-    # the content (each clip standardised over its valid frames) is unchanged
-    valid = mask[:, None, None, :].expand_as(h)
-    torch.testing.assert_close(
-        ((out - m_out) / s_out)[valid], ((h - m_in) / s_in)[valid], atol=1e-3, rtol=1e-3
-    )
-    # padding is not style: what the padded frames hold changes nothing on the valid ones
-    h2 = h.clone()
-    h2[0, :, :, 8:] = 1e3
-    torch.manual_seed(1)
-    torch.testing.assert_close(style(h2, mask)[valid], out[valid])
-
-
-def test_mixstyle_is_identity_at_inference_and_when_off():
-    import torch
-
-    from ser_cli.models.layers import MixStyle
-
-    h, mask = _styled_batch()
-    assert torch.equal(MixStyle(1.0).eval()(h, mask), h)
-    assert torch.equal(MixStyle(0.0).train()(h, mask), h)
-    assert torch.equal(MixStyle(1.0).train()(h[:1], mask[:1]), h[:1])  # nothing to mix with
-
-
-def test_mixstyle_option_is_checked_and_builds():
-    import torch
-
-    from ser_cli.errors import ModelError
-    from ser_cli.models import build_model, check_model_options, model_config
-
-    with pytest.raises(ModelError, match="mixstyle"):
-        check_model_options("enhanced", {"mixstyle": 1.5})
-    model = build_model("enhanced", model_config("enhanced", {"mixstyle": 1.0}))
-    x, mask = torch.randn(3, 64, 40), torch.ones(3, 64, dtype=torch.bool)
-    logits = model.train()(x, mask)  # a training pass mixes styles and runs
-    assert logits.shape == (3, 8) and torch.isfinite(logits).all()

@@ -15,12 +15,10 @@ from torch import nn
 from ser_cli.models.layers import (
     AttentivePooling,
     ConvBlock2d,
-    MixStyle,
     UtteranceNorm,
     masked_mean,
     pad_frames,
 )
-from ser_cli.validation import between
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,6 @@ class BaseCNNRNN(nn.Module):
 # few thousand acted clips; strong regularisation is what made it transfer across corpora
 # (docs/corpora.md).
 VOICE_DROPOUT = 0.5
-MIXSTYLE_BLOCKS = 2  # MixStyle after the first blocks, where statistics are style, not content
 
 
 @dataclass(frozen=True)
@@ -85,16 +82,13 @@ class EnhancedConfig:
     # The last voice_dims values of each frame are a voice embedding (features.voice; set from
     # the features, not by users): read by a second, linear head, see EnhancedCNN.
     voice_dims: int = 0
-    # Probability that a training batch mixes its clips' feature statistics after the first
-    # two conv blocks (layers.MixStyle: another room, channel or voice for the same content);
-    # 0 is off. Identity at inference.
-    mixstyle: float = 0.0
     # Checkpoints written before an option existed load with the value they were trained with.
-    ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none", "voice_dims": 0, "mixstyle": 0.0}
-    RULES: ClassVar[dict] = {"mixstyle": between(0, 1)}
+    ADDED_LATER: ClassVar[dict] = {"utterance_norm": "none", "voice_dims": 0}
     # Options measured and not kept, with the value today's model behaves as: a checkpoint
     # that saved that value loads; any other is refused (the bundled model saved "mean").
-    REMOVED: ClassVar[dict] = {"freq_pool": "mean"}
+    # MixStyle (mixstyle, a training-only mixing of feature statistics) left with its code at
+    # 270b953; runs saved while it existed, with it off, still load.
+    REMOVED: ClassVar[dict] = {"freq_pool": "mean", "mixstyle": 0.0}
 
 
 class EnhancedCNN(nn.Module):
@@ -123,7 +117,6 @@ class EnhancedCNN(nn.Module):
             blocks.append(ConvBlock2d(in_ch, ch, dropout=0.1 if i < len(cfg.channels) - 1 else 0.2))
             in_ch = ch
         self.cnn = nn.Sequential(*blocks)
-        self.style = MixStyle(cfg.mixstyle) if cfg.mixstyle else None
         self.factor = 2 ** len(cfg.channels)
         self.pool = AttentivePooling(in_ch)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(2 * in_ch, cfg.n_classes))
@@ -134,7 +127,7 @@ class EnhancedCNN(nn.Module):
             x, embedding = x[..., : -self.cfg.voice_dims], x[..., -self.cfg.voice_dims :]
             voice = self.voice(masked_mean(embedding, mask))  # (B, classes)
         x, mask = pad_frames(x, mask, self.factor)  # each pooling halves time: need factor frames
-        h, m = conv_stack(self.cnn, self.norm(x, mask), mask, self.style)  # (B, C, F', T'), (B, T')
+        h, m = conv_stack(self.cnn, self.norm(x, mask), mask)  # (B, C, F', T'), (B, T')
         h = h.mean(2).transpose(1, 2)  # average over frequency: (B, T', C)
         logits = self.head(self.pool(h, m))
         if voice is None:
@@ -144,17 +137,12 @@ class EnhancedCNN(nn.Module):
         return torch.log_softmax(logits, -1) + torch.log_softmax(voice, -1)
 
 
-def conv_stack(
-    blocks: nn.Sequential, x: torch.Tensor, mask: torch.Tensor, style: nn.Module | None = None
-):
-    """Run ConvBlock2d blocks over (batch, time, feats) frames, carrying the mask through;
-    ``style`` (a MixStyle) after each of the first two blocks.
+def conv_stack(blocks: nn.Sequential, x: torch.Tensor, mask: torch.Tensor):
+    """Run ConvBlock2d blocks over (batch, time, feats) frames, carrying the mask through.
 
     Returns (batch, channels, freq', time') features and their (batch, time') mask.
     """
     h = x.transpose(1, 2).unsqueeze(1)  # (B, 1, F, T)
-    for i, block in enumerate(blocks):
+    for block in blocks:
         h, mask = block(h, mask)
-        if style is not None and i < MIXSTYLE_BLOCKS:
-            h = style(h, mask)
     return h, mask

@@ -56,39 +56,6 @@ class UtteranceNorm(nn.Module):
         return x
 
 
-class MixStyle(nn.Module):
-    """Mix feature statistics between clips of a batch (MixStyle: Zhou et al., "Domain
-    Generalization with MixStyle", ICLR 2021).
-
-    Early conv features' per-channel mean and standard deviation describe a clip's style (room,
-    microphone, voice) more than its content. In training, with probability ``p`` per batch,
-    each clip's statistics over its valid frames are replaced by a random mix (weight drawn
-    from Beta(``alpha``, ``alpha``)) of its own and another clip's of the batch, so the network
-    sees each emotion in styles its corpora never paired it with. Identity at inference.
-    (batch, channels, freq, time), mask (batch, time) -> the same shape.
-    """
-
-    def __init__(self, p: float, alpha: float = 0.1, eps: float = 1e-6):
-        super().__init__()
-        self.p, self.alpha, self.eps = p, alpha, eps
-
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch = h.shape[0]
-        if not self.training or batch < 2 or float(torch.rand(())) >= self.p:
-            return h
-        w = mask[:, None, None, :].to(h.dtype)  # (B, 1, 1, T)
-        count = (w.sum(3, keepdim=True) * h.shape[2]).clamp_min(1.0)  # (B, 1, 1, 1)
-        mean = ((h * w).sum((2, 3), keepdim=True) / count).detach()
-        var = (((h - mean) ** 2) * w).sum((2, 3), keepdim=True) / count
-        std = (var + self.eps).sqrt().detach()
-        lam = torch.distributions.Beta(self.alpha, self.alpha).sample((batch, 1, 1, 1))
-        lam = lam.to(h.device, h.dtype)
-        other = torch.randperm(batch, device=h.device)
-        mixed_mean = lam * mean + (1 - lam) * mean[other]
-        mixed_std = lam * std + (1 - lam) * std[other]
-        return (h - mean) / std * mixed_std + mixed_mean
-
-
 class AttentivePooling(nn.Module):
     """Attentive statistics pooling: attention-weighted mean and standard deviation over time.
 
