@@ -101,7 +101,13 @@ def loco(name: str, seeds: list[int]) -> None:
     for seed in seeds:
         entry: dict = {}
         for corpus in CORPORA:
-            ckpt = load_checkpoint(OUT / f"loco-{name}-s{seed}" / f"without-{corpus}")
+            run = OUT / f"loco-{name}-s{seed}" / f"without-{corpus}"
+            if not run.is_dir():
+                raise SystemExit(
+                    f"no run folder {run}; train it first: python benchmarks/corpora.py loco "
+                    f"--seeds {seed} --name {name} --set ... (the recipe's settings)"
+                )
+            ckpt = load_checkpoint(run)
             own = sorted({r["label"] for r in rows if r["corpus"] == corpus})
             test, labels = scorable_rows(
                 [r for r in rows if r["corpus"] == corpus], ckpt.labels, own
@@ -154,7 +160,13 @@ def main(argv: list[str]) -> None:
     rows = read_manifest(manifest_dir())
     per_seed = {}
     for seed in seeds:
-        folds = [score_fold(d, rows) for d in sorted((OUT / name / f"seed{seed}").glob("fold*"))]
+        found = sorted((OUT / name / f"seed{seed}").glob("fold*"))
+        if not found:
+            raise SystemExit(
+                f"no fold models in {OUT / name / f'seed{seed}'}; train them first: "
+                f"python benchmarks/recipes.py {name}"
+            )
+        folds = [score_fold(d, rows) for d in found]
         per_seed[str(seed)] = {k: float(np.mean([f[k] for f in folds])) for k in folds[0]}
     summary = {
         k: [
