@@ -85,9 +85,10 @@ def test_augmentation_is_reproducible_from_the_seed():
 
 
 def test_settings_removed_after_measuring_load_when_off_and_are_refused_when_on(tmp_path):
-    """mixup, SWA, band shifts, rooms, tilt, band-limiting, freq_pool and mixstyle were measured and not
-    kept: a config written before (the previous bundled model's, kept in tests/data) loads where
-    they were off, and a config or --set that turns one on is refused in one line, naming it."""
+    """mixup, SWA, band shifts, rooms, tilt, band-limiting, freq_pool and mixstyle were measured
+    and not kept: a config written before (the previous bundled model's, kept in tests/data)
+    loads where they were off, and a config or --set that turns one on is refused in one line,
+    naming it."""
     from ser_cli.config import RunConfig, read_config_file
     from ser_cli.errors import ModelError, OverrideError
     from ser_cli.models import model_config
