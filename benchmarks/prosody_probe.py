@@ -7,7 +7,7 @@ leave one corpus out over RAVDESS 01-20, EmoDB and ASED, 4 classes (angry/happy/
 Needs ``pip install opensmile``: not a dependency of ser, because of what this probe found
 (docs/corpora.md).
 
-Features per clip (cached in --out): resemblyzer's voice embedding (``features.voice``, 256
+Features per clip (cached in --out; the manifest is corpora.py's): resemblyzer's voice embedding (``features.voice``, 256
 values) and openSMILE's eGeMAPSv02 functionals (88 values: pitch, jitter, shimmer, harmonics
 to noise, formants, loudness and their statistics; Eyben et al. 2016, built for comparing
 emotion corpora). For each corpus left out, a logistic regression (balanced class weights) is
@@ -30,9 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from corpora import CORPORA, RESULTS  # noqa: E402
+from corpora import CORPORA, RESULTS, mix_manifest  # noqa: E402
 
-FOUR = ("angry", "happy", "neutral", "sad")
+from ser_cli.audio.io import SAMPLE_RATE  # noqa: E402
+from ser_cli.features.normalization import STD_FLOOR  # noqa: E402
+from ser_cli.inference.label_mapping import FOUR_CLASSES  # noqa: E402
 
 
 def clip_features(paths: list[str], cache: Path) -> dict[str, np.ndarray]:
@@ -53,7 +55,7 @@ def clip_features(paths: list[str], cache: Path) -> dict[str, np.ndarray]:
     for path in track(paths, description="features"):
         x = load_audio(path)
         voice.append(voice_embedding(x))
-        egemaps.append(smile.process_signal(x, 16000).to_numpy()[0].astype(np.float32))
+        egemaps.append(smile.process_signal(x, SAMPLE_RATE).to_numpy()[0].astype(np.float32))
     out = {"voice": np.stack(voice), "egemaps": np.stack(egemaps)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
@@ -67,7 +69,7 @@ def zscore_by(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     for g in np.unique(groups):
         rows = groups == g
-        out[rows] = (x[rows] - x[rows].mean(0)) / np.maximum(x[rows].std(0), 1e-3)
+        out[rows] = (x[rows] - x[rows].mean(0)) / np.maximum(x[rows].std(0), STD_FLOOR)
     return out
 
 
@@ -84,16 +86,9 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
 
-    manifest = args.out / "mix" / "manifest.csv"
-    if not manifest.exists():
-        import subprocess
-
-        subprocess.run(
-            ["ser", "prepare", *map(str, CORPORA.values()), "--out", str(manifest.parent)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+    manifest = mix_manifest()
     with manifest.open() as f:
-        rows = [r for r in csv.DictReader(f) if r["label"] in FOUR]
+        rows = [r for r in csv.DictReader(f) if r["label"] in FOUR_CLASSES]
     feats = clip_features([r["path"] for r in rows], args.out / "features.npz")
     labels = np.array([r["label"] for r in rows])
     corpus = np.array([r["corpus"] for r in rows])
@@ -113,7 +108,7 @@ def main() -> None:
                     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
                     clf.fit(zscore_by(x[train], speaker[train]), labels[train])
                     if norm == "global":
-                        mean, std = x[train].mean(0), np.maximum(x[train].std(0), 1e-3)
+                        mean, std = x[train].mean(0), np.maximum(x[train].std(0), STD_FLOOR)
                         xt = (x[test] - mean) / std
                     else:
                         xt = zscore_by(
