@@ -77,6 +77,29 @@ def mix_manifest() -> Path:
     return manifest
 
 
+def left_out(name: str, seed: int):
+    """Each corpus with the ``loco`` model of ``name`` and ``seed`` that never heard it: yields
+    (corpus, checkpoint, clips of every scorable clip of that corpus, the corpus's own labels).
+    One line naming the missing run folder and the command that trains it when there is none."""
+    from ser_cli.data.manifest import read_manifest
+    from ser_cli.features.clips import load_clips
+    from ser_cli.inference.label_mapping import scorable_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    rows = read_manifest(mix_manifest())
+    for corpus in CORPORA:
+        run = OUT / f"loco-{name}-s{seed}" / f"without-{corpus}"
+        if not run.is_dir():
+            raise SystemExit(
+                f"no run folder {run}; train it first: python benchmarks/corpora.py loco "
+                f"--seeds {seed} --name {name} --set ... (the recipe's settings)"
+            )
+        ckpt = load_checkpoint(run)
+        own = sorted({r["label"] for r in rows if r["corpus"] == corpus})
+        test, labels = scorable_rows([r for r in rows if r["corpus"] == corpus], ckpt.labels, own)
+        yield corpus, ckpt, load_clips(test, ckpt.feature_config, ckpt.labels), labels
+
+
 def _command(what: str, name: str, sets: list[str]) -> str:
     """The command line a result file records (the name is shown when settings are)."""
     return f"python benchmarks/corpora.py {what} --seeds S" + (

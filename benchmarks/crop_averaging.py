@@ -88,31 +88,14 @@ def score_fold(fold_dir: Path, rows: list[dict]) -> dict[str, float]:
 
 def loco(name: str, seeds: list[int]) -> None:
     """Each left-out corpus scored whole and with each test-time average (see the module)."""
-    from corpora import CORPORA, FOUR, OUT, mix_manifest
+    from corpora import CORPORA, FOUR, left_out
 
-    from ser_cli.data.manifest import read_manifest
-    from ser_cli.features.clips import load_clips
     from ser_cli.inference.evaluate import score_probabilities
-    from ser_cli.inference.label_mapping import scorable_rows
-    from ser_cli.models.checkpoint import load_checkpoint
 
-    rows = read_manifest(mix_manifest())
     per_seed: dict = {}
     for seed in seeds:
         entry: dict = {}
-        for corpus in CORPORA:
-            run = OUT / f"loco-{name}-s{seed}" / f"without-{corpus}"
-            if not run.is_dir():
-                raise SystemExit(
-                    f"no run folder {run}; train it first: python benchmarks/corpora.py loco "
-                    f"--seeds {seed} --name {name} --set ... (the recipe's settings)"
-                )
-            ckpt = load_checkpoint(run)
-            own = sorted({r["label"] for r in rows if r["corpus"] == corpus})
-            test, labels = scorable_rows(
-                [r for r in rows if r["corpus"] == corpus], ckpt.labels, own
-            )
-            clips = load_clips(test, ckpt.feature_config, ckpt.labels)
+        for corpus, ckpt, clips, labels in left_out(name, seed):
             entry[corpus] = {}
             for how, p in _probabilities(ckpt, clips, stretch=True).items():
                 m = score_probabilities(p, np.asarray(clips.labels), ckpt.labels, labels)

@@ -555,6 +555,7 @@ def _feature_setup(
         corpus_ids(train_rows),
         tc.corpus_balance,
         cfg.features.voice_dims,
+        short_prob=tc.short_crop_prob,
     )
     return TrainingSetup(model, batcher, one_group, train, val, val_stats, global_stats, meta)
 

@@ -1,0 +1,132 @@
+"""A corpus the model never heard, as users meet it: adapting to it, and short clips of it.
+
+    python benchmarks/left_out.py NAME [--seeds 0 1 2]
+
+No training: for each seed, the leave-one-corpus-out models of ``python benchmarks/corpora.py
+loco --name NAME`` (run folders in bench-out/corpora/) score every clip of the corpus each never
+heard, over its own classes and the angry/happy/neutral/sad view, five ways:
+
+- ``none``: the training data's statistics normalise each clip (what ``ser predict`` does);
+- ``all``: every clip of the corpus normalised together by their own statistics (``ser predict
+  --adapt all`` given all of a corpus's files: no labels, no speakers);
+- ``speaker``: each speaker's clips by that speaker's statistics (speaker identity given:
+  ``ser eval --adapt``, ``ser predict --adapt folder`` with a folder per speaker);
+- ``1.0s`` and ``0.5s``: only that much audio from the middle of each clip's speech, its
+  features (voice embedding included) computed from the cut, as a user's single word or short
+  reply would be; no adaptation.
+
+Results: benchmarks/results/left-out-NAME.json (each seed, each corpus, each way).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+SHORT = (1.0, 0.5)  # seconds of speech kept for the short-clip views
+
+
+def _short_features(path: str, seconds: float, cfg) -> np.ndarray:
+    """Features of ``seconds`` of audio cut from the middle of the clip's speech (the span
+    feature extraction keeps when it trims silence), voice embedding computed from the cut."""
+    import torch
+
+    from ser_cli.audio.io import load_audio
+    from ser_cli.features.extract import (
+        FeatureConfig,
+        _mel_only,
+        _mel_transform,
+        _voiced_span,
+        compute_features,
+    )
+
+    samples = load_audio(Path(path))
+    with torch.no_grad():
+        power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(
+            torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+        )
+    span = _voiced_span(power)
+    hop = cfg.hop_length
+    start, stop = (span.start or 0) * hop, min(len(samples), (span.stop or power.shape[1]) * hop)
+    keep = int(seconds * 16000)
+    middle = (start + stop) // 2
+    first = max(0, min(middle - keep // 2, len(samples) - keep))
+    return compute_features(samples[first : first + keep], cfg)
+
+
+def views(name: str, seeds: list[int]) -> dict:
+    from corpora import CORPORA, FOUR, left_out
+
+    from ser_cli.features.clips import clip_stats
+    from ser_cli.features.normalization import frame_stats
+    from ser_cli.inference.batch import probabilities
+    from ser_cli.inference.evaluate import score_probabilities
+
+    short_cache: dict[tuple[str, float], np.ndarray] = {}  # same features for every seed
+    per_seed: dict = {}
+    for seed in seeds:
+        entry: dict = {}
+        for corpus, ckpt, clips, labels in left_out(name, seed):
+            max_frames = ckpt.meta["train_config"]["max_eval_frames"]
+            stats = {
+                "none": clip_stats(clips, ckpt.normalization, ckpt.global_stats, adapt=False),
+                "all": [frame_stats(clips.features)] * len(clips),
+                "speaker": clip_stats(clips, ckpt.normalization, ckpt.global_stats, adapt=True),
+            }
+            feats = {how: clips.features for how in stats}
+            for seconds in SHORT:
+                how = f"{seconds}s"
+                for path in clips.paths:
+                    if (path, seconds) not in short_cache:
+                        short_cache[path, seconds] = _short_features(
+                            path, seconds, ckpt.feature_config
+                        )
+                feats[how] = [short_cache[p, seconds] for p in clips.paths]
+                stats[how] = stats["none"]
+            entry[corpus] = {}
+            for how in stats:
+                p = probabilities(ckpt.model, feats[how], stats[how], max_frames=max_frames)
+                m = score_probabilities(p, np.asarray(clips.labels), ckpt.labels, labels)
+                entry[corpus][how] = {"accuracy": m["accuracy"], FOUR: m["four_class"]["accuracy"]}
+            print(json.dumps({seed: {corpus: entry[corpus]}}), flush=True)
+        hows = entry[next(iter(CORPORA))]
+        entry["mean"] = {
+            how: {k: float(np.mean([entry[c][how][k] for c in CORPORA])) for k in hows[how]}
+            for how in hows
+        }
+        per_seed[str(seed)] = entry
+    return per_seed
+
+
+def main(argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the loco run's --name (bench-out/corpora/loco-NAME-sS)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    started = time.time()
+    per_seed = views(args.name, args.seeds)
+    result = {
+        "measured": time.strftime("%Y-%m-%d %H:%M"),
+        "command": f"python benchmarks/left_out.py {args.name} --seeds "
+        + " ".join(map(str, args.seeds)),
+        "minutes": round((time.time() - started) / 60, 1),
+        "short_seconds": list(SHORT),
+        "seeds": per_seed,
+    }
+    path = ROOT / "benchmarks" / "results" / f"left-out-{args.name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({s: e["mean"] for s, e in per_seed.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
