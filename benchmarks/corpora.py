@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -107,12 +108,25 @@ def _command(what: str, name: str, sets: list[str]) -> str:
     )
 
 
+def machine() -> dict:
+    """What a result ran on. The CPU's vector instructions matter: the same seed of the same
+    recipe trains to different weights on AVX2 and AVX-512 kernels (docs/corpora.md)."""
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "cpu": platform.processor(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cores": os.cpu_count(),
+    }
+
+
 def _save(path: Path, seed: int, entry: dict, command: str, summary=None) -> dict:
     """Add one seed's entry to a result file (created when missing), with ``summary`` of all
     its seeds when given."""
     saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
     saved["command"] = command
-    saved["machine"] = {"python": platform.python_version(), "cpu": platform.processor()}
+    saved["machine"] = machine()
     saved["seeds"][str(seed)] = entry
     if summary is not None:
         saved["summary"] = summary(saved["seeds"])

@@ -316,6 +316,25 @@ def crop_averaging_loco() -> str:
     )
 
 
+def left_out() -> str:
+    """The bundled recipe's LOCO models on the corpus each never heard: adapted, and on short
+    cuts of each clip (benchmarks/left_out.py)."""
+    seeds = list(_load(f"left-out-{BUNDLE_RECIPE}.json")["seeds"].values())
+    return _loco_seed_rows(
+        seeds,
+        [
+            (what, lambda e, how=how: e[how])
+            for how, what in (
+                ("none", "whole clips, no adaptation (what `ser predict` does)"),
+                ("all", "every clip of the corpus normalised together (`--adapt all`)"),
+                ("speaker", "each speaker's clips normalised together (speaker identity given)"),
+                ("1.0s", "1 s from the middle of each clip's speech, no adaptation"),
+                ("0.5s", "0.5 s from the middle of each clip's speech, no adaptation"),
+            )
+        ],
+    )
+
+
 def prosody_probe() -> str:
     """Linear models on clip-level features, leave one corpus out: does eGeMAPS add to the voice
     embedding, as ser predict normalises and with unlabelled adaptation?"""
@@ -409,6 +428,10 @@ LOCO_RESULTS = (
     (
         "loco-voice-60-epochs+corpus-weights+freq-masks.json",
         "the same one network, wider frequency masks (3 of up to 12 bands instead of 2 of up to 8)",
+    ),
+    (
+        "loco-voice-60-epochs+corpus-weights-avx2.json",
+        "the same one network, seed 0 trained again on the AVX2 CPU the next rows ran on",
     ),
     (
         "loco-voice-60-epochs+corpus-weights+mixstyle.json",
@@ -938,6 +961,11 @@ TABLES: dict[str, Table] = {
     ),
     "prosody-probe": Table(
         prosody_probe, ("prosody-probe.json",), ("python benchmarks/prosody_probe.py",)
+    ),
+    "left-out": Table(
+        left_out,
+        (f"left-out-{BUNDLE_RECIPE}.json",),
+        (f"python benchmarks/left_out.py {BUNDLE_RECIPE}",),
     ),
     "crop-averaging-loco": Table(
         crop_averaging_loco,
