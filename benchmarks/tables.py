@@ -316,23 +316,34 @@ def crop_averaging_loco() -> str:
     )
 
 
+def _left_out_results() -> tuple[tuple[str, str], ...]:
+    """benchmarks/left_out.py's result files shown, and the prefix of their rows."""
+    return (
+        (f"left-out-{BUNDLE_RECIPE}.json", ""),
+        (f"left-out-{BUNDLE_RECIPE}+short-crops.json", "short crops in training: "),
+    )
+
+
 def left_out() -> str:
     """The bundled recipe's LOCO models on the corpus each never heard: adapted, and on short
     cuts of each clip (benchmarks/left_out.py)."""
-    seeds = list(_load(f"left-out-{BUNDLE_RECIPE}.json")["seeds"].values())
-    return _loco_seed_rows(
-        seeds,
-        [
-            (what, lambda e, how=how: e[how])
-            for how, what in (
-                ("none", "whole clips, no adaptation (what `ser predict` does)"),
-                ("all", "every clip of the corpus normalised together (`--adapt all`)"),
-                ("speaker", "each speaker's clips normalised together (speaker identity given)"),
-                ("1.0s", "1 s from the middle of each clip's speech, no adaptation"),
-                ("0.5s", "0.5 s from the middle of each clip's speech, no adaptation"),
-            )
-        ],
+    views = (
+        ("none", "whole clips, no adaptation (what `ser predict` does)"),
+        ("all", "every clip of the corpus normalised together (`--adapt all`)"),
+        ("speaker", "each speaker's clips normalised together (speaker identity given)"),
+        ("1.0s", "1 s from the middle of each clip's speech, no adaptation"),
+        ("0.5s", "0.5 s from the middle of each clip's speech, no adaptation"),
     )
+    table = []
+    for name, prefix in _left_out_results():
+        if not (RESULTS / name).exists():
+            continue
+        seeds = list(_load(name)["seeds"].values())
+        rows = _loco_seed_rows(
+            seeds, [(prefix + what, lambda e, how=how: e[how]) for how, what in views]
+        ).splitlines()
+        table += rows if not table else rows[2:]
+    return "\n".join(table)
 
 
 def prosody_probe() -> str:
@@ -440,6 +451,11 @@ LOCO_RESULTS = (
     (
         "loco-voice-60-epochs+corpus-weights+tempo.json",
         "the same one network, wider tempo changes (0.8 to 1.25 instead of 0.9 to 1.1)",
+    ),
+    (
+        "loco-voice-60-epochs+corpus-weights+short-crops.json",
+        "the same one network, half its training crops cut to 0.5 to 2 s "
+        "(`train.short_crop_prob=0.5`)",
     ),
 )
 
@@ -964,8 +980,11 @@ TABLES: dict[str, Table] = {
     ),
     "left-out": Table(
         left_out,
-        (f"left-out-{BUNDLE_RECIPE}.json",),
-        (f"python benchmarks/left_out.py {BUNDLE_RECIPE}",),
+        tuple(name for name, _ in _left_out_results()),
+        (
+            f"python benchmarks/left_out.py {BUNDLE_RECIPE}",
+            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-crops",
+        ),
     ),
     "crop-averaging-loco": Table(
         crop_averaging_loco,

@@ -320,13 +320,6 @@ def test_cli_bad_inputs_exit_nonzero_with_one_line(corpus, tmp_path):
         ["train", "--data", str(manifest), "--out", str(tmp_path / "r"), "--set", "train.nope=1"],
     )
     assert result.exit_code == 2 and "unknown setting" in result.output
-    result = runner.invoke(
-        app,
-        ["train", "--model", "classic", "--data", str(manifest), "--out", str(tmp_path / "c"),
-         "--set", "train.short_crop_prob=0.5"],
-    )  # fmt: skip
-    assert result.exit_code == 1 and "leave it at 0" in result.output
-    assert not (tmp_path / "c").exists()
 
 
 def test_models_show_recommended_and_measured_scores_from_the_benchmarks():

@@ -63,33 +63,6 @@ def test_augmentation_changes_the_log_mel_and_leaves_the_embedding_alone():
     assert not np.allclose(x[0, :, :40], mel[:100], atol=1e-3)  # the log-mel was augmented
 
 
-def test_short_crops_vary_in_length_and_leave_runs_without_them_as_they_were():
-    from ser_cli.training.batchers import SHORT_CROP_FRAMES
-
-    clip = np.random.default_rng(1).normal(size=(300, 48)).astype(np.float32)
-    clips = ClipSet([clip] * 64, np.zeros(64, np.int64), ["s"] * 64, ["p"] * 64)
-    identity = Stats(np.zeros(48, np.float32), np.ones(48, np.float32))
-
-    def lengths(prob: float, seed: int = 0):
-        rng = np.random.default_rng(seed)
-        x, mask, _ = train_batch(
-            clips, np.arange(64), [identity] * 64, 200, None, rng, short_prob=prob
-        )
-        return x, mask.sum(1), rng.random()
-
-    x, full, after = lengths(0.0)
-    assert x.shape[1] == 200 and set(full) == {200}
-    rng = np.random.default_rng(0)  # the same draws as before the option existed
-    plain, _, _ = train_batch(clips, np.arange(64), [identity] * 64, 200, None, rng)
-    np.testing.assert_array_equal(plain, x)
-    assert rng.random() == after
-    _, some, _ = lengths(0.5)
-    assert 10 < (some < 200).sum() < 54 and some.min() >= SHORT_CROP_FRAMES
-    _, every, _ = lengths(1.0)
-    assert (every < 200).sum() > 56 and every.min() >= SHORT_CROP_FRAMES
-    assert len(set(every)) > 20  # lengths drawn, not one shorter length
-
-
 def _voice_batch(gen, n: int, classes: int, dims: int = 16):
     """Noise for log-mel, class-dependent voice embeddings: only the voice head can learn."""
     y = torch.randint(0, classes, (n,), generator=gen)

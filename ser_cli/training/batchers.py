@@ -23,7 +23,6 @@ from ser_cli.features.frames import pad_batch
 from ser_cli.features.normalization import Stats
 from ser_cli.training.augment import augment_logmel
 
-SHORT_CROP_FRAMES = 50  # train.short_crop_prob's shortest crop: 0.5 s of 10 ms frames
 BUCKET_BATCHES = 20  # WaveformBatcher: batches per length bucket, sorted within, shuffled between
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, mask, y
 
@@ -33,8 +32,7 @@ class FeatureBatcher:
     """Batches of cached features: the clips in a random order each epoch (each corpus an
     equal share with ``balance``: :func:`epoch_order`); each clip augmented (log-mel only),
     randomly cropped to ``crop_frames`` and normalised by its ``stats`` (its speaker's), or by
-    ``global_stats`` with probability ``global_prob``; with probability ``short_prob`` a crop
-    is cut shorter (:func:`train_batch`)."""
+    ``global_stats`` with probability ``global_prob``."""
 
     clips: ClipSet
     stats: list[Stats]
@@ -46,7 +44,6 @@ class FeatureBatcher:
     balance: bool
     voice_dims: int = 0  # trailing values of each frame that are a voice embedding, not log-mel
     min_batch: int = 2  # batch norm needs two examples: a smaller last batch is skipped
-    short_prob: float = 0.0
 
     def order(self, rng: np.random.Generator) -> np.ndarray:
         return epoch_order(rng, self.corpora, self.balance)
@@ -62,7 +59,6 @@ class FeatureBatcher:
             self.global_stats,
             self.global_prob,
             self.voice_dims,
-            self.short_prob,
         )
 
 
@@ -153,13 +149,8 @@ def train_batch(
     global_stats: Stats | None = None,
     global_prob: float = 0.0,
     voice_dims: int = 0,
-    short_prob: float = 0.0,
 ):
     """A training batch: random crops, augmentation (log-mel only), normalisation.
-
-    With probability ``short_prob`` a clip's crop is at most a length drawn between
-    SHORT_CROP_FRAMES and ``crop_frames`` (a single word, a short reply) instead of
-    ``crop_frames``; at 0 no random number is drawn for it, so runs without it are as before.
 
     The last ``voice_dims`` values of each frame (a clip's voice embedding, the same on every
     frame) are not log-mel: augmentation leaves them as they are.
@@ -174,12 +165,10 @@ def train_batch(
                 voice = np.broadcast_to(x[0, -voice_dims:], (len(mel), voice_dims))
                 mel = np.concatenate([mel, voice], 1)
             x = mel
-        frames, limit = x.shape[-2], crop_frames
-        if short_prob and rng.random() < short_prob:
-            limit = int(rng.integers(min(SHORT_CROP_FRAMES, crop_frames), crop_frames + 1))
-        if frames > limit:
-            start = int(rng.integers(0, frames - limit + 1))
-            x = x[..., start : start + limit, :]
+        frames = x.shape[-2]
+        if frames > crop_frames:
+            start = int(rng.integers(0, frames - crop_frames + 1))
+            x = x[..., start : start + crop_frames, :]
         use_global = global_stats is not None and rng.random() < global_prob
         items.append((global_stats if use_global else stats[i]).apply(x))
     x, mask = pad_batch(items, crop_frames)

@@ -309,11 +309,6 @@ def train_run(
             "choose that model or set features.voice=false."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
-    if tc.short_crop_prob and (wants_finetune(cfg) or spec.fitter == "sklearn"):
-        raise ConfigError(
-            f"train.short_crop_prob cuts the crops of models trained by gradient on cached "
-            f"features; model '{cfg.model}' {'fine-tunes on waveforms' if wants_finetune(cfg) else 'is fitted in one pass'}: leave it at 0."
-        )
     check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
@@ -560,7 +555,6 @@ def _feature_setup(
         corpus_ids(train_rows),
         tc.corpus_balance,
         cfg.features.voice_dims,
-        short_prob=tc.short_crop_prob,
     )
     return TrainingSetup(model, batcher, one_group, train, val, val_stats, global_stats, meta)
 
