@@ -39,7 +39,7 @@ def _short_features(path: str, seconds: float, cfg) -> np.ndarray:
     feature extraction keeps when it trims silence), voice embedding computed from the cut."""
     import torch
 
-    from ser_cli.audio.io import load_audio
+    from ser_cli.audio.io import SAMPLE_RATE, load_audio
     from ser_cli.features.extract import (
         FeatureConfig,
         _mel_only,
@@ -56,7 +56,7 @@ def _short_features(path: str, seconds: float, cfg) -> np.ndarray:
     span = _voiced_span(power)
     hop = cfg.hop_length
     start, stop = (span.start or 0) * hop, min(len(samples), (span.stop or power.shape[1]) * hop)
-    keep = int(seconds * 16000)
+    keep = int(seconds * SAMPLE_RATE)
     middle = (start + stop) // 2
     first = max(0, min(middle - keep // 2, len(samples) - keep))
     return compute_features(samples[first : first + keep], cfg)
@@ -70,7 +70,7 @@ def views(name: str, seeds: list[int]) -> dict:
     from ser_cli.inference.batch import probabilities
     from ser_cli.inference.evaluate import score_probabilities
 
-    short_cache: dict[tuple[str, float], np.ndarray] = {}  # same features for every seed
+    short_cache: dict[tuple[str, str, float], np.ndarray] = {}  # computed once for all seeds
     per_seed: dict = {}
     for seed in seeds:
         entry: dict = {}
@@ -84,12 +84,11 @@ def views(name: str, seeds: list[int]) -> dict:
             feats = {how: clips.features for how in stats}
             for seconds in SHORT:
                 how = f"{seconds}s"
+                cfg = ckpt.feature_config
                 for path in clips.paths:
-                    if (path, seconds) not in short_cache:
-                        short_cache[path, seconds] = _short_features(
-                            path, seconds, ckpt.feature_config
-                        )
-                feats[how] = [short_cache[p, seconds] for p in clips.paths]
+                    if (cfg.key(), path, seconds) not in short_cache:
+                        short_cache[cfg.key(), path, seconds] = _short_features(path, seconds, cfg)
+                feats[how] = [short_cache[cfg.key(), p, seconds] for p in clips.paths]
                 stats[how] = stats["none"]
             entry[corpus] = {}
             for how in stats:

@@ -7,10 +7,10 @@ leave one corpus out over RAVDESS 01-20, EmoDB and ASED, 4 classes (angry/happy/
 Needs ``pip install opensmile``: not a dependency of ser, because of what this probe found
 (docs/corpora.md).
 
-Features per clip (cached in --out; the manifest is corpora.py's): resemblyzer's voice embedding (``features.voice``, 256
-values) and openSMILE's eGeMAPSv02 functionals (88 values: pitch, jitter, shimmer, harmonics
-to noise, formants, loudness and their statistics; Eyben et al. 2016, built for comparing
-emotion corpora). For each corpus left out, a logistic regression (balanced class weights) is
+Features per clip (cached in --out; the manifest is corpora.py's): resemblyzer's voice
+embedding (``features.voice``, 256 values) and openSMILE's eGeMAPSv02 functionals (88 values:
+pitch, jitter, shimmer, harmonics to noise, formants, loudness and their statistics; Eyben et
+al. 2016, built for comparing emotion corpora). For each corpus left out, a logistic regression (balanced class weights) is
 fitted on the 4-class clips of the other two, each feature z-scored per training speaker, and
 tested on every 4-class clip of the left-out corpus z-scored with the training clips' global
 statistics: what ``ser predict`` does without ``--adapt``. Feature sets compared: voice,
