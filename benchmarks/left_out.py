@@ -13,7 +13,10 @@ heard, over its own classes and the angry/happy/neutral/sad view, five ways:
   ``ser eval --adapt``, ``ser predict --adapt folder`` with a folder per speaker);
 - ``1.0s`` and ``0.5s``: only that much audio from the middle of each clip's speech, its
   features (voice embedding included) computed from the cut, as a user's single word or short
-  reply would be; no adaptation.
+  reply would be; no adaptation;
+- ``1.0s+whole-voice`` and ``0.5s+whole-voice`` (models with ``features.voice``): the same cuts'
+  log-mel beside the whole clip's voice embedding, to tell how much of what a short clip loses
+  is the embedding's (a diagnostic: a user's short clip has no whole clip).
 
 Results: benchmarks/results/left-out-NAME.json (each seed, each corpus, each way).
 """
@@ -66,6 +69,7 @@ def views(name: str, seeds: list[int]) -> dict:
     from corpora import CORPORA, FOUR, left_out
 
     from ser_cli.features.clips import clip_stats
+    from ser_cli.features.extract import with_voice
     from ser_cli.features.normalization import frame_stats
     from ser_cli.inference.batch import probabilities
     from ser_cli.inference.evaluate import score_probabilities
@@ -90,6 +94,13 @@ def views(name: str, seeds: list[int]) -> dict:
                         short_cache[cfg.key(), path, seconds] = _short_features(path, seconds, cfg)
                 feats[how] = [short_cache[cfg.key(), p, seconds] for p in clips.paths]
                 stats[how] = stats["none"]
+                if cfg.voice:
+                    whole = f"{how}+whole-voice"
+                    feats[whole] = [
+                        with_voice(cut[:, : -cfg.voice_dims], clip[0, -cfg.voice_dims :])
+                        for cut, clip in zip(feats[how], clips.features, strict=True)
+                    ]
+                    stats[whole] = stats["none"]
             entry[corpus] = {}
             for how in stats:
                 p = probabilities(ckpt.model, feats[how], stats[how], max_frames=max_frames)
