@@ -321,6 +321,7 @@ def _left_out_results() -> tuple[tuple[str, str], ...]:
     return (
         (f"left-out-{BUNDLE_RECIPE}.json", ""),
         (f"left-out-{BUNDLE_RECIPE}+short-crops.json", "short crops in training: "),
+        (f"left-out-{BUNDLE_RECIPE}+short-cuts.json", "short cuts in training: "),
     )
 
 
@@ -459,6 +460,11 @@ LOCO_RESULTS = (
         "loco-voice-60-epochs+corpus-weights+short-crops.json",
         "the same one network, half its training crops cut to 0.5 to 2 s "
         "(`train.short_crop_prob=0.5`)",
+    ),
+    (
+        "loco-voice-60-epochs+corpus-weights+short-cuts.json",
+        "the same one network, half its training examples short cuts of 0.5 to 2 s beside the "
+        "cut's own voice embedding (`train.short_cut_prob=0.5`)",
     ),
 )
 
@@ -987,6 +993,7 @@ TABLES: dict[str, Table] = {
         (
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}",
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-crops",
+            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-cuts",
         ),
     ),
     "crop-averaging-loco": Table(
