@@ -40,25 +40,13 @@ SHORT = (1.0, 0.5)  # seconds of speech kept for the short-clip views
 def _short_features(path: str, seconds: float, cfg) -> np.ndarray:
     """Features of ``seconds`` of audio cut from the middle of the clip's speech (the span
     feature extraction keeps when it trims silence), voice embedding computed from the cut."""
-    import torch
-
     from ser_cli.audio.io import SAMPLE_RATE, load_audio
-    from ser_cli.features.extract import (
-        FeatureConfig,
-        _mel_only,
-        _mel_transform,
-        _voiced_span,
-        compute_features,
-    )
+    from ser_cli.features.extract import compute_features, speech_frames
 
     samples = load_audio(Path(path))
-    with torch.no_grad():
-        power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(
-            torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-        )
-    span = _voiced_span(power)
+    span, total = speech_frames(samples, cfg)
     hop = cfg.hop_length
-    start, stop = (span.start or 0) * hop, min(len(samples), (span.stop or power.shape[1]) * hop)
+    start, stop = (span.start or 0) * hop, min(len(samples), (span.stop or total) * hop)
     keep = int(seconds * SAMPLE_RATE)
     middle = (start + stop) // 2
     first = max(0, min(middle - keep // 2, len(samples) - keep))

@@ -280,23 +280,19 @@ def accuracy_test(model: str, clips, seed: int = SEED) -> dict:
 def trim_margins(per_corpus: int = MARGIN_CLIPS) -> dict:
     """Seconds by which the model's silence trim (features.trim_silence) starts before and
     ends after Silero's speech on whole training clips (negative: inside it)."""
-    import torch
-
     from ser_cli.audio.vad import speech_spans
-    from ser_cli.features.extract import _mel_transform, _voiced_span
+    from ser_cli.features.extract import speech_frames
     from ser_cli.inference.load import load_predictor
 
     predictor = load_predictor("default")
     cfg = predictor.feature_config
-    mel = _mel_transform(cfg)
     files = sorted((DATA / "ravdess-speech-16k").rglob("*.flac"))
     rng = np.random.default_rng(SEED + 3)
     before, after = [], []
     for path in rng.choice(files, per_corpus, replace=False):
         samples = load_audio(path)
         spans = speech_spans(predictor.vad.chunk_probabilities(samples))
-        with torch.no_grad():
-            kept = _voiced_span(mel(torch.from_numpy(samples)))
+        kept, _ = speech_frames(samples, cfg)
         if not spans or kept.start is None:
             continue
         hop = cfg.hop_length / SAMPLE_RATE  # frame i is centred on sample i * hop_length

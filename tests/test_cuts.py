@@ -13,7 +13,7 @@ from ser_cli.audio.synthetic import synth_clip
 from ser_cli.errors import ConfigError
 from ser_cli.features.clips import ClipSet
 from ser_cli.features.cuts import CUTS, SHORT_FRAMES, CutCache, clip_cuts, load_cuts
-from ser_cli.features.extract import FeatureConfig, compute_features
+from ser_cli.features.extract import FeatureConfig, compute_features, speech_frames
 from ser_cli.features.normalization import Stats
 from ser_cli.features.voice import VOICE_DIMS, voice_embedding
 from ser_cli.training.batchers import train_batch
@@ -31,6 +31,9 @@ def _padded_clip(seconds_of_silence: float = 0.4) -> np.ndarray:
 def test_cuts_lie_in_the_speech_the_features_hold_and_embed_their_own_audio():
     samples = _padded_clip()
     frames = len(compute_features(samples, VOICED))
+    span, total = speech_frames(samples, VOICED)  # the frames the features keep
+    assert len(range(total)[span]) == frames and span.start > 0 and span.stop < total
+    assert total == len(compute_features(samples, replace(VOICED, trim_silence=False)))
     cuts = clip_cuts(samples, VOICED, 200, np.random.default_rng(0))
     assert cuts.shape == (CUTS, 2 + VOICE_DIMS) and cuts.dtype == np.float32
     starts, lengths = cuts[:, 0].astype(int), cuts[:, 1].astype(int)

@@ -20,13 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_cli.audio.io import load_audio
-from ser_cli.features.extract import (
-    FeatureCache,
-    FeatureConfig,
-    _mel_only,
-    _mel_transform,
-    _voiced_span,
-)
+from ser_cli.features.extract import FeatureCache, FeatureConfig, speech_frames
 from ser_cli.features.voice import VOICE_DIMS, voice_embedding
 from ser_cli.progress import Progress
 
@@ -40,14 +34,8 @@ def clip_cuts(
     """(CUTS, 2 + VOICE_DIMS) float32: each cut's first frame and frame count in the clip's
     cached features (its speech span when ``cfg.trim_silence``), then the cut's voice embedding.
     ``samples``: (n,) float32 at 16 kHz, the audio the features were computed from."""
-    import torch
-
-    with torch.no_grad():
-        power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(
-            torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-        )
-    span = _voiced_span(power) if cfg.trim_silence else slice(None)
-    first, frames = span.start or 0, len(range(power.shape[1])[span])
+    span, total = speech_frames(samples, cfg)
+    first, frames = span.start or 0, len(range(total)[span])
     hop = cfg.hop_length
     rows = np.zeros((CUTS, 2 + VOICE_DIMS), dtype=np.float32)
     for row in rows:

@@ -211,6 +211,19 @@ def _mel_only(cfg: FeatureConfig) -> dict:
     }
 
 
+def speech_frames(samples: np.ndarray, cfg: FeatureConfig) -> tuple[slice, int]:
+    """Which 10 ms frames of a clip its log-mel features keep (its speech span when
+    ``cfg.trim_silence``, else all) and how many frames the clip has. ``samples``: (n,) float32
+    at SAMPLE_RATE; frame t is centred on sample t * hop_length."""
+    import torch
+
+    with torch.no_grad():
+        power = _mel_transform(FeatureConfig(kind="logmel", **_mel_only(cfg)))(
+            torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+        )
+    return (_voiced_span(power) if cfg.trim_silence else slice(None)), power.shape[1]
+
+
 def _voiced_span(mel_power) -> slice:
     """The frames between the first and last frame within TRIM_DB of the loudest one."""
     import torch
