@@ -505,6 +505,11 @@ FOLD_RESULTS = (
         "folds-voice-60-epochs+corpus-weights.json",
         "the same, class weights within each corpus (`train.class_weights=corpus`)",
     ),
+    (
+        "folds-voice-60-epochs+corpus-weights+short-cuts.json",
+        "the same, half its training examples short cuts beside their own voice embedding "
+        "(`train.short_cut_prob=0.5`)",
+    ),
 )
 
 
@@ -965,6 +970,9 @@ TABLES: dict[str, Table] = {
             "python benchmarks/corpora.py folds --name voice-60-epochs --set features.voice=true",
             "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights "
             "--set features.voice=true --set train.class_weights=corpus",
+            "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights+short-cuts "
+            "--set features.voice=true --set train.class_weights=corpus "
+            "--set train.short_cut_prob=0.5",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),
