@@ -105,10 +105,6 @@ class TrainConfig:
     teacher: str = ""
     distill: float = 0.5
     crop_frames: int = 200  # training crop (2 s at 10 ms): random crops double as time shifts
-    # Share of training examples that are a short cut of a clip's speech (0.5 s up to
-    # crop_frames) beside the cut's own voice embedding, as a user's single word or short reply
-    # reaches the model (ser_cli.features.cuts; needs features.voice). 0 = off.
-    short_cut_prob: float = 0.0
     max_eval_frames: int = 800  # longest evaluation input (8 s); longer clips are centre-cut
     normalization: str = "speaker"  # "speaker": each speaker's own unlabelled statistics; "global"
     global_norm_prob: float = 0.1  # train share normalised globally, for when no speaker is known
@@ -128,7 +124,6 @@ class TrainConfig:
         "class_weights": "union",
         "teacher": "",
         "distill": 0.5,
-        "short_cut_prob": 0.0,
     }
     WHERE: ClassVar[str] = "train"
     RULES: ClassVar[dict] = {
@@ -146,7 +141,6 @@ class TrainConfig:
         "normalization": one_of(*NORMALIZATIONS),
         "class_weights": one_of(*CLASS_WEIGHTS),
         "global_norm_prob": fraction,
-        "short_cut_prob": fraction,
         "distill": fraction,
         "device": one_of(*DEVICES),
         "num_threads": between(0, MAX_THREADS),
@@ -181,7 +175,7 @@ class RunConfig:
 # them off, or where they were inert (None: the parameters of an option that was off); any
 # other value is refused, since this ser cannot train what it asks for.
 REMOVED: dict[type, dict[str, object]] = {
-    TrainConfig: {"mixup": 0.0, "swa": 0.0, "short_crop_prob": 0.0},
+    TrainConfig: {"mixup": 0.0, "swa": 0.0, "short_crop_prob": 0.0, "short_cut_prob": 0.0},
     AugmentConfig: {
         "pitch_prob": 0.0,
         "pitch_bands": None,

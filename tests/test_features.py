@@ -9,7 +9,7 @@ import pytest
 
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio
 from ser_cli.audio.synthetic import synth_clip
-from ser_cli.features.extract import FeatureCache, FeatureConfig, compute_features
+from ser_cli.features.extract import FeatureCache, FeatureConfig, compute_features, speech_frames
 
 
 @pytest.fixture
@@ -42,6 +42,19 @@ def test_mfcc_trims_the_same_silence_as_log_mel(clip):
     mel = compute_features(padded, FeatureConfig(kind="logmel"))
     mfcc = compute_features(padded, FeatureConfig(kind="mfcc"))
     assert mel.shape[0] == mfcc.shape[0] < len(padded) // 160
+
+
+def test_speech_frames_names_the_frames_the_features_keep(clip):
+    silence = np.zeros(int(0.4 * SAMPLE_RATE), np.float32)
+    padded = np.concatenate([silence, clip, silence])
+    cfg = FeatureConfig(kind="logmel")
+    span, total = speech_frames(padded, cfg)
+    kept = compute_features(padded, cfg)
+    untrimmed = compute_features(padded, FeatureConfig(kind="logmel", trim_silence=False))
+    assert total == len(untrimmed) and 0 < span.start < span.stop < total
+    np.testing.assert_allclose(kept, untrimmed[span], atol=1e-5)
+    whole, total = speech_frames(padded, FeatureConfig(kind="logmel", trim_silence=False))
+    assert len(range(total)[whole]) == total
 
 
 def test_the_cache_serves_stored_features_and_recomputes_when_the_file_changes(tmp_path, clip):

@@ -247,11 +247,8 @@ class FeatureCache:
 
         self.cfg = cfg
         self.root = Path(root) if root is not None else cache_dir()
-        self.folder = self.root / self._folder_name()
+        self.folder = self.root / f"{cfg.kind}-{cfg.key()}"
         _check_cache_folder(self.folder, from_env=root is None)
-
-    def _folder_name(self) -> str:
-        return f"{self.cfg.kind}-{self.cfg.key()}"
 
     def _path_for(self, audio_path: Path) -> Path:
         stat = audio_path.stat()
@@ -269,16 +266,12 @@ class FeatureCache:
         cached = self._read(target)
         if cached is not None:
             return cached
-        stored = self._compute(audio_path)
+        feats = compute_features(load_audio(audio_path), self.cfg)
+        stored = feats.astype(np.float16) if self.cfg.kind == "ssl" else feats
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, stored, allow_pickle=False)
         return stored
-
-    def _compute(self, audio_path: Path) -> np.ndarray:
-        """What an entry holds: the file's features (ssl's as float16, they are large)."""
-        feats = compute_features(load_audio(audio_path), self.cfg)
-        return feats.astype(np.float16) if self.cfg.kind == "ssl" else feats
 
     def _read(self, target: Path) -> np.ndarray | None:
         """A cache entry, or None when it is missing or damaged in any way."""
@@ -288,10 +281,6 @@ class FeatureCache:
             feats = np.load(target, allow_pickle=False)
         except Exception:  # noqa: BLE001 - 0 bytes (EOFError), truncated (ValueError), foreign
             return None
-        return feats if self._sane(feats) else None
-
-    def _sane(self, feats) -> bool:
-        """Whether an array read back has the shape and values this cache writes."""
         expected_ndim = 3 if self.cfg.kind == "ssl" else 2
         dims = self.cfg.dims
         if (
@@ -302,8 +291,8 @@ class FeatureCache:
             or not np.issubdtype(feats.dtype, np.floating)
             or not np.all(np.isfinite(feats))
         ):
-            return False
-        return True
+            return None
+        return feats
 
 
 def _check_cache_folder(folder: Path, *, from_env: bool) -> None:

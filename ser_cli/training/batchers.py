@@ -32,8 +32,7 @@ class FeatureBatcher:
     """Batches of cached features: the clips in a random order each epoch (each corpus an
     equal share with ``balance``: :func:`epoch_order`); each clip augmented (log-mel only),
     randomly cropped to ``crop_frames`` and normalised by its ``stats`` (its speaker's), or by
-    ``global_stats`` with probability ``global_prob``; with probability ``cut_prob`` one of
-    its short ``cuts`` instead (:func:`train_batch`)."""
+    ``global_stats`` with probability ``global_prob``."""
 
     clips: ClipSet
     stats: list[Stats]
@@ -45,8 +44,6 @@ class FeatureBatcher:
     balance: bool
     voice_dims: int = 0  # trailing values of each frame that are a voice embedding, not log-mel
     min_batch: int = 2  # batch norm needs two examples: a smaller last batch is skipped
-    cuts: list[np.ndarray] | None = None  # each clip's short cuts (ser_cli.features.cuts)
-    cut_prob: float = 0.0
 
     def order(self, rng: np.random.Generator) -> np.ndarray:
         return epoch_order(rng, self.corpora, self.balance)
@@ -62,8 +59,6 @@ class FeatureBatcher:
             self.global_stats,
             self.global_prob,
             self.voice_dims,
-            self.cuts,
-            self.cut_prob,
         )
 
 
@@ -154,38 +149,25 @@ def train_batch(
     global_stats: Stats | None = None,
     global_prob: float = 0.0,
     voice_dims: int = 0,
-    cuts: list[np.ndarray] | None = None,
-    cut_prob: float = 0.0,
 ):
     """A training batch: random crops, augmentation (log-mel only), normalisation.
 
     The last ``voice_dims`` values of each frame (a clip's voice embedding, the same on every
-    frame) are not log-mel: augmentation leaves them as they are. With probability
-    ``cut_prob`` a clip is one of its ``cuts`` (rows of first frame, frame count, voice
-    embedding: :func:`ser_cli.features.cuts.clip_cuts`) instead of a random crop: those frames
-    (moved with a speed change) beside the cut's own embedding. At 0 no random number is drawn
-    for it, so runs without it are as before.
+    frame) are not log-mel: augmentation leaves them as they are.
     Returns x (batch, [layers,] crop_frames, dims), mask (batch, crop_frames), y (batch,).
     """
     items = []
     for i in index:
         x = clips.features[i].astype(np.float32)
-        frames = x.shape[-2]
-        cut = cuts[i][rng.integers(len(cuts[i]))] if cut_prob and rng.random() < cut_prob else None
         if augment is not None and x.ndim == 2:
             mel = augment_logmel(x[:, : x.shape[1] - voice_dims], augment, rng)
             if voice_dims:  # speed changes alter the frame count: the embedding follows it
                 voice = np.broadcast_to(x[0, -voice_dims:], (len(mel), voice_dims))
                 mel = np.concatenate([mel, voice], 1)
             x = mel
-        if cut is not None:
-            scale = x.shape[-2] / frames  # a speed change stretched the frames the cut names
-            start, length = int(cut[0] * scale), max(1, round(cut[1] * scale))
-            x = x[start : start + length]
-            if voice_dims:
-                x[:, x.shape[1] - voice_dims :] = cut[2:]
-        elif x.shape[-2] > crop_frames:
-            start = int(rng.integers(0, x.shape[-2] - crop_frames + 1))
+        frames = x.shape[-2]
+        if frames > crop_frames:
+            start = int(rng.integers(0, frames - crop_frames + 1))
             x = x[..., start : start + crop_frames, :]
         use_global = global_stats is not None and rng.random() < global_prob
         items.append((global_stats if use_global else stats[i]).apply(x))

@@ -29,7 +29,6 @@ from ser_cli.atomic import remove_stale_temps
 from ser_cli.config import RunConfig, TrainConfig, save_run_config
 from ser_cli.errors import ConfigError, ManifestError
 from ser_cli.features.clips import ClipSet, clip_stats, load_clips
-from ser_cli.features.cuts import load_cuts
 from ser_cli.features.normalization import Stats, frame_stats
 from ser_cli.inference.batch import iter_batches, probabilities
 from ser_cli.labels import EMOTIONS
@@ -310,11 +309,6 @@ def train_run(
             "choose that model or set features.voice=false."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
-    if tc.short_cut_prob and not cfg.features.voice:
-        raise ConfigError(
-            "train.short_cut_prob pairs each short cut with its own voice embedding: set "
-            "features.voice=true, or leave it at 0."
-        )
     check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
@@ -527,15 +521,6 @@ def _feature_setup(
     val = load_clips(val_rows, cfg.features, labels, cache_root=cache_root) if val_rows else None
     global_stats = frame_stats(train.features)
     train_stats = clip_stats(train, tc.normalization, global_stats)
-    cuts = None
-    if tc.short_cut_prob:
-        cuts = load_cuts(
-            train.paths,
-            cfg.features,
-            tc.crop_frames,
-            cache_root=cache_root,
-            on_progress=on_progress,
-        )
     val_stats = clip_stats(val, tc.normalization, global_stats) if val else None
 
     dims = train.features[0].shape[-1]
@@ -570,8 +555,6 @@ def _feature_setup(
         corpus_ids(train_rows),
         tc.corpus_balance,
         cfg.features.voice_dims,
-        cuts=cuts,
-        cut_prob=tc.short_cut_prob,
     )
     return TrainingSetup(model, batcher, one_group, train, val, val_stats, global_stats, meta)
 
