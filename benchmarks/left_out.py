@@ -16,7 +16,10 @@ heard, over its own classes and the angry/happy/neutral/sad view, five ways:
   reply would be; no adaptation;
 - ``1.0s+whole-voice`` and ``0.5s+whole-voice`` (models with ``features.voice``): the same cuts'
   log-mel beside the whole clip's voice embedding, to tell how much of what a short clip loses
-  is the embedding's (a diagnostic: a user's short clip has no whole clip).
+  is the embedding's (a diagnostic: a user's short clip has no whole clip);
+- ``speaker-mel-only`` and ``speaker-voice-only`` (models with ``features.voice``): each
+  speaker's statistics for the log-mel and the training data's for the voice embedding, and the
+  other way round, to tell which part of what speaker adaptation gains is whose (a diagnostic).
 
 Results: benchmarks/results/left-out-NAME.json (each seed, each corpus, each way).
 """
@@ -53,6 +56,17 @@ def _short_features(path: str, seconds: float, cfg) -> np.ndarray:
     return compute_features(samples[first : first + keep], cfg)
 
 
+def _split_stats(mel, voice, voice_dims: int):
+    """Statistics taking the log-mel dims from ``mel`` and the voice dims from ``voice``."""
+    from ser_cli.features.normalization import Stats
+
+    cut = len(mel.mean) - voice_dims
+    return Stats(
+        np.concatenate([mel.mean[:cut], voice.mean[cut:]]),
+        np.concatenate([mel.std[:cut], voice.std[cut:]]),
+    )
+
+
 def views(name: str, seeds: list[int]) -> dict:
     from corpora import CORPORA, FOUR, left_out
 
@@ -73,6 +87,11 @@ def views(name: str, seeds: list[int]) -> dict:
                 "all": [frame_stats(clips.features)] * len(clips),
                 "speaker": clip_stats(clips, ckpt.normalization, ckpt.global_stats, adapt=True),
             }
+            dims = ckpt.feature_config.voice_dims
+            if dims:
+                pairs = list(zip(stats["speaker"], stats["none"], strict=True))
+                stats["speaker-mel-only"] = [_split_stats(sp, gl, dims) for sp, gl in pairs]
+                stats["speaker-voice-only"] = [_split_stats(gl, sp, dims) for sp, gl in pairs]
             feats = {how: clips.features for how in stats}
             for seconds in SHORT:
                 how = f"{seconds}s"

@@ -271,6 +271,9 @@ def optimizer_step(
         if soft is not None:
             own = (1 - distill) * own + distill * distillation_loss(logits, soft, allowed_t)
         loss = loss + own
+    penalty = model.penalty() if hasattr(model, "penalty") else None  # a model's own prior
+    if penalty is not None:
+        loss = loss + penalty
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
