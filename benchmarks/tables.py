@@ -322,6 +322,7 @@ def _left_out_results() -> tuple[tuple[str, str], ...]:
         (f"left-out-{BUNDLE_RECIPE}.json", ""),
         (f"left-out-{BUNDLE_RECIPE}+short-crops.json", "short crops in training: "),
         (f"left-out-{BUNDLE_RECIPE}+short-cuts.json", "short cuts in training: "),
+        (f"left-out-{BUNDLE_RECIPE}+voice-l2.json", "voice prior (`voice_l2=0.1`): "),
     )
 
 
@@ -336,6 +337,16 @@ def left_out() -> str:
         ("0.5s", "0.5 s from the middle of each clip's speech, no adaptation"),
         ("1.0s+whole-voice", "the 1 s cut's log-mel, the whole clip's voice embedding"),
         ("0.5s+whole-voice", "the 0.5 s cut's log-mel, the whole clip's voice embedding"),
+        (
+            "speaker-mel-only",
+            "each speaker's statistics for the log-mel only, the voice embedding "
+            "normalised as `ser predict` does",
+        ),
+        (
+            "speaker-voice-only",
+            "each speaker's statistics for the voice embedding only, the "
+            "log-mel normalised as `ser predict` does",
+        ),
     )
     table = []
     for name, prefix in _left_out_results():
@@ -373,6 +384,29 @@ def prosody_probe() -> str:
                 f"| {how[norm]} | {name} | {_pct(acc['ravdess'])} | {_pct(acc['emodb'])} | "
                 f"{_pct(acc['ased'])} | {_pct(acc['mean'])} | {others} |"
             )
+    return "\n".join(rows)
+
+
+def voice_head_probe() -> str:
+    """The voice head trained alone as the network trains it, leave one corpus out, with L2
+    priors of several strengths (benchmarks/voice_head_probe.py)."""
+    saved = _load("voice-head-probe.json")
+    rows = [
+        "| `model_options.voice_l2` | RAVDESS | EmoDB | ASED | mean | weight norm per class | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for strength, entry in saved["voice_l2"].items():
+        cells = [_seeds_cell(entry["accuracy"][c]) for c in ("ravdess", "emodb", "ased")]
+        rows.append(
+            f"| {strength} | {' | '.join(cells)} | {_pct(entry['mean'])} | "
+            f"{np.mean(entry['weight_norm']):.2f} | {len(saved['seeds'])} |"
+        )
+    nets = saved["network_head_norms"]
+    if nets:  # the networks' heads have 8 classes: only their size compares
+        rows.append(
+            f"| the kept recipe's networks, seed 0 (their voice heads) | - | - | - | - | "
+            f"{np.mean(list(nets.values())):.2f} | 1 |"
+        )
     return "\n".join(rows)
 
 
@@ -465,6 +499,10 @@ LOCO_RESULTS = (
         "loco-voice-60-epochs+corpus-weights+short-cuts.json",
         "the same one network, half its training examples short cuts of 0.5 to 2 s beside the "
         "cut's own voice embedding (`train.short_cut_prob=0.5`)",
+    ),
+    (
+        "loco-voice-60-epochs+corpus-weights+voice-l2.json",
+        "the same one network, an L2 prior on its voice head (`model_options.voice_l2=0.1`)",
     ),
 )
 
@@ -995,6 +1033,11 @@ TABLES: dict[str, Table] = {
     "prosody-probe": Table(
         prosody_probe, ("prosody-probe.json",), ("python benchmarks/prosody_probe.py",)
     ),
+    "voice-head-probe": Table(
+        voice_head_probe,
+        ("voice-head-probe.json",),
+        ("python benchmarks/voice_head_probe.py --seeds 0 1 2",),
+    ),
     "left-out": Table(
         left_out,
         tuple(name for name, _ in _left_out_results()),
@@ -1002,6 +1045,7 @@ TABLES: dict[str, Table] = {
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}",
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-crops",
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-cuts",
+            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+voice-l2",
         ),
     ),
     "crop-averaging-loco": Table(

@@ -242,7 +242,8 @@ def optimizer_step(
     and with ``weights`` too ((batch, classes), each clip's class weights) as
     criterion(logits, y, allowed, weights).
     With a ``teacher`` module, the loss is (1 - distill) x that + distill x
-    :func:`distillation_loss` against the teacher's output on the same batch.
+    :func:`distillation_loss` against the teacher's output on the same batch. A model with a
+    ``penalty()`` (a prior on its own weights, e.g. enhanced's ``voice_l2``) adds it to the loss.
     Returns the batch's mean loss."""
     import torch
 
