@@ -504,6 +504,10 @@ LOCO_RESULTS = (
         "loco-voice-60-epochs+corpus-weights+voice-l2.json",
         "the same one network, an L2 prior on its voice head (`model_options.voice_l2=0.1`)",
     ),
+    (
+        "loco-voice-60-epochs+corpus-weights+voice-l2-0.03.json",
+        "the same one network, a weaker L2 prior on its voice head (`model_options.voice_l2=0.03`)",
+    ),
 )
 
 
