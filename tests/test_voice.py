@@ -133,6 +133,14 @@ def test_voice_l2_shrinks_the_voice_head_and_still_lets_it_learn():
     assert scores[0.2] > 0.8, scores  # chance is 0.25
 
 
+def test_voice_l2_without_voice_features_is_refused_before_work(tmp_path):
+    cfg = quick_config("enhanced")
+    cfg = replace(cfg, model_options={**cfg.model_options, "voice_l2": 0.1})
+    with pytest.raises(ConfigError, match="voice_l2 is a prior on the voice head"):
+        train_run([{"path": "x.wav", "label": "sad", "split": "train"}], cfg, tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.slow
 def test_a_run_with_voice_features_learns_predicts_and_exports_to_onnx(tmp_path):
     rows = write_corpus(tmp_path / "audio")

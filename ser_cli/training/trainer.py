@@ -313,6 +313,11 @@ def train_run(
             "choose that model or set features.voice=false."
         )
     check_model_options(cfg.model, cfg.model_options)  # names and values, before any work
+    if cfg.model_options.get("voice_l2") and not cfg.features.voice:
+        raise ConfigError(
+            "model_options.voice_l2 is a prior on the voice head, which only features.voice "
+            "adds: set features.voice=true, or leave voice_l2 at 0."
+        )
     check_outputs([Output(run_dir, "--out", folder=True, model=True)], resume=resume)
     train_rows = [r for r in rows if r.get("split") == "train"]
     val_rows = [r for r in rows if r.get("split") == "val"]
