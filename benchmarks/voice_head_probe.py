@@ -46,13 +46,11 @@ def train_head(x: np.ndarray, y: np.ndarray, voice_l2: float, seed: int, classes
     """The voice head trained as the network trains it (module docstring)."""
     import torch
 
-    from ser_cli.models.cnn import VOICE_DROPOUT
+    from ser_cli.models.cnn import voice_head, voice_penalty
 
     torch.manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
-    head = torch.nn.Sequential(
-        torch.nn.Dropout(VOICE_DROPOUT), torch.nn.Linear(x.shape[1], classes)
-    )
+    head = voice_head(x.shape[1], classes)  # the model's own, so the probe follows it
     weight = torch.tensor(
         len(y) / (classes * np.bincount(y, minlength=classes)), dtype=torch.float32
     )
@@ -69,7 +67,7 @@ def train_head(x: np.ndarray, y: np.ndarray, voice_l2: float, seed: int, classes
                 head(xs[index]), ys[index], weight=weight, label_smoothing=0.05
             )
             if voice_l2:
-                loss = loss + voice_l2 * head[1].weight.pow(2).sum()
+                loss = loss + voice_penalty(head, voice_l2)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

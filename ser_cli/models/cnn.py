@@ -71,6 +71,16 @@ class BaseCNNRNN(nn.Module):
 VOICE_DROPOUT = 0.5
 
 
+def voice_head(dims: int, n_classes: int) -> nn.Sequential:
+    """The voice head: dropout, then a linear layer from the ``dims`` embedding to the classes."""
+    return nn.Sequential(nn.Dropout(VOICE_DROPOUT), nn.Linear(dims, n_classes))
+
+
+def voice_penalty(head: nn.Sequential, voice_l2: float) -> torch.Tensor:
+    """``voice_l2`` times the squared weights of a :func:`voice_head` (model_options.voice_l2)."""
+    return voice_l2 * head[1].weight.pow(2).sum()
+
+
 @dataclass(frozen=True)
 class EnhancedConfig:
     n_features: int = 40
@@ -112,11 +122,7 @@ class EnhancedCNN(nn.Module):
     def __init__(self, cfg: EnhancedConfig):
         super().__init__()
         self.cfg = cfg
-        self.voice = (
-            nn.Sequential(nn.Dropout(VOICE_DROPOUT), nn.Linear(cfg.voice_dims, cfg.n_classes))
-            if cfg.voice_dims
-            else None
-        )
+        self.voice = voice_head(cfg.voice_dims, cfg.n_classes) if cfg.voice_dims else None
         self.norm = UtteranceNorm(cfg.utterance_norm)
         blocks, in_ch = [], 1
         for i, ch in enumerate(cfg.channels):
@@ -132,7 +138,7 @@ class EnhancedCNN(nn.Module):
         voice head's squared weights (None without a voice head or with ``voice_l2`` 0)."""
         if self.voice is None or not self.cfg.voice_l2:
             return None
-        return self.cfg.voice_l2 * self.voice[1].weight.pow(2).sum()
+        return voice_penalty(self.voice, self.cfg.voice_l2)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor):
         voice = None
