@@ -4,6 +4,7 @@
     python benchmarks/corpora.py loco [--seeds 0 1 2] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
     python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
+    (loco and folds take --resume: continue an interrupted seed where it stopped)
     python benchmarks/corpora.py loco-ensemble --seeds 0 1 2 --name NAME
     python benchmarks/corpora.py loco-distil --seeds 0 1 2 --name NAME [--set KEY=VALUE ...]
 
@@ -32,7 +33,10 @@ one network against the ensemble it learns from, on voices, languages and rooms 
 
 Results: benchmarks/results/loco-NAME.json, folds-NAME.json, loco-ensemble-NAME.json, loco-ravdess-only.json and loco-bundled.json,
 one entry per seed,
-written as each seed finishes (the run folders stay in bench-out/corpora/).
+written as each seed finishes (the run folders stay in bench-out/corpora/). A seed stopped midway
+(Ctrl-C, or the session's end) continues with the same command and ``--resume``: finished folds
+are kept, the interrupted one goes on from its last epoch, and the minutes recorded count every
+attempt.
 """
 
 from __future__ import annotations
@@ -156,16 +160,33 @@ def summarise(seeds: dict) -> dict:
     return out
 
 
-def loco(seeds: list[int], name: str, sets: list[str]) -> None:
+def train_cv(out: Path, resume: bool, *args: object) -> float:
+    """``ser train ... --out OUT`` (with ``--resume`` when asked and OUT was started); returns
+    the minutes its training took in all, counting earlier interrupted attempts, which
+    OUT.minutes.json carries from one attempt to the next."""
+    clock = out.with_name(out.name + ".minutes.json")
+    before = json.loads(clock.read_text())["minutes"] if resume and clock.exists() else 0.0
+    again = resume and out.exists()
+    started = time.time()
+    try:
+        ser("train", *args, "--out", out, *(["--resume"] if again else []))
+    finally:  # an interrupted attempt's time counts too
+        minutes = round(before + (time.time() - started) / 60, 1)
+        clock.write_text(json.dumps({"minutes": minutes}) + "\n")
+    return minutes
+
+
+def loco(seeds: list[int], name: str, sets: list[str], resume: bool = False) -> None:
     manifest = mix_manifest()
     extra = [a for s in sets for a in ("--set", s)]
     for seed in seeds:
         out = OUT / f"loco-{name}-s{seed}"
-        started = time.time()
-        ser("train", "--data", manifest, "--cv", "corpus", "--seed", seed, "--out", out, *extra)
+        minutes = train_cv(
+            out, resume, "--data", manifest, "--cv", "corpus", "--seed", seed, *extra
+        )
         report = json.loads((out / "cv.json").read_text())
         entry = {
-            "minutes": round((time.time() - started) / 60, 1),
+            "minutes": minutes,
             "corpora": {
                 fold["fold"]: {
                     "accuracy": fold["metrics_no_adapt"]["accuracy"],
@@ -181,7 +202,7 @@ def loco(seeds: list[int], name: str, sets: list[str]) -> None:
         _record(name, seed, entry, _command("loco", name, sets))
 
 
-def folds(seeds: list[int], name: str, sets: list[str]) -> None:
+def folds(seeds: list[int], name: str, sets: list[str], resume: bool = False) -> None:
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
 
@@ -191,9 +212,7 @@ def folds(seeds: list[int], name: str, sets: list[str]) -> None:
     extra = [a for s in sets for a in ("--set", s)]
     for seed in seeds:
         out = OUT / f"folds-{name}-s{seed}"
-        started = time.time()
-        ser("train", "--data", manifest, "--cv", "5", "--seed", seed, "--out", out, *extra)
-        minutes = round((time.time() - started) / 60, 1)
+        minutes = train_cv(out, resume, "--data", manifest, "--cv", "5", "--seed", seed, *extra)
         scores: dict[str, list] = {}
         for fold_dir in sorted(out.glob("fold*")):
             ckpt = load_checkpoint(fold_dir, "best")
@@ -346,12 +365,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", default="default")
     parser.add_argument("--set", dest="sets", action="append", default=[])
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="loco, folds: continue an interrupted seed's run folder (ser train --resume)",
+    )
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     if args.what == "loco":
-        loco(args.seeds, args.name, args.sets)
+        loco(args.seeds, args.name, args.sets, args.resume)
     elif args.what == "folds":
-        folds(args.seeds, args.name, args.sets)
+        folds(args.seeds, args.name, args.sets, args.resume)
     elif args.what == "loco-ensemble":
         loco_ensemble(args.seeds, args.name)
     elif args.what == "loco-distil":

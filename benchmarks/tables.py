@@ -552,6 +552,11 @@ FOLD_RESULTS = (
         "the same, half its training examples short cuts beside their own voice embedding "
         "(`train.short_cut_prob=0.5`)",
     ),
+    (
+        "folds-voice-60-epochs+corpus-weights+voice-l2-0.03.json",
+        "the same as class weights within each corpus, a weak L2 prior on the voice head "
+        "(`model_options.voice_l2=0.03`)",
+    ),
 )
 
 
@@ -1015,6 +1020,9 @@ TABLES: dict[str, Table] = {
             "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights+short-cuts "
             "--set features.voice=true --set train.class_weights=corpus "
             "--set train.short_cut_prob=0.5",
+            "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights+voice-l2-0.03 "
+            "--set features.voice=true --set train.class_weights=corpus "
+            "--set model_options.voice_l2=0.03",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),

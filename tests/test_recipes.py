@@ -200,3 +200,37 @@ def test_the_model_card_names_every_corpus_a_bundle_can_train_on_and_its_terms()
     assert len(licence.split("\n\n")) == len(folders)
     with pytest.raises(SystemExit, match="no-such-corpus"):
         default_model.corpus_card(("ravdess-speech-16k", "no-such-corpus"), "")
+
+
+def test_an_interrupted_benchmark_seed_resumes_and_its_minutes_count_every_attempt(
+    tmp_path, monkeypatch
+):
+    """benchmarks/corpora.py --resume: the run folder continues with `ser train --resume`, and the
+    minutes recorded add the interrupted attempt's to the one that finished; a fresh start
+    counts only its own time and never passes --resume."""
+    import subprocess
+
+    from benchmarks import corpora
+
+    now = [1000.0]
+    monkeypatch.setattr(corpora.time, "time", lambda: now[0])
+    calls = []
+    out = tmp_path / "folds-x-s0"
+
+    def fake_ser(*args):
+        calls.append(args)
+        out.mkdir(exist_ok=True)
+        now[0] += 120.0 if len(calls) == 1 else 180.0
+        if len(calls) == 1:  # the first attempt is interrupted two minutes in
+            raise subprocess.CalledProcessError(130, "ser train")
+
+    monkeypatch.setattr(corpora, "ser", fake_ser)
+    with pytest.raises(subprocess.CalledProcessError):
+        corpora.train_cv(out, False, "--data", "mix.csv")
+    assert "--resume" not in calls[0] and calls[0][-2:] == ("--out", out)
+    assert corpora.train_cv(out, True, "--data", "mix.csv") == 5.0
+    assert calls[1][-1] == "--resume"
+    assert json.loads((tmp_path / "folds-x-s0.minutes.json").read_text()) == {"minutes": 5.0}
+    # started again without --resume: only its own three minutes
+    assert corpora.train_cv(out, False, "--data", "mix.csv") == 3.0
+    assert "--resume" not in calls[2]
