@@ -166,13 +166,14 @@ def train_cv(out: Path, resume: bool, *args: object) -> float:
     OUT.minutes.json carries from one attempt to the next."""
     clock = out.with_name(out.name + ".minutes.json")
     before = json.loads(clock.read_text())["minutes"] if resume and clock.exists() else 0.0
-    again = resume and out.exists()
+    started_already = out.exists()  # without --resume, ser train refuses it: keep its clock
     started = time.time()
     try:
-        ser("train", *args, "--out", out, *(["--resume"] if again else []))
+        ser("train", *args, "--out", out, *(["--resume"] if resume and started_already else []))
     finally:  # an interrupted attempt's time counts too
         minutes = round(before + (time.time() - started) / 60, 1)
-        clock.write_text(json.dumps({"minutes": minutes}) + "\n")
+        if resume or not started_already:
+            clock.write_text(json.dumps({"minutes": minutes}) + "\n")
     return minutes
 
 

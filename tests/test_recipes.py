@@ -206,8 +206,8 @@ def test_an_interrupted_benchmark_seed_resumes_and_its_minutes_count_every_attem
     tmp_path, monkeypatch
 ):
     """benchmarks/corpora.py --resume: the run folder continues with `ser train --resume`, and the
-    minutes recorded add the interrupted attempt's to the one that finished; a fresh start
-    counts only its own time and never passes --resume."""
+    minutes recorded add the interrupted attempt's to the one that finished; a start without
+    --resume over a started folder (refused by ser train) leaves its minutes alone."""
     import subprocess
 
     from benchmarks import corpora
@@ -219,6 +219,8 @@ def test_an_interrupted_benchmark_seed_resumes_and_its_minutes_count_every_attem
 
     def fake_ser(*args):
         calls.append(args)
+        if "--resume" not in args and out.exists():  # ser train refuses a started folder
+            raise subprocess.CalledProcessError(1, "ser train")
         out.mkdir(exist_ok=True)
         now[0] += 120.0 if len(calls) == 1 else 180.0
         if len(calls) == 1:  # the first attempt is interrupted two minutes in
@@ -231,6 +233,8 @@ def test_an_interrupted_benchmark_seed_resumes_and_its_minutes_count_every_attem
     assert corpora.train_cv(out, True, "--data", "mix.csv") == 5.0
     assert calls[1][-1] == "--resume"
     assert json.loads((tmp_path / "folds-x-s0.minutes.json").read_text()) == {"minutes": 5.0}
-    # started again without --resume: only its own three minutes
-    assert corpora.train_cv(out, False, "--data", "mix.csv") == 3.0
+    # started again without --resume: refused, and the 5 minutes stay recorded
+    with pytest.raises(subprocess.CalledProcessError):
+        corpora.train_cv(out, False, "--data", "mix.csv")
     assert "--resume" not in calls[2]
+    assert json.loads((tmp_path / "folds-x-s0.minutes.json").read_text()) == {"minutes": 5.0}
