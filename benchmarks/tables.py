@@ -323,6 +323,7 @@ def _left_out_results() -> tuple[tuple[str, str], ...]:
         (f"left-out-{BUNDLE_RECIPE}+short-crops.json", "short crops in training: "),
         (f"left-out-{BUNDLE_RECIPE}+short-cuts.json", "short cuts in training: "),
         (f"left-out-{BUNDLE_RECIPE}+voice-l2.json", "voice prior (`voice_l2=0.1`): "),
+        (f"left-out-{BUNDLE_RECIPE}+voice-l2-0.03.json", "weak voice prior (`voice_l2=0.03`): "),
     )
 
 
@@ -704,49 +705,68 @@ def vad_sweep() -> str:
     return "\n".join(rows)
 
 
+# vad_misses.py --loco/--folds result names beside the bundled recipe's, and their rows' prefix
+SPEECH_CHECK_VARIANTS = (("+voice-l2-0.03", "weak voice prior (`voice_l2=0.03`): "),)
+
+
+def _speech_check_files(kind: str) -> list[tuple[str, str]]:
+    """The bundled recipe's vad-misses-KIND file, then each variant's that exists."""
+    files = [(f"vad-misses-{kind}-{BUNDLE_RECIPE}.json", "")]
+    for suffix, prefix in SPEECH_CHECK_VARIANTS:
+        name = f"vad-misses-{kind}-{BUNDLE_RECIPE}{suffix}.json"
+        if (RESULTS / name).exists():
+            files.append((name, prefix))
+    return files
+
+
 def loco_speech_check() -> str:
-    """Leave-one-corpus-out of the bundled recipe, as `ser eval` scores it and as `ser predict`
-    gives it (clips its speech check calls silence counted wrong)."""
-    seeds = list(_load(f"vad-misses-loco-{BUNDLE_RECIPE}.json")["seeds"].values())
-    return _loco_seed_rows(
-        seeds,
-        [
-            ("every clip classified (`ser eval`, the tables above)", lambda e: e),
-            (
-                "as `ser predict` gave it with Silero's own threshold (0.5): clips its speech "
-                "check called silence count as wrong",
-                lambda e: e["with_silero_default"],
-            ),
-            (
-                "as `ser predict` gives it (speech from 0.3): clips its speech check calls "
-                "silence count as wrong",
-                lambda e: e["with_speech_check"],
-            ),
-        ],
-    )
+    """Leave-one-corpus-out of the bundled recipe (and measured variants), as `ser eval` scores
+    it and as `ser predict` gives it (clips its speech check calls silence counted wrong)."""
+    table: list[str] = []
+    for name, prefix in _speech_check_files("loco"):
+        seeds = list(_load(name)["seeds"].values())
+        rows = _loco_seed_rows(
+            seeds,
+            [
+                (prefix + "every clip classified (`ser eval`, the tables above)", lambda e: e),
+                (
+                    prefix + "as `ser predict` gave it with Silero's own threshold (0.5): "
+                    "clips its speech check called silence count as wrong",
+                    lambda e: e["with_silero_default"],
+                ),
+                (
+                    prefix + "as `ser predict` gives it (speech from 0.3): clips its speech "
+                    "check calls silence count as wrong",
+                    lambda e: e["with_speech_check"],
+                ),
+            ],
+        ).splitlines()
+        table += rows if not table else rows[2:]
+    return "\n".join(table)
 
 
 def folds_speech_check() -> str:
-    """The bundled recipe's speaker folds, as `ser eval` scores them and as `ser predict` gives
-    them (clips its speech check calls silence counted wrong)."""
-    seeds = _load(f"vad-misses-folds-{BUNDLE_RECIPE}.json")["seeds"].values()
+    """The bundled recipe's speaker folds (and measured variants'), as `ser eval` scores them
+    and as `ser predict` gives them (clips its speech check calls silence counted wrong)."""
     rows = [
         "| 5 speaker folds, own classes | RAVDESS (8 classes) | EmoDB | ASED | seeds |",
         "|---|---|---|---|---|",
     ]
-    for what, pick in (
-        ("every clip classified (`ser eval`, the table above)", lambda e: e),
-        (
-            "as `ser predict` gave it with Silero's own threshold (0.5)",
-            lambda e: e["with_silero_default"],
-        ),
-        ("as `ser predict` gives it (speech from 0.3)", lambda e: e["with_speech_check"]),
-    ):
-        cells = [
-            _seeds_cell([pick(e[c])["accuracy"] for e in seeds])
-            for c in ("ravdess", "emodb", "ased")
-        ]
-        rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    for name, prefix in _speech_check_files("folds"):
+        seeds = _load(name)["seeds"].values()
+        for what, pick in (
+            ("every clip classified (`ser eval`, the table above)", lambda e: e),
+            (
+                "as `ser predict` gave it with Silero's own threshold (0.5)",
+                lambda e: e["with_silero_default"],
+            ),
+            ("as `ser predict` gives it (speech from 0.3)", lambda e: e["with_speech_check"]),
+        ):
+            cells = [
+                _seeds_cell([pick(e[c])["accuracy"] for e in seeds])
+                for c in ("ravdess", "emodb", "ased")
+            ]
+            rows.append(f"| {prefix}{what} | {' | '.join(cells)} | {len(seeds)} |")
     return "\n".join(rows)
 
 
@@ -1058,6 +1078,7 @@ TABLES: dict[str, Table] = {
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-crops",
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-cuts",
             f"python benchmarks/left_out.py {BUNDLE_RECIPE}+voice-l2",
+            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+voice-l2-0.03",
         ),
     ),
     "crop-averaging-loco": Table(
@@ -1085,13 +1106,19 @@ TABLES: dict[str, Table] = {
     "vad-sweep": Table(vad_sweep, ("vad-misses.json",), ("python benchmarks/vad_misses.py",)),
     "loco-speech-check": Table(
         loco_speech_check,
-        (f"vad-misses-loco-{BUNDLE_RECIPE}.json",),
-        (f"python benchmarks/vad_misses.py --loco {BUNDLE_RECIPE}",),
+        tuple(name for name, _ in _speech_check_files("loco")),
+        tuple(
+            f"python benchmarks/vad_misses.py --loco {name.removeprefix('vad-misses-loco-')[:-5]}"
+            for name, _ in _speech_check_files("loco")
+        ),
     ),
     "folds-speech-check": Table(
         folds_speech_check,
-        (f"vad-misses-folds-{BUNDLE_RECIPE}.json",),
-        (f"python benchmarks/vad_misses.py --folds {BUNDLE_RECIPE}",),
+        tuple(name for name, _ in _speech_check_files("folds")),
+        tuple(
+            f"python benchmarks/vad_misses.py --folds {name.removeprefix('vad-misses-folds-')[:-5]}"
+            for name, _ in _speech_check_files("folds")
+        ),
     ),
     "speed": Table(
         speed,

@@ -106,7 +106,7 @@ def _score(ckpt, test: list[dict], checks: dict[str, set]) -> dict:
 
 def loco(name: str, seeds: list[int]) -> None:
     """Leave-one-corpus-out accuracy with and without the speech checks' silence results."""
-    from corpora import OUT, RESULTS, mix_manifest
+    from corpora import OUT, mix_manifest
 
     from ser_cli.data.manifest import read_manifest
     from ser_cli.models.checkpoint import load_checkpoint
@@ -124,15 +124,14 @@ def loco(name: str, seeds: list[int]) -> None:
             entry["mean"][check] = _mean({c: entry[c][check] for c in CORPORA})
         out["seeds"][str(seed)] = entry
         print(json.dumps({seed: entry}, indent=1), flush=True)
-    out["measured"] = time.strftime("%Y-%m-%d %H:%M")
-    (RESULTS / f"vad-misses-loco-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+    _save("loco", name, seeds, out)
 
 
 def folds(name: str, seeds: list[int]) -> None:
     """Speaker-fold accuracy per corpus (each fold's best model on its test speakers, clip-
     weighted over the folds as ``corpora.py folds`` reports) with and without the speech
     checks' silence results."""
-    from corpora import OUT, RESULTS, mix_manifest
+    from corpora import OUT, mix_manifest
 
     from ser_cli.data.manifest import read_manifest
     from ser_cli.models.checkpoint import load_checkpoint
@@ -159,8 +158,18 @@ def folds(name: str, seeds: list[int]) -> None:
                 }
         out["seeds"][str(seed)] = entry
         print(json.dumps({seed: entry}, indent=1), flush=True)
+    _save("folds", name, seeds, out)
+
+
+def _save(kind: str, name: str, seeds: list[int], out: dict) -> None:
+    """results/vad-misses-KIND-NAME.json, with when and by which command it was measured."""
+    from corpora import RESULTS
+
     out["measured"] = time.strftime("%Y-%m-%d %H:%M")
-    (RESULTS / f"vad-misses-folds-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+    out["command"] = (
+        f"python benchmarks/vad_misses.py --{kind} {name} --seeds {' '.join(map(str, seeds))}"
+    )
+    (RESULTS / f"vad-misses-{kind}-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 def main() -> None:
