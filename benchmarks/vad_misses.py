@@ -141,7 +141,14 @@ def folds(name: str, seeds: list[int]) -> None:
     out: dict = {"name": name, "seeds": {}}
     for seed in seeds:
         per_fold: dict[str, list] = {c: [] for c in CORPORA}
-        for fold_dir in sorted((OUT / f"folds-{name}-s{seed}").glob("fold*")):
+        run = OUT / f"folds-{name}-s{seed}"
+        cv = json.loads((run / "cv.json").read_text()) if (run / "cv.json").exists() else {}
+        if not cv or cv["folds_run"] != cv["folds_total"]:
+            raise SystemExit(
+                f"{run}: its speaker folds are not all trained; finish them with python "
+                f"benchmarks/corpora.py folds --seeds {seed} --name {name} (its --set, --resume)"
+            )
+        for fold_dir in sorted(run.glob("fold*")):
             ckpt = load_checkpoint(fold_dir, "best")
             fold = fold_dir.name.removeprefix("fold")
             for corpus in CORPORA:
