@@ -79,6 +79,11 @@ def _bundle_recipe() -> str:
     return read_bundle()[0].recipe
 
 
+# The recipe the experiments' tables (left-out, crop averaging, speech check) measured their
+# variants against: the bundled recipe when they were measured. Pinned, so that a new bundle
+# recipe does not take those tables' source files away.
+EXPERIMENTS_BASE = "voice-60-epochs+corpus-weights"
+
 # The model bundled before issue 20: six RAVDESS-only networks (its per-fold ensemble's key in
 # ensemble-mix.json; its other figures are loco-bundled.json and crosscorpus-emodb.json).
 PREVIOUS_BUNDLE = "+".join(
@@ -300,8 +305,9 @@ def _loco_seed_rows(seeds, picks) -> str:
 
 
 def crop_averaging_loco() -> str:
-    """Test-time averages on the corpora the bundled recipe's LOCO models never heard."""
-    seeds = list(_load(f"crop-averaging-loco-{BUNDLE_RECIPE}.json")["seeds"].values())
+    """Test-time averages on the corpora the experiments' base recipe's LOCO models never
+    heard."""
+    seeds = list(_load(f"crop-averaging-loco-{EXPERIMENTS_BASE}.json")["seeds"].values())
     return _loco_seed_rows(
         seeds,
         [
@@ -319,17 +325,17 @@ def crop_averaging_loco() -> str:
 def _left_out_results() -> tuple[tuple[str, str], ...]:
     """benchmarks/left_out.py's result files shown, and the prefix of their rows."""
     return (
-        (f"left-out-{BUNDLE_RECIPE}.json", ""),
-        (f"left-out-{BUNDLE_RECIPE}+short-crops.json", "short crops in training: "),
-        (f"left-out-{BUNDLE_RECIPE}+short-cuts.json", "short cuts in training: "),
-        (f"left-out-{BUNDLE_RECIPE}+voice-l2.json", "voice prior (`voice_l2=0.1`): "),
-        (f"left-out-{BUNDLE_RECIPE}+voice-l2-0.03.json", "weak voice prior (`voice_l2=0.03`): "),
+        (f"left-out-{EXPERIMENTS_BASE}.json", ""),
+        (f"left-out-{EXPERIMENTS_BASE}+short-crops.json", "short crops in training: "),
+        (f"left-out-{EXPERIMENTS_BASE}+short-cuts.json", "short cuts in training: "),
+        (f"left-out-{EXPERIMENTS_BASE}+voice-l2.json", "voice prior (`voice_l2=0.1`): "),
+        (f"left-out-{EXPERIMENTS_BASE}+voice-l2-0.03.json", "weak voice prior (`voice_l2=0.03`): "),
     )
 
 
 def left_out() -> str:
-    """The bundled recipe's LOCO models on the corpus each never heard: adapted, and on short
-    cuts of each clip (benchmarks/left_out.py)."""
+    """The experiments' base recipe's LOCO models on the corpus each never heard: adapted, and
+    on short cuts of each clip (benchmarks/left_out.py)."""
     views = (
         ("none", "whole clips, no adaptation (what `ser predict` does)"),
         ("all", "every clip of the corpus normalised together (`--adapt all`)"),
@@ -705,22 +711,27 @@ def vad_sweep() -> str:
     return "\n".join(rows)
 
 
-# vad_misses.py --loco/--folds result names beside the bundled recipe's, and their rows' prefix
+# vad_misses.py --loco/--folds runs measured beside the experiments' base, and their rows' prefix
 SPEECH_CHECK_VARIANTS = (("+voice-l2-0.03", "weak voice prior (`voice_l2=0.03`): "),)
 
 
-def _speech_check_files(kind: str) -> list[tuple[str, str]]:
-    """The bundled recipe's vad-misses-KIND file, then each variant's that exists."""
-    files = [(f"vad-misses-{kind}-{BUNDLE_RECIPE}.json", "")]
+def _speech_check_runs(kind: str) -> list[tuple[str, str]]:
+    """The experiments' base run with a vad-misses-KIND file, then each variant's that exists:
+    (run name, row prefix)."""
+    runs = [(EXPERIMENTS_BASE, "")]
     for suffix, prefix in SPEECH_CHECK_VARIANTS:
-        name = f"vad-misses-{kind}-{BUNDLE_RECIPE}{suffix}.json"
-        if (RESULTS / name).exists():
-            files.append((name, prefix))
-    return files
+        if (RESULTS / f"vad-misses-{kind}-{EXPERIMENTS_BASE}{suffix}.json").exists():
+            runs.append((EXPERIMENTS_BASE + suffix, prefix))
+    return runs
+
+
+def _speech_check_files(kind: str) -> list[tuple[str, str]]:
+    """_speech_check_runs' result files: (file name, row prefix)."""
+    return [(f"vad-misses-{kind}-{run}.json", prefix) for run, prefix in _speech_check_runs(kind)]
 
 
 def loco_speech_check() -> str:
-    """Leave-one-corpus-out of the bundled recipe (and measured variants), as `ser eval` scores
+    """Leave-one-corpus-out of the experiments' base recipe (and measured variants), as `ser eval` scores
     it and as `ser predict` gives it (clips its speech check calls silence counted wrong)."""
     table: list[str] = []
     for name, prefix in _speech_check_files("loco"):
@@ -746,7 +757,7 @@ def loco_speech_check() -> str:
 
 
 def folds_speech_check() -> str:
-    """The bundled recipe's speaker folds (and measured variants'), as `ser eval` scores them
+    """The experiments' base recipe's speaker folds (and measured variants'), as `ser eval` scores them
     and as `ser predict` gives them (clips its speech check calls silence counted wrong)."""
     rows = [
         "| 5 speaker folds, own classes | RAVDESS (8 classes) | EmoDB | ASED | seeds |",
@@ -924,11 +935,11 @@ def _source_link(source: str) -> str:
 WRITTEN_BY = {
     "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
     "vad-misses.json": "python benchmarks/vad_misses.py",
-    f"vad-misses-loco-{_bundle_recipe()}.json": (
-        f"python benchmarks/vad_misses.py --loco {_bundle_recipe()}"
+    f"vad-misses-loco-{EXPERIMENTS_BASE}.json": (
+        f"python benchmarks/vad_misses.py --loco {EXPERIMENTS_BASE}"
     ),
-    f"vad-misses-folds-{_bundle_recipe()}.json": (
-        f"python benchmarks/vad_misses.py --folds {_bundle_recipe()}"
+    f"vad-misses-folds-{EXPERIMENTS_BASE}.json": (
+        f"python benchmarks/vad_misses.py --folds {EXPERIMENTS_BASE}"
     ),
     "resample.json": "python benchmarks/resample.py",
 }
@@ -1074,17 +1085,17 @@ TABLES: dict[str, Table] = {
         left_out,
         tuple(name for name, _ in _left_out_results()),
         (
-            f"python benchmarks/left_out.py {BUNDLE_RECIPE}",
-            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-crops",
-            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+short-cuts",
-            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+voice-l2",
-            f"python benchmarks/left_out.py {BUNDLE_RECIPE}+voice-l2-0.03",
+            f"python benchmarks/left_out.py {EXPERIMENTS_BASE}",
+            f"python benchmarks/left_out.py {EXPERIMENTS_BASE}+short-crops",
+            f"python benchmarks/left_out.py {EXPERIMENTS_BASE}+short-cuts",
+            f"python benchmarks/left_out.py {EXPERIMENTS_BASE}+voice-l2",
+            f"python benchmarks/left_out.py {EXPERIMENTS_BASE}+voice-l2-0.03",
         ),
     ),
     "crop-averaging-loco": Table(
         crop_averaging_loco,
-        (f"crop-averaging-loco-{BUNDLE_RECIPE}.json",),
-        (f"python benchmarks/crop_averaging.py --loco {BUNDLE_RECIPE}",),
+        (f"crop-averaging-loco-{EXPERIMENTS_BASE}.json",),
+        (f"python benchmarks/crop_averaging.py --loco {EXPERIMENTS_BASE}",),
     ),
     "crop-averaging": Table(
         crop_averaging,
@@ -1108,16 +1119,15 @@ TABLES: dict[str, Table] = {
         loco_speech_check,
         tuple(name for name, _ in _speech_check_files("loco")),
         tuple(
-            f"python benchmarks/vad_misses.py --loco {name.removeprefix('vad-misses-loco-')[:-5]}"
-            for name, _ in _speech_check_files("loco")
+            f"python benchmarks/vad_misses.py --loco {run}" for run, _ in _speech_check_runs("loco")
         ),
     ),
     "folds-speech-check": Table(
         folds_speech_check,
         tuple(name for name, _ in _speech_check_files("folds")),
         tuple(
-            f"python benchmarks/vad_misses.py --folds {name.removeprefix('vad-misses-folds-')[:-5]}"
-            for name, _ in _speech_check_files("folds")
+            f"python benchmarks/vad_misses.py --folds {run}"
+            for run, _ in _speech_check_runs("folds")
         ),
     ),
     "speed": Table(
