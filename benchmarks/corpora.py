@@ -127,11 +127,16 @@ def machine() -> dict:
 
 def _save(path: Path, seed: int, entry: dict, command: str, summary=None) -> dict:
     """Add one seed's entry to a result file (created when missing), with ``summary`` of all
-    its seeds when given."""
+    its seeds when given.
+
+    Each entry records the machine that measured it: seeds of one file may come from different
+    sessions on different CPUs. A file's top-level ``machine`` (how results were written before)
+    stays the machine of the entries that record none."""
     saved = json.loads(path.read_text()) if path.exists() else {"seeds": {}}
     saved["command"] = command
-    saved["machine"] = machine()
-    saved["seeds"][str(seed)] = entry
+    saved["seeds"][str(seed)] = {**entry, "machine": machine()}
+    if all("machine" in e for e in saved["seeds"].values()):
+        saved.pop("machine", None)
     if summary is not None:
         saved["summary"] = summary(saved["seeds"])
     path.write_text(json.dumps(saved, indent=2) + "\n")

@@ -238,3 +238,25 @@ def test_an_interrupted_benchmark_seed_resumes_and_its_minutes_count_every_attem
         corpora.train_cv(out, False, "--data", "mix.csv")
     assert "--resume" not in calls[2]
     assert json.loads((tmp_path / "folds-x-s0.minutes.json").read_text()) == {"minutes": 5.0}
+
+
+def test_each_benchmark_seed_records_the_machine_that_measured_it(tmp_path, monkeypatch):
+    """benchmarks/corpora.py result files gather seeds from sessions on different CPUs (whose
+    kernels train the same seed to different weights): each new entry records its own machine,
+    and a file's old top-level machine stays as long as an entry still relies on it."""
+    from benchmarks import corpora
+
+    path = tmp_path / "folds-x.json"
+    old = {"cpu_capability": "AVX2", "cores": 2}
+    path.write_text(json.dumps({"seeds": {"0": {"minutes": 1.0}}, "machine": old}))
+    monkeypatch.setattr(corpora, "machine", lambda: {"cpu_capability": "AVX512", "cores": 2})
+    saved = corpora._save(path, 1, {"minutes": 2.0}, "cmd")
+    assert saved["machine"] == old and "machine" not in saved["seeds"]["0"]
+    assert saved["seeds"]["1"] == {
+        "minutes": 2.0,
+        "machine": {"cpu_capability": "AVX512", "cores": 2},
+    }
+    assert json.loads(path.read_text()) == saved
+    # once every entry carries its machine the top-level one has nothing left to describe
+    saved = corpora._save(path, 0, {"minutes": 3.0}, "cmd")
+    assert "machine" not in saved and saved["seeds"]["0"]["machine"]["cpu_capability"] == "AVX512"
