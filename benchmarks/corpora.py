@@ -4,6 +4,7 @@
     python benchmarks/corpora.py loco [--seeds 0 1 2] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
     python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
+    python benchmarks/corpora.py folds-calibration --seeds 0 --name NAME
     (loco and folds take --resume: continue an interrupted seed where it stopped)
     python benchmarks/corpora.py loco-ensemble --seeds 0 1 2 --name NAME
     python benchmarks/corpora.py loco-distil --seeds 0 1 2 --name NAME [--set KEY=VALUE ...]
@@ -20,7 +21,10 @@ members are exactly those runs (seeds 0-2), each scored alone; the bundled ensem
 it does train on: ``ser train --data MIX --cv 5`` (each fold holds 4 RAVDESS actors and a fifth
 of every other corpus's speakers), each fold model scored per corpus on its test speakers, over
 the corpus's own classes, no adaptation (results/folds-NAME.json). The RAVDESS figure compares
-with the default recipe's 5-fold CV on RAVDESS alone (docs/accuracy.md).
+with the default recipe's 5-fold CV on RAVDESS alone (docs/accuracy.md). Each seed's entry also
+records the softmax temperature fitted on the folds' out-of-fold predictions (``calibration``),
+which calibrates a bundled model of that recipe and seed (benchmarks/train_default_model.py)
+without its fold models; ``folds-calibration`` adds it to seeds trained before it was recorded.
 
 ``loco-ensemble`` trains nothing: for each corpus left out, the ``loco`` run folders of the given
 seeds are combined (``ser ensemble``: the mean of their probabilities) and scored the same way,
@@ -233,9 +237,69 @@ def folds(seeds: list[int], name: str, sets: list[str], resume: bool = False) ->
             "corpora": {  # clip-weighted over the 5 folds, as `ser train --cv` reports
                 c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
             },
+            # what a bundle of this recipe and seed is calibrated with, kept with the figures
+            # so that the bundle can be rebuilt once the fold models are gone
+            "calibration": oof_calibration(out, rows),
         }
         _save(RESULTS / f"folds-{name}.json", seed, entry, _command("folds", name, sets))
         print(json.dumps(entry, indent=1))
+
+
+def oof_calibration(folder: Path, rows: list[dict]) -> dict:
+    """The softmax temperature fitted on a cross-validation's out-of-fold predictions: every
+    clip of ``rows`` predicted, without adaptation, by the model of ``folder/foldK`` for its
+    ``fold`` K, which never heard its speaker (as a user's clips are); with the expected
+    calibration error before and after. SystemExit when ``folder`` holds no fold models."""
+    from ser_cli.inference.calibration import (
+        PROB_FLOOR,
+        expected_calibration_error,
+        fit_temperature,
+        scaled_probabilities,
+    )
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    probs, targets = [], []
+    for fold_dir in sorted(folder.glob("fold*")):
+        ckpt = load_checkpoint(fold_dir, "best")
+        test = [r for r in rows if r["fold"] == fold_dir.name.removeprefix("fold")]
+        for p in evaluate_rows(ckpt, test, adapt=False, per_file=True)["predictions"]:
+            probs.append([p["probabilities"][n] for n in ckpt.labels])
+            targets.append(ckpt.labels.index(p["label"]))
+    if not probs:
+        raise SystemExit(f"{folder}: no fold models to fit a temperature on")
+    log_probs = np.log(np.maximum(np.asarray(probs), PROB_FLOOR))
+    y = np.asarray(targets)
+    temperature = fit_temperature(log_probs, y)
+    return {
+        "temperature": temperature,
+        "clips": len(y),
+        "val_ece_before": expected_calibration_error(np.exp(log_probs), y),
+        "val_ece_after": expected_calibration_error(
+            scaled_probabilities(log_probs, temperature), y
+        ),
+    }
+
+
+def folds_calibration(seeds: list[int], name: str) -> None:
+    """Add ``calibration`` (:func:`oof_calibration`) to folds-NAME.json's entries of seeds
+    trained before folds recorded it, from their run folders; nothing else in an entry moves."""
+    path = RESULTS / f"folds-{name}.json"
+    if not path.exists():
+        raise SystemExit(f"{path}: no such result; run `python benchmarks/corpora.py folds` first")
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    saved = json.loads(path.read_text())
+    for seed in seeds:
+        if str(seed) not in saved["seeds"]:
+            raise SystemExit(
+                f"{path}: no seed {seed}; train it with `corpora.py folds --seeds {seed}`"
+            )
+        saved["seeds"][str(seed)]["calibration"] = oof_calibration(
+            OUT / f"folds-{name}-s{seed}", rows
+        )
+        path.write_text(json.dumps(saved, indent=2) + "\n")
+        print(seed, json.dumps(saved["seeds"][str(seed)]["calibration"]))
 
 
 def loco_ensemble(seeds: list[int], name: str) -> None:
@@ -366,7 +430,15 @@ def ravdess_only(seeds: list[int]) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "what", choices=("loco", "ravdess-only", "folds", "loco-ensemble", "loco-distil")
+        "what",
+        choices=(
+            "loco",
+            "ravdess-only",
+            "folds",
+            "folds-calibration",
+            "loco-ensemble",
+            "loco-distil",
+        ),
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--name", default="default")
@@ -382,6 +454,8 @@ def main(argv: list[str]) -> None:
         loco(args.seeds, args.name, args.sets, args.resume)
     elif args.what == "folds":
         folds(args.seeds, args.name, args.sets, args.resume)
+    elif args.what == "folds-calibration":
+        folds_calibration(args.seeds, args.name)
     elif args.what == "loco-ensemble":
         loco_ensemble(args.seeds, args.name)
     elif args.what == "loco-distil":

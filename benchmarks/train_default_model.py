@@ -14,7 +14,9 @@ again.
 With no clip left for validation, the softmax temperature is fitted on the out-of-fold
 predictions of the same recipe's 5-fold cross-validation on the same corpora (see
 ``calibration_folds``): every clip is predicted by a model that never heard its speaker, without
-adaptation, as a user's clips are.
+adaptation, as a user's clips are. For a bundle on several corpora, the temperature that
+`benchmarks/corpora.py folds` recorded for the member's seed is used when the result file has
+it, so the fold models need not be on the machine.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class Folds:
     folder: Path
     manifest: Path
     command: str
+    # the fitted temperature as the folds' result file recorded it (benchmarks/corpora.py
+    # folds), used instead of the fold models, which a later session may no longer have
+    recorded: dict | None = None
 
 
 def calibration_folds(bundle: list[Member] | None = None) -> Folds:
@@ -105,11 +110,14 @@ def calibration_folds(bundle: list[Member] | None = None) -> Folds:
             "(its calibration folds come from `python benchmarks/corpora.py folds`)"
         )
     member = bundle[0]
+    result = corpora.RESULTS / f"folds-{member.recipe}.json"
+    seeds = json.loads(result.read_text())["seeds"] if result.exists() else {}
     return Folds(
         corpora.OUT / f"folds-{member.recipe}-s{member.seed}",
         corpora.OUT / "mix" / "manifest.csv",
         f"python benchmarks/corpora.py folds --seeds {member.seed} --name {member.recipe} "
         + " ".join(f"--set {s}" for s in recipe_overrides(member.recipe)),
+        seeds.get(str(member.seed), {}).get("calibration"),
     )
 
 
@@ -193,48 +201,31 @@ def main() -> None:
 
 
 def calibrate(run: Path, folds: Folds) -> None:
-    """Fit the bundled model's temperature on the out-of-fold predictions of ``folds``."""
-    import numpy as np
-
+    """Fit the bundled model's temperature on the out-of-fold predictions of ``folds`` (or take
+    the one their result file recorded)."""
+    from benchmarks.corpora import oof_calibration
     from ser_cli.atomic import write_json
     from ser_cli.data.manifest import read_manifest
-    from ser_cli.inference.calibration import (
-        PROB_FLOOR,
-        expected_calibration_error,
-        fit_temperature,
-        scaled_probabilities,
-    )
-    from ser_cli.inference.evaluate import evaluate_rows
-    from ser_cli.models.checkpoint import load_checkpoint, read_sidecar
+    from ser_cli.models.checkpoint import read_sidecar
 
-    rows = read_manifest(folds.manifest)
-    probs, targets = [], []
-    for fold_dir in sorted(folds.folder.glob("fold*")):
-        fold = fold_dir.name.removeprefix("fold")
-        ckpt = load_checkpoint(fold_dir, "best")
-        test = [r for r in rows if r["fold"] == fold]
-        report = evaluate_rows(ckpt, test, adapt=False, per_file=True)
-        for p in report["predictions"]:
-            probs.append([p["probabilities"][n] for n in ckpt.labels])
-            targets.append(ckpt.labels.index(p["label"]))
-    if not probs:
-        raise SystemExit(f"{folds.folder}: no fold models to calibrate on; run `{folds.command}`")
-    log_probs = np.log(np.maximum(np.asarray(probs), PROB_FLOOR))
-    targets = np.asarray(targets)
-    temperature = fit_temperature(log_probs, targets)
+    fitted = folds.recorded
+    if fitted is None:
+        if not any(folds.folder.glob("fold*")):
+            raise SystemExit(
+                f"{folds.folder}: no fold models to calibrate on; run `{folds.command}`"
+            )
+        fitted = oof_calibration(folds.folder, read_manifest(folds.manifest))
     meta = read_sidecar(run, "best")
     meta["calibration"] = {
-        "temperature": temperature,
+        "temperature": fitted["temperature"],
         "fitted_on": f"out-of-fold predictions of the recipe's 5-fold CV (`{folds.command}`)",
-        "clips": len(targets),
-        "val_ece_before": expected_calibration_error(np.exp(log_probs), targets),
-        "val_ece_after": expected_calibration_error(
-            scaled_probabilities(log_probs, temperature), targets
-        ),
+        "clips": fitted["clips"],
+        "val_ece_before": fitted["val_ece_before"],
+        "val_ece_after": fitted["val_ece_after"],
     }
     write_json(run / "best.json", meta)
     print(
-        f"temperature {temperature:.3f} (out-of-fold ECE {meta['calibration']['val_ece_before']:.3f} -> {meta['calibration']['val_ece_after']:.3f})"
+        f"temperature {fitted['temperature']:.3f} (out-of-fold ECE {fitted['val_ece_before']:.3f} -> {fitted['val_ece_after']:.3f})"
     )
 
 

@@ -260,3 +260,35 @@ def test_each_benchmark_seed_records_the_machine_that_measured_it(tmp_path, monk
     # once every entry carries its machine the top-level one has nothing left to describe
     saved = corpora._save(path, 0, {"minutes": 3.0}, "cmd")
     assert "machine" not in saved and saved["seeds"]["0"]["machine"]["cpu_capability"] == "AVX512"
+
+
+def test_a_bundle_is_calibrated_on_out_of_fold_predictions_or_on_what_the_folds_recorded(
+    tmp_path,
+):
+    """The bundle's temperature comes from its recipe's fold models predicting the speakers
+    each never heard; benchmarks/corpora.py folds records it, so a later rebuild uses the
+    record once the fold models are gone, and with neither it stops naming the command."""
+    from benchmarks import corpora
+    from ser_cli.models.checkpoint import read_sidecar
+    from synthetic_runs import make_run, write_corpus
+
+    rows = [{**r, "fold": str(int(r["speaker"]) % 2)} for r in write_corpus(tmp_path / "audio")]
+    folder = tmp_path / "folds-x-s0"
+    for fold in (0, 1):  # random heads scaled up: confident and mostly wrong
+        make_run(folder, "enhanced", seed=fold, name=f"fold{fold}")
+    fitted = corpora.oof_calibration(folder, rows)
+    assert fitted["clips"] == len(rows)
+    assert fitted["temperature"] > 1.0  # overconfident models are softened...
+    assert fitted["val_ece_after"] < fitted["val_ece_before"]  # ...and that calibrates them
+    with pytest.raises(SystemExit, match="no fold models"):
+        corpora.oof_calibration(tmp_path / "nothing", rows)
+
+    bundle = make_run(tmp_path, "enhanced", seed=7, name="bundle")
+    gone = default_model.Folds(tmp_path / "gone", tmp_path / "m.csv", "the folds command", fitted)
+    default_model.calibrate(bundle, gone)
+    calibration = read_sidecar(bundle, "best")["calibration"]
+    assert calibration["temperature"] == fitted["temperature"]
+    assert "the folds command" in calibration["fitted_on"]
+    unrecorded = default_model.Folds(tmp_path / "gone", tmp_path / "m.csv", "the folds command")
+    with pytest.raises(SystemExit, match="run `the folds command`"):
+        default_model.calibrate(bundle, unrecorded)
