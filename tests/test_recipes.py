@@ -268,9 +268,10 @@ def test_a_bundle_is_calibrated_on_out_of_fold_predictions_or_on_what_the_folds_
     """The bundle's temperature comes from its recipe's fold models predicting the speakers
     each never heard; benchmarks/corpora.py folds records it, so a later rebuild uses the
     record once the fold models are gone, and with neither it stops naming the command."""
+    from synthetic_runs import make_run, write_corpus
+
     from benchmarks import corpora
     from ser_cli.models.checkpoint import read_sidecar
-    from synthetic_runs import make_run, write_corpus
 
     rows = [{**r, "fold": str(int(r["speaker"]) % 2)} for r in write_corpus(tmp_path / "audio")]
     folder = tmp_path / "folds-x-s0"
