@@ -715,24 +715,31 @@ def vad_sweep() -> str:
 SPEECH_CHECK_VARIANTS = (("+voice-l2-0.03", "weak voice prior (`voice_l2=0.03`): "),)
 
 
+def _speech_check_file(kind: str, run: str) -> str:
+    """benchmarks/vad_misses.py --KIND RUN's result file."""
+    return f"vad-misses-{kind}-{run}.json"
+
+
 def _speech_check_runs(kind: str) -> list[tuple[str, str]]:
-    """The experiments' base run with a vad-misses-KIND file, then each variant's that exists:
+    """The experiments' base run, then each variant with a vad-misses-KIND result:
     (run name, row prefix)."""
-    runs = [(EXPERIMENTS_BASE, "")]
-    for suffix, prefix in SPEECH_CHECK_VARIANTS:
-        if (RESULTS / f"vad-misses-{kind}-{EXPERIMENTS_BASE}{suffix}.json").exists():
-            runs.append((EXPERIMENTS_BASE + suffix, prefix))
-    return runs
+    variants = [(EXPERIMENTS_BASE + suffix, prefix) for suffix, prefix in SPEECH_CHECK_VARIANTS]
+    return [(EXPERIMENTS_BASE, "")] + [
+        (run, prefix)
+        for run, prefix in variants
+        if (RESULTS / _speech_check_file(kind, run)).exists()
+    ]
 
 
 def _speech_check_files(kind: str) -> list[tuple[str, str]]:
     """_speech_check_runs' result files: (file name, row prefix)."""
-    return [(f"vad-misses-{kind}-{run}.json", prefix) for run, prefix in _speech_check_runs(kind)]
+    return [(_speech_check_file(kind, run), prefix) for run, prefix in _speech_check_runs(kind)]
 
 
 def loco_speech_check() -> str:
-    """Leave-one-corpus-out of the experiments' base recipe (and measured variants), as `ser eval` scores
-    it and as `ser predict` gives it (clips its speech check calls silence counted wrong)."""
+    """Leave-one-corpus-out of the experiments' base recipe (and measured variants), as `ser
+    eval` scores it and as `ser predict` gives it (clips its speech check calls silence counted
+    wrong)."""
     table: list[str] = []
     for name, prefix in _speech_check_files("loco"):
         seeds = list(_load(name)["seeds"].values())
@@ -757,8 +764,9 @@ def loco_speech_check() -> str:
 
 
 def folds_speech_check() -> str:
-    """The experiments' base recipe's speaker folds (and measured variants'), as `ser eval` scores them
-    and as `ser predict` gives them (clips its speech check calls silence counted wrong)."""
+    """The experiments' base recipe's speaker folds (and measured variants'), as `ser eval`
+    scores them and as `ser predict` gives them (clips its speech check calls silence counted
+    wrong)."""
     rows = [
         "| 5 speaker folds, own classes | RAVDESS (8 classes) | EmoDB | ASED | seeds |",
         "|---|---|---|---|---|",
@@ -935,12 +943,13 @@ def _source_link(source: str) -> str:
 WRITTEN_BY = {
     "eval-vs-predict.json": "python benchmarks/eval_vs_predict.py",
     "vad-misses.json": "python benchmarks/vad_misses.py",
-    f"vad-misses-loco-{EXPERIMENTS_BASE}.json": (
-        f"python benchmarks/vad_misses.py --loco {EXPERIMENTS_BASE}"
-    ),
-    f"vad-misses-folds-{EXPERIMENTS_BASE}.json": (
-        f"python benchmarks/vad_misses.py --folds {EXPERIMENTS_BASE}"
-    ),
+    # written before vad_misses.py recorded its command
+    **{
+        _speech_check_file(kind, EXPERIMENTS_BASE): (
+            f"python benchmarks/vad_misses.py --{kind} {EXPERIMENTS_BASE}"
+        )
+        for kind in ("loco", "folds")
+    },
     "resample.json": "python benchmarks/resample.py",
 }
 
