@@ -85,7 +85,7 @@ def unheard_ased(model: str) -> set[str]:
         sys.exit(
             f"{model}: it heard all but {len(unheard)} of the ASED speakers; pass --model a fold "
             "run of its recipe (python benchmarks/corpora.py folds ...; e.g. "
-            "bench-out/corpora/folds-voice-60-epochs+corpus-weights-s0/fold0)"
+            "bench-out/corpora/folds-voice-60-epochs+corpus-weights+voice-l2-0.03-s1/fold0)"
         )
     return unheard
 

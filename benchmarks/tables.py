@@ -135,9 +135,10 @@ def headline() -> str:
         _seeds_cell([e[c]["with_speech_check"][FOUR] for e in checked[1]])
         for c in (*corpora, "mean")
     )
-    seeds = _count(len(folds), "seed")
-    if len(folds) != loco_summary["seeds"]:  # folds / leave-one-corpus-out
-        seeds += " / " + _count(loco_summary["seeds"], "seed")
+    seeds = _seeds_label(len(folds), loco_summary["seeds"])
+    checked_seeds = _seeds_label(len(checked[0]), len(checked[1]))
+    # the speech-check row names its seeds where they are not the first row's
+    checked_note = "" if checked_seeds == seeds else f"; {checked_seeds}"
     rows = [
         "| | unseen speakers (5 folds), own classes: RAVDESS (8) / EmoDB (6) / ASED (5) | "
         "unseen corpus (left out), 4 classes: RAVDESS / EmoDB / ASED / mean |",
@@ -146,7 +147,7 @@ def headline() -> str:
         f"({_recipe_link(recipe, '')}; {seeds}) | "
         f"{fold_cells} | {loco_cells} |",
         f"| the same, as `ser predict` gives it (clips its speech check calls silence count "
-        f"as wrong) | {checked_folds} | {checked_loco} |",
+        f"as wrong{checked_note}) | {checked_folds} | {checked_loco} |",
         f"| model bundled before: six networks, RAVDESS alone | {_pct(old_mix['cv_no_adapt'])} "
         f"/ - / - | - / {_pct(old_loco['emodb'][0])} / {_pct(old_loco['ased'][0])} / - |",
         f"| one run of `ser train` (RAVDESS alone, the default recipe, {single['seeds']} seeds) | "
@@ -156,6 +157,13 @@ def headline() -> str:
         f"{_ms(_pair(classic, 'metrics_no_adapt.accuracy'))} / - / - | not measured |",
     ]
     return "\n".join(rows)
+
+
+def _seeds_label(folds: int, loco: int) -> str:
+    """The seeds of a row: "3 seeds", or "2 seeds / 3 seeds" where the folds and the
+    leave-one-corpus-out runs differ."""
+    label = _count(folds, "seed")
+    return label if folds == loco else f"{label} / {_count(loco, 'seed')}"
 
 
 def _pair(summary: dict, key: str) -> tuple[float, float]:

@@ -20,26 +20,26 @@ pytestmark = pytest.mark.vad  # the real speech check, as users run it
 
 CSV = """\
 path,start,end,label,neutral,calm,happy,sad,angry,fearful,disgust,surprised,error
-examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0008,0.0,0.0289,0.007,0.9397,0.0049,0.0101,0.0085,
-examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0427,0.6797,0.0015,0.217,0.002,0.0017,0.0545,0.0009,
-examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0003,0.0002,0.0009,0.0013,0.0114,0.0012,0.9722,0.0125,
-examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0005,0.0003,0.1329,0.0975,0.0164,0.7228,0.0128,0.0168,
-examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0026,0.0,0.2237,0.0027,0.2919,0.0081,0.0004,0.4705,
-examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,neutral,0.7452,0.1518,0.0127,0.0551,0.0178,0.0003,0.0138,0.0034,
-examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0013,0.0024,0.147,0.6179,0.0688,0.0575,0.1043,0.0009,
-examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0001,0.0,0.006,0.0005,0.009,0.0031,0.0138,0.9675,
+examples/angry_actor21_03-01-05-02-01-01-21.wav,,,angry,0.0009,0.0,0.03,0.0014,0.9475,0.0041,0.0029,0.0132,
+examples/calm_actor22_03-01-02-02-01-01-22.wav,,,calm,0.0115,0.7831,0.0007,0.19,0.0002,0.0021,0.0122,0.0003,
+examples/disgust_actor23_03-01-07-02-01-01-23.wav,,,disgust,0.0006,0.0007,0.0006,0.0012,0.0116,0.0011,0.9548,0.0293,
+examples/fearful_actor22_03-01-06-02-01-01-22.wav,,,fearful,0.0007,0.0006,0.1266,0.0571,0.0068,0.7144,0.0085,0.0853,
+examples/happy_actor23_03-01-03-02-01-01-23.wav,,,surprised,0.0004,0.0,0.0715,0.0002,0.055,0.0029,0.0001,0.87,
+examples/neutral_actor21_03-01-01-01-01-01-21.wav,,,neutral,0.7593,0.1947,0.0071,0.0108,0.0144,0.0003,0.011,0.0025,
+examples/sad_actor24_03-01-04-02-01-01-24.wav,,,sad,0.0006,0.0034,0.1591,0.5794,0.0813,0.0876,0.0834,0.0053,
+examples/surprised_actor24_03-01-08-02-01-01-24.wav,,,surprised,0.0001,0.0,0.0042,0.0001,0.0033,0.0004,0.0024,0.9897,
 """
 
 TABLE = """\
 ● examples/angry_actor21_03-01-05-02-01-01-21.wav  →  angry
-  angry ████████████████████████████··  94.0%
-  happy █·····························   2.9%
-disgust ······························   1.0%
+    angry ████████████████████████████··  94.8%
+    happy █·····························   3.0%
+surprised ······························   1.3%
 
 ● examples/happy_actor23_03-01-03-02-01-01-23.wav  →  surprised
-surprised ██████████████················  47.0%
-    angry █████████·····················  29.2%
-    happy ███████·······················  22.4%
+surprised ██████████████████████████····  87.0%
+    happy ██····························   7.1%
+    angry ██····························   5.5%
 
 2 file(s): 2 with speech, 0 without speech (silence), 0 failed
 """
@@ -50,24 +50,24 @@ JSON = """\
     "path": "examples/sad_actor24_03-01-04-02-01-01-24.wav",
     "label": "sad",
     "probabilities": {
-      "neutral": 0.0013,
-      "calm": 0.0024,
-      "happy": 0.147,
-      "sad": 0.6179,
-      "angry": 0.0688,
-      "fearful": 0.0575,
-      "disgust": 0.1043,
-      "surprised": 0.0009
+      "neutral": 0.0006,
+      "calm": 0.0034,
+      "happy": 0.1591,
+      "sad": 0.5794,
+      "angry": 0.0813,
+      "fearful": 0.0876,
+      "disgust": 0.0834,
+      "surprised": 0.0053
     },
     "duration": 4.404,
     "top": [
       {
         "label": "sad",
-        "probability": 0.6179
+        "probability": 0.5794
       },
       {
         "label": "happy",
-        "probability": 0.147
+        "probability": 0.1591
       }
     ]
   }
