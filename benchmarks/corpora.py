@@ -5,6 +5,7 @@
     python benchmarks/corpora.py ravdess-only [--seeds 0 1 2]
     python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py folds-calibration --seeds 0 --name NAME
+    python benchmarks/corpora.py folds-ensemble --seeds 1 2 --name NAME
     (loco and folds take --resume: continue an interrupted seed where it stopped)
     python benchmarks/corpora.py loco-ensemble --seeds 0 1 2 --name NAME
     python benchmarks/corpora.py loco-distil --seeds 0 1 2 --name NAME [--set KEY=VALUE ...]
@@ -25,6 +26,9 @@ with the default recipe's 5-fold CV on RAVDESS alone (docs/accuracy.md). Each se
 records the softmax temperature fitted on the folds' out-of-fold predictions (``calibration``),
 which calibrates a bundled model of that recipe and seed (benchmarks/train_default_model.py)
 without its fold models; ``folds-calibration`` adds it to seeds trained before it was recorded.
+``folds-ensemble`` trains nothing: fold K's models of the given seeds combined (``ser
+ensemble``) and scored on fold K's test speakers the same way, beside the same seeds one network
+at a time (results/folds-ensemble-NAME.json, keyed by the seeds combined).
 
 ``loco-ensemble`` trains nothing: for each corpus left out, the ``loco`` run folders of the given
 seeds are combined (``ser ensemble``: the mean of their probabilities) and scored the same way,
@@ -35,8 +39,8 @@ on the same training corpora with that ensemble as its teacher (``train.teacher`
 on the augmented training clips) and scores it the same way (results/loco-distil-NAME.json):
 one network against the ensemble it learns from, on voices, languages and rooms neither heard.
 
-Results: benchmarks/results/loco-NAME.json, folds-NAME.json, loco-ensemble-NAME.json, loco-ravdess-only.json and loco-bundled.json,
-one entry per seed,
+Results: benchmarks/results/loco-NAME.json, folds-NAME.json, folds-ensemble-NAME.json,
+loco-ensemble-NAME.json, loco-ravdess-only.json and loco-bundled.json, one entry per seed,
 written as each seed finishes (the run folders stay in bench-out/corpora/). A seed stopped midway
 (Ctrl-C, or the session's end) continues with the same command and ``--resume``: finished folds
 are kept, the interrupted one goes on from its last epoch, and the minutes recorded count every
@@ -129,7 +133,7 @@ def machine() -> dict:
     }
 
 
-def _save(path: Path, seed: int, entry: dict, command: str, summary=None) -> dict:
+def _save(path: Path, seed: int | str, entry: dict, command: str, summary=None) -> dict:
     """Add one seed's entry to a result file (created when missing), with ``summary`` of all
     its seeds when given.
 
@@ -302,6 +306,62 @@ def folds_calibration(seeds: list[int], name: str) -> None:
         print(seed, json.dumps(saved["seeds"][str(seed)]["calibration"]))
 
 
+def folds_ensemble(seeds: list[int], name: str) -> None:
+    """The speaker folds of several seeds combined fold by fold: fold K's networks of every
+    seed in one `ser ensemble` (the mean of their probabilities), scored like ``folds`` on fold
+    K's test speakers, each corpus over its own classes. Trains nothing. Beside it the result
+    file keeps the same seeds' figures one network at a time, from folds-NAME.json, so the
+    ensemble's gain over one network is read from one file (issue 20: ship the ensemble only
+    if one network loses more than a point)."""
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+    from ser_cli.models.combine import combine_runs
+
+    if len(seeds) < 2:
+        raise SystemExit("folds-ensemble combines the runs of two or more seeds: give --seeds")
+    singles = RESULTS / f"folds-{name}.json"
+    recorded = json.loads(singles.read_text())["seeds"] if singles.exists() else {}
+    missing = [s for s in seeds if str(s) not in recorded]
+    if missing:
+        raise SystemExit(
+            f"{singles}: no seed {', '.join(map(str, missing))}; run `corpora.py folds` first"
+        )
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    folds_of = sorted({r["fold"] for r in rows if r.get("fold", "") != ""})
+    runs = {
+        fold: [OUT / f"folds-{name}-s{seed}" / f"fold{fold}" for seed in seeds] for fold in folds_of
+    }
+    gone = [str(r) for fold in folds_of for r in runs[fold] if not (r / "best.json").exists()]
+    if gone:
+        raise SystemExit(
+            f"{gone[0]}{' and others' if len(gone) > 1 else ''}: no fold model; "
+            "run `corpora.py folds` for that seed on this machine"
+        )
+    out = OUT / f"folds-ensemble-{name}-s{'-'.join(map(str, seeds))}"
+    scores: dict[str, list] = {}
+    for fold in folds_of:
+        if not (out / f"fold{fold}" / "best.json").exists():
+            combine_runs(runs[fold], out / f"fold{fold}")
+        ckpt = load_checkpoint(out / f"fold{fold}")
+        for corpus in CORPORA:
+            test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
+            own = sorted({r["label"] for r in test})
+            m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+            scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+    entry = {
+        "members": [f"folds-{name}-s{seed}" for seed in seeds],
+        "corpora": {  # clip-weighted over the folds, as `folds` reports
+            c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
+        },
+        "one_network": {str(s): recorded[str(s)]["corpora"] for s in seeds},
+    }
+    key = "-".join(map(str, seeds))
+    command = f"python benchmarks/corpora.py folds-ensemble --seeds {' '.join(map(str, seeds))} --name {name}"
+    saved = _save(RESULTS / f"folds-ensemble-{name}.json", key, entry, command)
+    print(json.dumps(saved["seeds"][key], indent=1))
+
+
 def loco_ensemble(seeds: list[int], name: str) -> None:
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
@@ -436,6 +496,7 @@ def main(argv: list[str]) -> None:
             "ravdess-only",
             "folds",
             "folds-calibration",
+            "folds-ensemble",
             "loco-ensemble",
             "loco-distil",
         ),
@@ -456,6 +517,8 @@ def main(argv: list[str]) -> None:
         folds(args.seeds, args.name, args.sets, args.resume)
     elif args.what == "folds-calibration":
         folds_calibration(args.seeds, args.name)
+    elif args.what == "folds-ensemble":
+        folds_ensemble(args.seeds, args.name)
     elif args.what == "loco-ensemble":
         loco_ensemble(args.seeds, args.name)
     elif args.what == "loco-distil":

@@ -575,6 +575,12 @@ FOLD_RESULTS = (
 )
 
 
+CORPUS_COLUMNS = ("ravdess", "emodb", "ased")
+FOLD_ENSEMBLES = (  # benchmarks/corpora.py folds-ensemble
+    ("folds-ensemble-voice-60-epochs+corpus-weights+voice-l2-0.03.json", "weak voice prior"),
+)
+
+
 def corpus_folds() -> str:
     """Speaker folds with every corpus in training: each corpus's unseen speakers, own classes."""
     rows = [
@@ -597,6 +603,24 @@ def corpus_folds() -> str:
         for corpus in ("ravdess", "emodb", "ased"):
             cells.append(_seeds_cell([s["corpora"][corpus] for s in seeds]))
         rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
+    for name, what in FOLD_ENSEMBLES:
+        if not (RESULTS / name).exists():
+            continue
+        for entry in _load(name)["seeds"].values():
+            members = [s.rsplit("-s", 1)[1] for s in entry["members"]]
+            alone = list(entry["one_network"].values())
+            seeds = " and ".join([", ".join(members[:-1]), members[-1]])
+            rows.append(
+                f"| {what}: seeds {seeds} one network at a time | "
+                + " | ".join(_seeds_cell([a[c] for a in alone]) for c in CORPUS_COLUMNS)
+                + f" | {len(alone)} |"
+            )
+            rows.append(
+                f"| {what}: the same seeds' networks fold by fold in one ensemble (mean of "
+                "probabilities) | "
+                + " | ".join(_pct(entry["corpora"][c]) for c in CORPUS_COLUMNS)
+                + f" | {len(members)} in one ensemble |"
+            )
     return "\n".join(rows)
 
 
@@ -1071,6 +1095,8 @@ TABLES: dict[str, Table] = {
             "python benchmarks/corpora.py folds --name voice-60-epochs+corpus-weights+voice-l2-0.03 "
             "--set features.voice=true --set train.class_weights=corpus "
             "--set model_options.voice_l2=0.03",
+            "python benchmarks/corpora.py folds-ensemble --seeds 1 2 "
+            "--name voice-60-epochs+corpus-weights+voice-l2-0.03",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),

@@ -293,3 +293,68 @@ def test_a_bundle_is_calibrated_on_out_of_fold_predictions_or_on_what_the_folds_
     unrecorded = default_model.Folds(tmp_path / "gone", tmp_path / "m.csv", "the folds command")
     with pytest.raises(SystemExit, match="run `the folds command`"):
         default_model.calibrate(bundle, unrecorded)
+
+
+def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
+    tmp_path, monkeypatch
+):
+    """benchmarks/corpora.py folds-ensemble: fold K's models of each seed in one ensemble, scored
+    on fold K's speakers (its probabilities are the mean of its members'), with the same seeds'
+    one-network figures from folds-NAME.json beside it; a seed never scored or a fold model
+    gone stops in one line naming what to run."""
+    import csv
+    import shutil
+
+    import numpy as np
+    from synthetic_runs import make_run, write_corpus
+
+    from benchmarks import corpora
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    rows = [
+        {**r, "fold": str(int(r["speaker"]) % 2), "corpus": "ravdess"}
+        for r in write_corpus(tmp_path / "audio")
+    ]
+    manifest = tmp_path / "mix.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out, results = tmp_path / "corpora", tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setattr(corpora, "OUT", out)
+    monkeypatch.setattr(corpora, "RESULTS", results)
+    monkeypatch.setattr(corpora, "CORPORA", ("ravdess",))
+    monkeypatch.setattr(corpora, "mix_manifest", lambda: manifest)
+    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+
+    with pytest.raises(SystemExit, match="no seed 1, 2; run `corpora.py folds` first"):
+        corpora.folds_ensemble([1, 2], "x")
+    recorded = {"1": {"corpora": {"ravdess": 0.25}}, "2": {"corpora": {"ravdess": 0.5}}}
+    (results / "folds-x.json").write_text(json.dumps({"seeds": recorded}))
+    for seed in (1, 2):  # one training set per fold: the seeds' runs share its statistics
+        for fold in (0, 1):
+            make_run(out / f"folds-x-s{seed}", "enhanced", 10 * seed + fold, stats_seed=fold,
+                     name=f"fold{fold}")  # fmt: skip
+    corpora.folds_ensemble([1, 2], "x")
+    entry = json.loads((results / "folds-ensemble-x.json").read_text())["seeds"]["1-2"]
+    assert entry["one_network"] == {"1": {"ravdess": 0.25}, "2": {"ravdess": 0.5}}
+
+    right = 0  # the mean of the two seeds' probabilities, fold by fold
+    for fold in ("0", "1"):
+        test = [r for r in rows if r["fold"] == fold]
+        probs = []
+        for seed in (1, 2):
+            ckpt = load_checkpoint(out / f"folds-x-s{seed}" / f"fold{fold}")
+            predictions = evaluate_rows(ckpt, test, adapt=False, per_file=True)["predictions"]
+            probs.append([[p["probabilities"][n] for n in ckpt.labels] for p in predictions])
+            truth = [p["label"] for p in predictions]  # each clip's own label
+        labels = [ckpt.labels[i] for i in np.mean(probs, axis=0).argmax(1)]
+        right += sum(a == b for a, b in zip(labels, truth, strict=True))
+    assert entry["corpora"]["ravdess"] == pytest.approx(right / len(rows))
+
+    shutil.rmtree(out / "folds-x-s2" / "fold1")
+    shutil.rmtree(out / "folds-ensemble-x-s1-2")
+    with pytest.raises(SystemExit, match="folds-x-s2/fold1: no fold model"):
+        corpora.folds_ensemble([1, 2], "x")
