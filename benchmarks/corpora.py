@@ -63,6 +63,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ser_cli.atomic import write_json  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {
     "ravdess": DATA / "ravdess-speech-16k",
@@ -147,7 +149,7 @@ def _save(path: Path, seed: int | str, entry: dict, command: str, summary=None) 
         saved.pop("machine", None)
     if summary is not None:
         saved["summary"] = summary(saved["seeds"])
-    path.write_text(json.dumps(saved, indent=2) + "\n")
+    write_json(path, saved)
     return saved
 
 
@@ -302,7 +304,7 @@ def folds_calibration(seeds: list[int], name: str) -> None:
         saved["seeds"][str(seed)]["calibration"] = oof_calibration(
             OUT / f"folds-{name}-s{seed}", rows
         )
-        path.write_text(json.dumps(saved, indent=2) + "\n")
+        write_json(path, saved)
         print(seed, json.dumps(saved["seeds"][str(seed)]["calibration"]))
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ser_cli.atomic import write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CROP, STEP = 200, 50  # frames: 2 s crops every 0.5 s
@@ -126,7 +127,7 @@ def _write(name: str, args: str, per_seed: dict, **more) -> None:
         **more,
     }
     path = ROOT / "benchmarks" / "results" / f"crop-averaging-{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(path, result)
 
 
 def main(argv: list[str]) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ser_cli.atomic import write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ravdess-speech-16k"
@@ -98,7 +99,7 @@ def main() -> None:
             }
     out["measured"] = time.strftime("%Y-%m-%d %H:%M")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "eval-vs-predict.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "eval-vs-predict.json", out)
     print(json.dumps(out, indent=2))
 
 

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from ser_cli.atomic import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -104,7 +106,7 @@ def _measure(rev: str, before: Path, repeat: int) -> dict:
         result[c] = {"before_median_s": b, "after_median_s": a, "ratio": a / b}
     result["added_checks_ms"] = _checks_ms(clip)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "guard-overhead.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(RESULTS / "guard-overhead.json", result)
     return result
 
 

@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from ser_cli.atomic import write_json  # noqa: E402
 
 SHORT = (1.0, 0.5)  # seconds of speech kept for the short-clip views
 
@@ -141,7 +142,7 @@ def main(argv: list[str]) -> None:
         "seeds": per_seed,
     }
     path = ROOT / "benchmarks" / "results" / f"left-out-{args.name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(path, result)
     print(json.dumps({s: e["mean"] for s, e in per_seed.items()}, indent=1))
 
 

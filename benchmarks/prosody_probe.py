@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from corpora import CORPORA, RESULTS, mix_manifest  # noqa: E402
 
+from ser_cli.atomic import write_json  # noqa: E402
 from ser_cli.audio.io import SAMPLE_RATE  # noqa: E402
 from ser_cli.features.normalization import STD_FLOOR  # noqa: E402
 from ser_cli.inference.label_mapping import FOUR_CLASSES  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
         "clips": len(rows),
         "accuracy_4class": results,
     }
-    (RESULTS / "prosody-probe.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "prosody-probe.json", out)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ser_cli.atomic import write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -156,7 +157,7 @@ def run_recipe(name: str, seeds: list[int]) -> None:
         saved["recipe"] = str(config.relative_to(ROOT))
         saved["config"] = yaml.safe_load(config.read_text())
         RESULTS.mkdir(parents=True, exist_ok=True)
-        result_path.write_text(json.dumps(saved, indent=2) + "\n")
+        write_json(result_path, saved)
         print(name, seed, json.dumps(summarise(saved)))
 
 
@@ -258,7 +259,7 @@ def _score_ensemble(
         "folds": folds,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result_path.write_text(json.dumps(saved, indent=2) + "\n")
+    write_json(result_path, saved)
     print(key, json.dumps({k: v for k, v in saved[key].items() if k != "folds"}))
 
 

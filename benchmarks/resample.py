@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from ser_cli.atomic import write_json  # noqa: E402
 from ser_cli.audio.io import SAMPLE_RATE, resample, write_audio  # noqa: E402
 from ser_cli.audio.synthetic import synth_clip  # noqa: E402
 from ser_cli.labels import EMOTIONS  # noqa: E402
@@ -134,7 +134,7 @@ def main() -> None:
         **result,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "resample.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(RESULTS / "resample.json", result)
     print(json.dumps(result, indent=2))
 
 

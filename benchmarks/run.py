@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ser_cli.atomic import write_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -66,7 +67,7 @@ def _wall(cmd: list[str], repeat: int = 5) -> list[float]:
 def _save(name: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {"measured": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), **data}
-    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    write_json(RESULTS / f"{name}.json", data)
     print(json.dumps(data, indent=2))
 
 

@@ -45,7 +45,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
+from ser_cli.atomic import write_json  # noqa: E402
 from ser_cli.audio.io import SAMPLE_RATE, load_audio, write_audio  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -443,7 +443,7 @@ def main() -> None:
     }
     report["wall_seconds"] = round(time.time() - started, 1)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(RESULTS, report)
     a, t = report["accuracy"], report["throughput"]
     print(
         f"utterances found within {TOLERANCE} s: {a['found_within_tolerance']}/{a['utterances']}; "

@@ -84,6 +84,8 @@ def _bundle_recipe() -> str:
 # recipe does not take those tables' source files away.
 EXPERIMENTS_BASE = "voice-60-epochs+corpus-weights"
 
+CORPUS_COLUMNS = ("ravdess", "emodb", "ased")  # the shared corpora, in the tables' column order
+
 # The model bundled before issue 20: six RAVDESS-only networks (its per-fold ensemble's key in
 # ensemble-mix.json; its other figures are loco-bundled.json and crosscorpus-emodb.json).
 PREVIOUS_BUNDLE = "+".join(
@@ -120,7 +122,7 @@ def headline() -> str:
     single_loco = _load("loco-ravdess-only.json")["summary"]["four_class_accuracy"]
     single = summarise(_load(f"recipe-{DEFAULT_RECIPE}.json"))
     classic = _load("cv-classic.json")["summary"]
-    corpora = ("ravdess", "emodb", "ased")
+    corpora = CORPUS_COLUMNS
     fold_cells = " / ".join(_seeds_cell([f["corpora"][c] for f in folds]) for c in corpora)
     loco_cells = " / ".join(_ms(loco[c]) for c in (*corpora, "mean"))
     # the same models scored as `ser predict` gives them (benchmarks/vad_misses.py)
@@ -411,7 +413,7 @@ def voice_head_probe() -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for strength, entry in saved["voice_l2"].items():
-        cells = [_seeds_cell(entry["accuracy"][c]) for c in ("ravdess", "emodb", "ased")]
+        cells = [_seeds_cell(entry["accuracy"][c]) for c in CORPUS_COLUMNS]
         rows.append(
             f"| {strength} | {' | '.join(cells)} | {_pct(entry['mean'])} | "
             f"{np.mean(entry['weight_norm']):.2f} | {len(saved['seeds'])} |"
@@ -421,6 +423,25 @@ def voice_head_probe() -> str:
         rows.append(
             f"| the kept recipe's networks, seed 0 (their voice heads) | - | - | - | - | "
             f"{np.mean(list(nets.values())):.2f} | 1 |"
+        )
+    return "\n".join(rows)
+
+
+def voice_head_global_norm() -> str:
+    """The same probe with a share of the training embeddings z-scored globally, as `ser
+    predict` z-scores (benchmarks/voice_head_probe.py --global-norm)."""
+    saved = _load("voice-head-probe-global-norm.json")
+    rows = [
+        "| `model_options.voice_l2` | share z-scored globally in training "
+        "(`train.global_norm_prob`) | RAVDESS | EmoDB | ASED | mean | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, entry in saved["voice_l2_and_global_share"].items():
+        strength, share = key.split()
+        cells = [_seeds_cell(entry["accuracy"][c]) for c in CORPUS_COLUMNS]
+        rows.append(
+            f"| {strength} | {share} | {' | '.join(cells)} | {_pct(entry['mean'])} | "
+            f"{len(saved['seeds'])} |"
         )
     return "\n".join(rows)
 
@@ -575,7 +596,6 @@ FOLD_RESULTS = (
 )
 
 
-CORPUS_COLUMNS = ("ravdess", "emodb", "ased")
 FOLD_ENSEMBLES = (  # benchmarks/corpora.py folds-ensemble
     ("folds-ensemble-voice-60-epochs+corpus-weights+voice-l2-0.03.json", "weak voice prior"),
 )
@@ -600,7 +620,7 @@ def corpus_folds() -> str:
             continue
         seeds = _load(name)["seeds"].values()
         cells = []
-        for corpus in ("ravdess", "emodb", "ased"):
+        for corpus in CORPUS_COLUMNS:
             cells.append(_seeds_cell([s["corpora"][corpus] for s in seeds]))
         rows.append(f"| {what} | {' | '.join(cells)} | {len(seeds)} |")
     for name, what in FOLD_ENSEMBLES:
@@ -813,10 +833,7 @@ def folds_speech_check() -> str:
             ),
             ("as `ser predict` gives it (speech from 0.3)", lambda e: e["with_speech_check"]),
         ):
-            cells = [
-                _seeds_cell([pick(e[c])["accuracy"] for e in seeds])
-                for c in ("ravdess", "emodb", "ased")
-            ]
+            cells = [_seeds_cell([pick(e[c])["accuracy"] for e in seeds]) for c in CORPUS_COLUMNS]
             rows.append(f"| {prefix}{what} | {' | '.join(cells)} | {len(seeds)} |")
     return "\n".join(rows)
 
@@ -1097,6 +1114,8 @@ TABLES: dict[str, Table] = {
             "--set model_options.voice_l2=0.03",
             "python benchmarks/corpora.py folds-ensemble --seeds 1 2 "
             "--name voice-60-epochs+corpus-weights+voice-l2-0.03",
+            "python benchmarks/corpora.py folds-ensemble --seeds 1 2 3 "
+            "--name voice-60-epochs+corpus-weights+voice-l2-0.03",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),
@@ -1123,6 +1142,11 @@ TABLES: dict[str, Table] = {
         voice_head_probe,
         ("voice-head-probe.json",),
         ("python benchmarks/voice_head_probe.py --seeds 0 1 2",),
+    ),
+    "voice-head-global-norm": Table(
+        voice_head_global_norm,
+        ("voice-head-probe-global-norm.json",),
+        ("python benchmarks/voice_head_probe.py --global-norm --seeds 0 1 2",),
     ),
     "left-out": Table(
         left_out,

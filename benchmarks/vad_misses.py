@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-
+from ser_cli.atomic import write_json  # noqa: E402
 
 CORPORA = ("ravdess", "emodb", "ased")
 
@@ -176,7 +176,7 @@ def _save(kind: str, name: str, seeds: list[int], out: dict) -> None:
     out["command"] = (
         f"python benchmarks/vad_misses.py --{kind} {name} --seeds {' '.join(map(str, seeds))}"
     )
-    (RESULTS / f"vad-misses-{kind}-{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / f"vad-misses-{kind}-{name}.json", out)
 
 
 def main() -> None:
@@ -288,7 +288,7 @@ def misses() -> None:
         "files_at_silero_default": silero_default,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "vad-misses.json").write_text(json.dumps(out, indent=2) + "\n")
+    write_json(RESULTS / "vad-misses.json", out)
     print(
         json.dumps({k: v for k, v in out.items() if not k.startswith(("files", "sweep"))}, indent=2)
     )

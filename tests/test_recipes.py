@@ -358,3 +358,26 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     shutil.rmtree(out / "folds-ensemble-x-s1-2")
     with pytest.raises(SystemExit, match="folds-x-s2/fold1: no fold model"):
         corpora.folds_ensemble([1, 2], "x")
+
+
+def test_a_failed_write_of_a_benchmark_result_keeps_the_seeds_already_recorded(
+    tmp_path, monkeypatch
+):
+    """A result file gathers hours of seeds: a write that fails (disk full) must leave it as it
+    was, never half-written (benchmarks write through ser_cli.atomic)."""
+    from benchmarks import corpora
+    from ser_cli import atomic
+    from ser_cli.errors import OutputError
+
+    path = tmp_path / "folds-x.json"
+    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+    before = corpora._save(path, 0, {"minutes": 65.0}, "cmd")
+
+    def disk_full(_path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic, "_fsync", disk_full)
+    with pytest.raises(OutputError, match="the old file is kept"):
+        corpora._save(path, 1, {"minutes": 70.0}, "cmd")
+    assert json.loads(path.read_text()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["folds-x.json"]  # no temporary left
