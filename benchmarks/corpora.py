@@ -6,6 +6,7 @@
     python benchmarks/corpora.py folds [--seeds 0] [--name NAME] [--set KEY=VALUE ...]
     python benchmarks/corpora.py folds-calibration --seeds 0 --name NAME
     python benchmarks/corpora.py folds-ensemble --seeds 1 2 --name NAME
+    python benchmarks/corpora.py folds-distil --seeds 1 2 3 --name NAME [--set KEY=VALUE ...]
     (loco and folds take --resume: continue an interrupted seed where it stopped)
     python benchmarks/corpora.py loco-ensemble --seeds 0 1 2 --name NAME
     python benchmarks/corpora.py loco-distil --seeds 0 1 2 --name NAME [--set KEY=VALUE ...]
@@ -28,7 +29,9 @@ which calibrates a bundled model of that recipe and seed (benchmarks/train_defau
 without its fold models; ``folds-calibration`` adds it to seeds trained before it was recorded.
 ``folds-ensemble`` trains nothing: fold K's models of the given seeds combined (``ser
 ensemble``) and scored on fold K's test speakers the same way, beside the same seeds one network
-at a time (results/folds-ensemble-NAME.json, keyed by the seeds combined).
+at a time (results/folds-ensemble-NAME.json, keyed by the seeds combined). ``folds-distil``
+then trains one student per fold with that fold's ensemble as its teacher and scores it beside
+the ensemble (results/folds-distil-NAME.json).
 
 ``loco-ensemble`` trains nothing: for each corpus left out, the ``loco`` run folders of the given
 seeds are combined (``ser ensemble``: the mean of their probabilities) and scored the same way,
@@ -364,6 +367,66 @@ def folds_ensemble(seeds: list[int], name: str) -> None:
     print(json.dumps(saved["seeds"][key], indent=1))
 
 
+def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int = 0) -> None:
+    """One network per speaker fold taught by that fold's ensemble (``folds-ensemble`` of the
+    same seeds): trained on the fold's training speakers with ``train.teacher`` (``--set``: the
+    recipe's settings, as for ``folds``) and scored like ``folds`` on the fold's test speakers,
+    beside the ensemble it learned from (results/folds-distil-NAME.json). Issue 20: one network
+    is shipped unless it loses more than a point to the ensemble it would replace."""
+    from ser_cli.inference.evaluate import evaluate_rows
+    from ser_cli.models.checkpoint import load_checkpoint
+
+    key = "-".join(map(str, seeds))
+    ensembles = RESULTS / f"folds-ensemble-{name}.json"
+    recorded = json.loads(ensembles.read_text())["seeds"] if ensembles.exists() else {}
+    teachers = OUT / f"folds-ensemble-{name}-s{key}"
+    with mix_manifest().open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    folds_of = sorted({r["fold"] for r in rows if r.get("fold", "") != ""})
+    missing = [f for f in folds_of if not (teachers / f"fold{f}" / "best.json").exists()]
+    if key not in recorded or missing:
+        raise SystemExit(
+            f"{teachers}: no fold ensembles of seeds {key}; run `corpora.py folds-ensemble "
+            f"--seeds {' '.join(map(str, seeds))} --name {name}` first"
+        )
+    extra = [a for s in sets for a in ("--set", s)]
+    out = OUT / f"folds-distil-{name}-s{student_seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    scores: dict[str, list] = {}
+    started = time.time()
+    for fold in folds_of:
+        run = out / f"fold{fold}"
+        if not (run / "best.json").exists():  # a finished student is kept (same command)
+            fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
+            manifest = out / f"fold{fold}.csv"
+            with manifest.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(fold_rows[0]))
+                writer.writeheader()
+                writer.writerows(fold_rows)
+            ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
+                "--set", f"train.teacher={teachers / f'fold{fold}'}")  # fmt: skip
+        ckpt = load_checkpoint(run)
+        for corpus in CORPORA:
+            test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
+            own = sorted({r["label"] for r in test})
+            m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+            scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+    entry = {
+        "teachers": teachers.name,
+        "minutes": round((time.time() - started) / 60, 1),
+        "corpora": {  # clip-weighted over the folds, as `folds` reports
+            c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
+        },
+        "ensemble": recorded[key]["corpora"],
+    }
+    command = (
+        f"python benchmarks/corpora.py folds-distil --seeds {' '.join(map(str, seeds))} "
+        f"--name {name}" + "".join(f" --set {s}" for s in sets)
+    )
+    saved = _save(RESULTS / f"folds-distil-{name}.json", student_seed, entry, command)
+    print(json.dumps(saved["seeds"][str(student_seed)], indent=1))
+
+
 def loco_ensemble(seeds: list[int], name: str) -> None:
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
@@ -499,6 +562,7 @@ def main(argv: list[str]) -> None:
             "folds",
             "folds-calibration",
             "folds-ensemble",
+            "folds-distil",
             "loco-ensemble",
             "loco-distil",
         ),
@@ -521,6 +585,8 @@ def main(argv: list[str]) -> None:
         folds_calibration(args.seeds, args.name)
     elif args.what == "folds-ensemble":
         folds_ensemble(args.seeds, args.name)
+    elif args.what == "folds-distil":
+        folds_distil(args.seeds, args.name, args.sets)
     elif args.what == "loco-ensemble":
         loco_ensemble(args.seeds, args.name)
     elif args.what == "loco-distil":

@@ -381,3 +381,63 @@ def test_a_failed_write_of_a_benchmark_result_keeps_the_seeds_already_recorded(
         corpora._save(path, 1, {"minutes": 70.0}, "cmd")
     assert json.loads(path.read_text()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["folds-x.json"]  # no temporary left
+
+
+def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_it(
+    tmp_path, monkeypatch
+):
+    """benchmarks/corpora.py folds-distil: fold K's student trains on every speaker but fold
+    K's with fold K's ensemble as its teacher (the recipe's --set flags passed on), is scored
+    on fold K's speakers beside the ensemble's recorded figures, and is kept when the command
+    runs again; without the ensembles it stops naming the command that makes them."""
+    import csv
+
+    from synthetic_runs import make_run, write_corpus
+
+    from benchmarks import corpora
+
+    rows = [
+        {**r, "fold": str(int(r["speaker"]) % 2), "corpus": "ravdess"}
+        for r in write_corpus(tmp_path / "audio")
+    ]
+    manifest = tmp_path / "mix.csv"
+    with manifest.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out, results = tmp_path / "corpora", tmp_path / "results"
+    results.mkdir()
+    for name, value in (("OUT", out), ("RESULTS", results), ("CORPORA", ("ravdess",))):
+        monkeypatch.setattr(corpora, name, value)
+    monkeypatch.setattr(corpora, "mix_manifest", lambda: manifest)
+    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+    trained = []
+
+    def fake_ser(*args):  # `ser train`: a small random run where --out points
+        args = [str(a) for a in args]
+        run = Path(args[args.index("--out") + 1])
+        with open(args[args.index("--data") + 1], newline="") as fh:
+            split = {r["path"]: r["split"] for r in csv.DictReader(fh)}
+        trained.append((run.name, args, split))
+        make_run(run.parent, "enhanced", seed=len(trained), name=run.name)
+
+    monkeypatch.setattr(corpora, "ser", fake_ser)
+    with pytest.raises(SystemExit, match="run `corpora.py folds-ensemble --seeds 1 2 --name x`"):
+        corpora.folds_distil([1, 2], "x", [])
+    teachers = out / "folds-ensemble-x-s1-2"
+    for fold in (0, 1):
+        make_run(teachers, "enhanced", seed=fold, name=f"fold{fold}")
+    recorded = {"seeds": {"1-2": {"corpora": {"ravdess": 0.75}}}}
+    (results / "folds-ensemble-x.json").write_text(json.dumps(recorded))
+
+    corpora.folds_distil([1, 2], "x", ["train.epochs=3"])
+    assert [name for name, _, _ in trained] == ["fold0", "fold1"]
+    for name, args, split in trained:
+        fold = name.removeprefix("fold")
+        assert f"train.teacher={teachers / name}" in args and "train.epochs=3" in args
+        assert all(split[r["path"]] == ("test" if r["fold"] == fold else "train") for r in rows)
+    entry = json.loads((results / "folds-distil-x.json").read_text())["seeds"]["0"]
+    assert entry["ensemble"] == {"ravdess": 0.75} and entry["teachers"] == teachers.name
+    assert 0.0 <= entry["corpora"]["ravdess"] <= 1.0
+    corpora.folds_distil([1, 2], "x", ["train.epochs=3"])  # the students are kept
+    assert len(trained) == 2
