@@ -222,7 +222,6 @@ def loco(seeds: list[int], name: str, sets: list[str], resume: bool = False) -> 
 
 
 def folds(seeds: list[int], name: str, sets: list[str], resume: bool = False) -> None:
-    from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
 
     manifest = mix_manifest()
@@ -234,24 +233,34 @@ def folds(seeds: list[int], name: str, sets: list[str], resume: bool = False) ->
         minutes = train_cv(out, resume, "--data", manifest, "--cv", "5", "--seed", seed, *extra)
         scores: dict[str, list] = {}
         for fold_dir in sorted(out.glob("fold*")):
-            ckpt = load_checkpoint(fold_dir, "best")
             fold = fold_dir.name.removeprefix("fold")
-            for corpus in CORPORA:
-                test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
-                own = sorted({r["label"] for r in test})
-                m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
-                scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+            _score_fold(load_checkpoint(fold_dir, "best"), rows, fold, scores)
         entry = {
             "minutes": minutes,
-            "corpora": {  # clip-weighted over the 5 folds, as `ser train --cv` reports
-                c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
-            },
+            "corpora": _clip_weighted(scores),  # over the 5 folds, as `ser train --cv` reports
             # what a bundle of this recipe and seed is calibrated with, kept with the figures
             # so that the bundle can be rebuilt once the fold models are gone
             "calibration": oof_calibration(out, rows),
         }
         _save(RESULTS / f"folds-{name}.json", seed, entry, _command("folds", name, sets))
         print(json.dumps(entry, indent=1))
+
+
+def _score_fold(ckpt, rows: list[dict], fold: str, scores: dict[str, list]) -> None:
+    """Add a fold model's accuracy on each corpus's clips of ``fold`` (over the corpus's own
+    classes, no adaptation) to ``scores``: corpus -> [(accuracy, clips), ...]."""
+    from ser_cli.inference.evaluate import evaluate_rows
+
+    for corpus in CORPORA:
+        test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
+        own = sorted({r["label"] for r in test})
+        m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
+        scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+
+
+def _clip_weighted(scores: dict[str, list]) -> dict[str, float]:
+    """Each corpus's accuracy over all its folds' clips, from :func:`_score_fold`'s scores."""
+    return {c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()}
 
 
 def oof_calibration(folder: Path, rows: list[dict]) -> dict:
@@ -318,7 +327,6 @@ def folds_ensemble(seeds: list[int], name: str) -> None:
     file keeps the same seeds' figures one network at a time, from folds-NAME.json, so the
     ensemble's gain over one network is read from one file (issue 20: ship the ensemble only
     if one network loses more than a point)."""
-    from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
     from ser_cli.models.combine import combine_runs
 
@@ -348,17 +356,10 @@ def folds_ensemble(seeds: list[int], name: str) -> None:
     for fold in folds_of:
         if not (out / f"fold{fold}" / "best.json").exists():
             combine_runs(runs[fold], out / f"fold{fold}")
-        ckpt = load_checkpoint(out / f"fold{fold}")
-        for corpus in CORPORA:
-            test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
-            own = sorted({r["label"] for r in test})
-            m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
-            scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+        _score_fold(load_checkpoint(out / f"fold{fold}"), rows, fold, scores)
     entry = {
         "members": [f"folds-{name}-s{seed}" for seed in seeds],
-        "corpora": {  # clip-weighted over the folds, as `folds` reports
-            c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
-        },
+        "corpora": _clip_weighted(scores),  # over the folds, as `folds` reports
         "one_network": {str(s): recorded[str(s)]["corpora"] for s in seeds},
     }
     key = "-".join(map(str, seeds))
@@ -373,7 +374,6 @@ def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int
     recipe's settings, as for ``folds``) and scored like ``folds`` on the fold's test speakers,
     beside the ensemble it learned from (results/folds-distil-NAME.json). Issue 20: one network
     is shipped unless it loses more than a point to the ensemble it would replace."""
-    from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
 
     key = "-".join(map(str, seeds))
@@ -405,18 +405,11 @@ def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int
                 writer.writerows(fold_rows)
             ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
                 "--set", f"train.teacher={teachers / f'fold{fold}'}")  # fmt: skip
-        ckpt = load_checkpoint(run)
-        for corpus in CORPORA:
-            test = [r for r in rows if r["corpus"] == corpus and r["fold"] == fold]
-            own = sorted({r["label"] for r in test})
-            m = evaluate_rows(ckpt, test, adapt=False, corpus_labels=own)
-            scores.setdefault(corpus, []).append((m["accuracy"], len(test)))
+        _score_fold(load_checkpoint(run), rows, fold, scores)
     entry = {
         "teachers": teachers.name,
         "minutes": round((time.time() - started) / 60, 1),
-        "corpora": {  # clip-weighted over the folds, as `folds` reports
-            c: sum(a * n for a, n in v) / sum(n for _, n in v) for c, v in scores.items()
-        },
+        "corpora": _clip_weighted(scores),  # over the folds, as `folds` reports
         "ensemble": recorded[key]["corpora"],
     }
     command = (
