@@ -67,6 +67,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ser_cli.atomic import write_json  # noqa: E402
+from ser_cli.data.manifest import write_manifest  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {
@@ -397,12 +398,10 @@ def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int
     for fold in folds_of:
         run = out / f"fold{fold}"
         if not (run / "best.json").exists():  # a finished student is kept (same command)
-            fold_rows = [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows]
-            manifest = out / f"fold{fold}.csv"
-            with manifest.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(fold_rows[0]))
-                writer.writeheader()
-                writer.writerows(fold_rows)
+            manifest = write_manifest(
+                [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows],
+                out / f"fold{fold}.csv",
+            )
             ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
                 "--set", f"train.teacher={teachers / f'fold{fold}'}")  # fmt: skip
         _score_fold(load_checkpoint(run), rows, fold, scores)
@@ -470,12 +469,10 @@ def loco_distil(seeds: list[int], name: str, sets: list[str], student_seed: int 
             raise SystemExit(f"{teacher}: no ensemble; run `corpora.py loco-ensemble` first")
         run = out / f"without-{corpus}"
         if not (run / "best.json").exists():  # a finished student is kept (same command)
-            fold_rows = [{**r, "split": "test" if r["corpus"] == corpus else "train"} for r in rows]
-            manifest = out / f"without-{corpus}.csv"
-            with manifest.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(fold_rows[0]))
-                writer.writeheader()
-                writer.writerows(fold_rows)
+            manifest = write_manifest(
+                [{**r, "split": "test" if r["corpus"] == corpus else "train"} for r in rows],
+                out / f"without-{corpus}.csv",
+            )
             ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
                 "--set", f"train.teacher={teacher}")  # fmt: skip
         test = [r for r in rows if r["corpus"] == corpus]

@@ -295,6 +295,28 @@ def test_a_bundle_is_calibrated_on_out_of_fold_predictions_or_on_what_the_folds_
         default_model.calibrate(bundle, unrecorded)
 
 
+def _folds_benchmark_in(tmp_path, monkeypatch):
+    """benchmarks/corpora.py pointed at a synthetic one-corpus mix with two speaker folds under
+    tmp_path: its rows, and the run and result folders it writes to."""
+    from synthetic_runs import write_corpus
+
+    from benchmarks import corpora
+    from ser_cli.data.manifest import write_manifest
+
+    rows = [
+        {**r, "fold": str(int(r["speaker"]) % 2), "corpus": "ravdess"}
+        for r in write_corpus(tmp_path / "audio")
+    ]
+    manifest = write_manifest(rows, tmp_path / "mix.csv")
+    out, results = tmp_path / "corpora", tmp_path / "results"
+    results.mkdir()
+    for name, value in (("OUT", out), ("RESULTS", results), ("CORPORA", ("ravdess",))):
+        monkeypatch.setattr(corpora, name, value)
+    monkeypatch.setattr(corpora, "mix_manifest", lambda: manifest)
+    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+    return rows, out, results
+
+
 def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     tmp_path, monkeypatch
 ):
@@ -302,32 +324,16 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     on fold K's speakers (its probabilities are the mean of its members'), with the same seeds'
     one-network figures from folds-NAME.json beside it; a seed never scored or a fold model
     gone stops in one line naming what to run."""
-    import csv
     import shutil
 
     import numpy as np
-    from synthetic_runs import make_run, write_corpus
+    from synthetic_runs import make_run
 
     from benchmarks import corpora
     from ser_cli.inference.evaluate import evaluate_rows
     from ser_cli.models.checkpoint import load_checkpoint
 
-    rows = [
-        {**r, "fold": str(int(r["speaker"]) % 2), "corpus": "ravdess"}
-        for r in write_corpus(tmp_path / "audio")
-    ]
-    manifest = tmp_path / "mix.csv"
-    with manifest.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out, results = tmp_path / "corpora", tmp_path / "results"
-    results.mkdir()
-    monkeypatch.setattr(corpora, "OUT", out)
-    monkeypatch.setattr(corpora, "RESULTS", results)
-    monkeypatch.setattr(corpora, "CORPORA", ("ravdess",))
-    monkeypatch.setattr(corpora, "mix_manifest", lambda: manifest)
-    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+    rows, out, results = _folds_benchmark_in(tmp_path, monkeypatch)
 
     with pytest.raises(SystemExit, match="no seed 1, 2; run `corpora.py folds` first"):
         corpora.folds_ensemble([1, 2], "x")
@@ -392,25 +398,11 @@ def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_
     runs again; without the ensembles it stops naming the command that makes them."""
     import csv
 
-    from synthetic_runs import make_run, write_corpus
+    from synthetic_runs import make_run
 
     from benchmarks import corpora
 
-    rows = [
-        {**r, "fold": str(int(r["speaker"]) % 2), "corpus": "ravdess"}
-        for r in write_corpus(tmp_path / "audio")
-    ]
-    manifest = tmp_path / "mix.csv"
-    with manifest.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out, results = tmp_path / "corpora", tmp_path / "results"
-    results.mkdir()
-    for name, value in (("OUT", out), ("RESULTS", results), ("CORPORA", ("ravdess",))):
-        monkeypatch.setattr(corpora, name, value)
-    monkeypatch.setattr(corpora, "mix_manifest", lambda: manifest)
-    monkeypatch.setattr(corpora, "machine", lambda: {"cores": 2})
+    rows, out, results = _folds_benchmark_in(tmp_path, monkeypatch)
     trained = []
 
     def fake_ser(*args):  # `ser train`: a small random run where --out points
