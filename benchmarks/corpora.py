@@ -279,7 +279,8 @@ def oof_calibration(folder: Path, rows: list[dict]) -> dict:
     from ser_cli.models.checkpoint import load_checkpoint
 
     probs, targets = [], []
-    for fold_dir in sorted(folder.glob("fold*")):
+    # fold models only: a distillation folder also holds each fold's manifest (foldK.csv)
+    for fold_dir in sorted(d for d in folder.glob("fold*") if d.is_dir()):
         ckpt = load_checkpoint(fold_dir, "best")
         test = [r for r in rows if r["fold"] == fold_dir.name.removeprefix("fold")]
         for p in evaluate_rows(ckpt, test, adapt=False, per_file=True)["predictions"]:
@@ -362,6 +363,8 @@ def folds_ensemble(seeds: list[int], name: str) -> None:
         "members": [f"folds-{name}-s{seed}" for seed in seeds],
         "corpora": _clip_weighted(scores),  # over the folds, as `folds` reports
         "one_network": {str(s): recorded[str(s)]["corpora"] for s in seeds},
+        # what a bundle of these seeds' ensemble would be calibrated with
+        "calibration": oof_calibration(out, rows),
     }
     key = "-".join(map(str, seeds))
     command = f"python benchmarks/corpora.py folds-ensemble --seeds {' '.join(map(str, seeds))} --name {name}"
@@ -410,6 +413,8 @@ def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int
         "minutes": round((time.time() - started) / 60, 1),
         "corpora": _clip_weighted(scores),  # over the folds, as `folds` reports
         "ensemble": recorded[key]["corpora"],
+        # what a bundle distilled the same way is calibrated with (as `folds` records)
+        "calibration": oof_calibration(out, rows),
     }
     command = (
         f"python benchmarks/corpora.py folds-distil --seeds {' '.join(map(str, seeds))} "

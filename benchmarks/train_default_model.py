@@ -63,6 +63,20 @@ def read_bundle(path: Path = BUNDLE_FILE) -> list[Member]:
     return members
 
 
+def read_student(path: Path = BUNDLE_FILE) -> int | None:
+    """The seed of the one network the members teach (recipes/bundle.yaml's ``student``), or
+    None when the members themselves are bundled."""
+    import yaml
+
+    student = yaml.safe_load(path.read_text()).get("student")
+    if student is None:
+        return None
+    seed = student.get("seed") if isinstance(student, dict) else None
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise SystemExit(f"{path}: 'student' is {student!r}; write `student: {{seed: 0}}`")
+    return seed
+
+
 def member_specs(bundle: list[Member] | None = None) -> list[str]:
     """The members as `recipes.py mix` names them (RECIPE:SEED)."""
     return [f"{m.recipe}:{m.seed}" for m in bundle or read_bundle()]
@@ -87,11 +101,13 @@ class Folds:
     recorded: dict | None = None
 
 
-def calibration_folds(bundle: list[Member] | None = None) -> Folds:
+def calibration_folds(bundle: list[Member] | None = None, student: int | None = None) -> Folds:
     """The cross-validation whose out-of-fold predictions fit the bundle's temperature.
 
-    RAVDESS-only members: the per-fold ensembles of `python benchmarks/recipes.py mix`. One
-    member on the three corpora of `benchmarks/corpora.py`: that recipe's `folds` run."""
+    RAVDESS-only members: the per-fold ensembles of `python benchmarks/recipes.py mix`. Members
+    of one recipe on the three corpora of `benchmarks/corpora.py`: that recipe's `folds` run for
+    one member, its `folds-ensemble` of the members' seeds for several, and its `folds-distil`
+    (students taught by those ensembles) when the bundle is their ``student``."""
     from benchmarks import corpora
     from benchmarks.recipes import mix_dir
 
@@ -104,20 +120,32 @@ def calibration_folds(bundle: list[Member] | None = None) -> Folds:
             f"python benchmarks/recipes.py mix {specs}",
         )
     mixed = tuple(path.name for path in corpora.CORPORA.values())
-    if len(bundle) != 1 or set(bundle[0].corpora) != set(mixed):
+    if len({m.recipe for m in bundle}) != 1 or any(set(m.corpora) != set(mixed) for m in bundle):
         raise SystemExit(
-            f"{BUNDLE_FILE}: a bundle on several corpora is one member on {', '.join(mixed)} "
-            "(its calibration folds come from `python benchmarks/corpora.py folds`)"
+            f"{BUNDLE_FILE}: a bundle on several corpora is members of one recipe on "
+            f"{', '.join(mixed)} (its calibration folds come from `python benchmarks/corpora.py`)"
         )
-    member = bundle[0]
-    result = corpora.RESULTS / f"folds-{member.recipe}.json"
-    seeds = json.loads(result.read_text())["seeds"] if result.exists() else {}
+    recipe, seeds = bundle[0].recipe, [m.seed for m in bundle]
+    key, listed = "-".join(map(str, seeds)), " ".join(map(str, seeds))
+    sets = "".join(f" --set {s}" for s in recipe_overrides(recipe))
+    if student is not None:  # folds-distil: a student per fold, taught by the fold's ensemble
+        measure, entry_key, folder = "folds-distil", str(student), f"s{student}"
+        command = f"folds-distil --seeds {listed} --name {recipe}{sets}"
+    elif len(bundle) > 1:
+        measure, entry_key, folder = "folds-ensemble", key, f"s{key}"
+        command = f"folds-ensemble --seeds {listed} --name {recipe}"
+    else:
+        measure, entry_key, folder = "folds", key, f"s{key}"
+        command = f"folds --seeds {key} --name {recipe}{sets}"
+    result = corpora.RESULTS / f"{measure}-{recipe}.json"
+    entry = json.loads(result.read_text())["seeds"].get(entry_key, {}) if result.exists() else {}
+    if student is not None and entry.get("teachers") != f"folds-ensemble-{recipe}-s{key}":
+        entry = {}  # a student taught by other seeds' ensembles calibrates nothing here
     return Folds(
-        corpora.OUT / f"folds-{member.recipe}-s{member.seed}",
+        corpora.OUT / f"{measure}-{recipe}-{folder}",
         corpora.OUT / "mix" / "manifest.csv",
-        f"python benchmarks/corpora.py folds --seeds {member.seed} --name {member.recipe} "
-        + " ".join(f"--set {s}" for s in recipe_overrides(member.recipe)),
-        seeds.get(str(member.seed), {}).get("calibration"),
+        f"python benchmarks/corpora.py {command}",
+        entry.get("calibration"),
     )
 
 
@@ -187,7 +215,10 @@ def main() -> None:
             [SER, "ensemble", *(r.name for r in runs), "--out", run.name], check=True, cwd=work
         )
         shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
-    calibrate(run, calibration_folds(bundle))
+    student = read_student()
+    if student is not None:  # one network trained on the members' probabilities
+        run = train_student(work, bundle[0].recipe, student, teacher=run)
+    calibrate(run, calibration_folds(bundle, student))
     # the export `--model default` runs on the CPU (no torch import), calibration included
     onnx = work / BUNDLED_ONNX
     onnx.unlink(missing_ok=True)
@@ -198,6 +229,20 @@ def main() -> None:
     shutil.copy2(onnx, TARGET / BUNDLED_ONNX)
     write_card()
     print(f"bundled model written to {TARGET}")
+
+
+def train_student(work: Path, recipe: str, seed: int, teacher: Path) -> Path:
+    """The bundle's one network: the recipe trained on every clip with ``teacher`` (the
+    members, or their ensemble) as ``train.teacher``, as `corpora.py folds-distil` measured it."""
+    run = work / f"student-seed{seed}"
+    shutil.rmtree(run, ignore_errors=True)
+    start = time.perf_counter()
+    cmd = [SER, "train", "--config", str(recipe_file(recipe)), "--seed", str(seed)]
+    cmd += ["--data", str(work / "manifest-all.csv"), "--out", str(run)]
+    cmd += ["--set", f"train.teacher={teacher}"]
+    subprocess.run(cmd, check=True)
+    print(f"{run.name} trained in {(time.perf_counter() - start) / 60:.1f} min")
+    return run
 
 
 def calibrate(run: Path, folds: Folds) -> None:
@@ -326,6 +371,15 @@ def write_card() -> None:
             f" An ensemble of {len(seeds)} such models (`ser ensemble`: the mean of their "
             f"probabilities): {trained}."
         )
+    student = read_student()
+    if student is not None:
+        distill = meta["train_config"].get("distill")
+        members = (
+            f" One network (seed {student}) distilled from an ensemble of {len(bundle)} such "
+            f"models (seeds {', '.join(str(m.seed) for m in bundle)}, the mean of their "
+            "probabilities): trained on every clip against the ensemble's probabilities on the "
+            f"same augmented batch (`train.teacher`, share {distill}) as well as the labels."
+        )
     features = meta["feature_config"]
     voice = features.get("voice", False)
     head = (
@@ -350,7 +404,7 @@ def write_card() -> None:
 - **Recipe:** `{recipe}` (recipes/{recipe}.yaml, members in recipes/bundle.yaml; docs/corpora.md); training settings `{json.dumps(meta["train_config"])}`.
 - **Calibration:** softmax temperature {calibration.get("temperature", 1.0):.3f}, fitted on {calibration.get("fitted_on", "nothing (uncalibrated)")}.
 - **Labels:** {", ".join(meta["labels"])}.
-- **Training data:** {data}; every clip used for training ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble else ""}). Rebuild with `python benchmarks/train_default_model.py`.
+- **Training data:** {data}; every clip used for training ({meta["train_config"]["epochs"]} epochs{"; members as listed above" if ensemble or student is not None else ""}). Rebuild with `python benchmarks/train_default_model.py`.
 - **Normalisation:** per speaker when the speaker is known (`ser predict --adapt all|folder`, `ser eval`, `ser listen` adapts to the stream); training-set statistics otherwise.
 
 ## Accuracy

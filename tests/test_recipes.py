@@ -149,12 +149,16 @@ def test_the_bundled_model_is_the_bundle_file_and_its_recipe():
     trained = _flat({"train": bundled["train_config"]})
     later = getattr(type(first.train), "ADDED_LATER", {})  # with the value it trained with
     later = {f"train.{k}": v for k, v in later.items()}
+    student = default_model.read_student()
+    if student is not None:  # one network taught by the members: their seeds, its own seed
+        assert trained.pop("train.teacher") and train.pop("train.teacher") == ""
+        train["train.seed"] = student
     assert {k: trained.get(k, later.get(k)) for k in train} == train
-    assert trained["train.seed"] == bundle[0].seed
+    assert trained["train.seed"] == (bundle[0].seed if student is None else student)
     # settings it has that the config no longer has: the removed options, all off
     gone = set(trained) - set(train)
     assert gone <= LEAVING
-    if len(bundle) > 1:
+    if len(bundle) > 1 and student is None:
         assert bundled["ensemble"]["seeds"] == [m.seed for m in bundle]
         assert bundled["ensemble"]["epochs"] == [c.train.epochs for c in configs]
     else:
@@ -169,7 +173,7 @@ def test_the_bundled_model_is_the_bundle_file_and_its_recipe():
         prefixes = {s.split("-")[0] for s in bundled["train_speakers"]}
         assert prefixes == {names[c] for c in corpora}
     # calibrated on the out-of-fold predictions of the cross-validation the bundle names
-    folds = default_model.calibration_folds(bundle)
+    folds = default_model.calibration_folds(bundle, student)
     assert folds.command in bundled["calibration"]["fitted_on"]
     assert bundled["calibration"]["clips"] > 1000
 
@@ -346,6 +350,8 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     corpora.folds_ensemble([1, 2], "x")
     entry = json.loads((results / "folds-ensemble-x.json").read_text())["seeds"]["1-2"]
     assert entry["one_network"] == {"1": {"ravdess": 0.25}, "2": {"ravdess": 0.5}}
+    fitted = corpora.oof_calibration(out / "folds-ensemble-x-s1-2", rows)
+    assert entry["calibration"] == fitted and fitted["clips"] == len(rows)
 
     right = 0  # the mean of the two seeds' probabilities, fold by fold
     for fold in ("0", "1"):
@@ -431,5 +437,78 @@ def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_
     entry = json.loads((results / "folds-distil-x.json").read_text())["seeds"]["0"]
     assert entry["ensemble"] == {"ravdess": 0.75} and entry["teachers"] == teachers.name
     assert 0.0 <= entry["corpora"]["ravdess"] <= 1.0
+    # the students' out-of-fold temperature, every clip once (the folds' manifests skipped)
+    assert entry["calibration"]["clips"] == len(rows) and entry["calibration"]["temperature"] > 0
     corpora.folds_distil([1, 2], "x", ["train.epochs=3"])  # the students are kept
     assert len(trained) == 2
+
+
+def test_a_bundle_is_calibrated_by_the_folds_that_measured_its_members_or_their_student(
+    tmp_path, monkeypatch
+):
+    """One member: its recipe's `folds`; several: their `folds-ensemble`; a student of
+    several (recipes/bundle.yaml's `student`): the `folds-distil` taught by that ensemble, and
+    nothing recorded for a student of other seeds (its folds are then fitted or named)."""
+    from benchmarks import corpora
+
+    monkeypatch.setattr(corpora, "RESULTS", tmp_path)
+    monkeypatch.setattr(corpora, "OUT", tmp_path / "out")
+    monkeypatch.setattr(default_model, "recipe_overrides", lambda recipe, measure="loco": ["a=1"])
+    mixed = tuple(path.name for path in corpora.CORPORA.values())
+    bundle = [default_model.Member("r", seed, mixed) for seed in (1, 2, 3)]
+    recorded = {
+        "folds-r": {"1": {"calibration": {"temperature": 1.1}}},
+        "folds-ensemble-r": {"1-2-3": {"calibration": {"temperature": 1.2}}},
+        "folds-distil-r": {
+            "0": {"teachers": "folds-ensemble-r-s1-2-3", "calibration": {"temperature": 1.3}},
+            "4": {"teachers": "folds-ensemble-r-s1-2", "calibration": {"temperature": 1.4}},
+        },
+    }
+    for name, seeds in recorded.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({"seeds": seeds}))
+    cases = [
+        (bundle[:1], None, 1.1, "folds-r-s1", "folds --seeds 1 --name r --set a=1"),
+        (bundle, None, 1.2, "folds-ensemble-r-s1-2-3", "folds-ensemble --seeds 1 2 3 --name r"),
+        (bundle, 0, 1.3, "folds-distil-r-s0", "folds-distil --seeds 1 2 3 --name r --set a=1"),
+    ]
+    for members, student, temperature, folder, command in cases:
+        folds = default_model.calibration_folds(members, student)
+        assert folds.recorded == {"temperature": temperature}
+        assert folds.folder == tmp_path / "out" / folder
+        assert folds.command == f"python benchmarks/corpora.py {command}"
+    assert default_model.calibration_folds(bundle, 4).recorded is None
+    other = [*bundle[:2], default_model.Member("q", 3, mixed)]
+    with pytest.raises(SystemExit, match="members of one recipe"):
+        default_model.calibration_folds(other)
+
+    spec = tmp_path / "bundle.yaml"
+    spec.write_text("members: []\n")
+    assert default_model.read_student(spec) is None
+    spec.write_text("members: []\nstudent: {seed: 0}\n")
+    assert default_model.read_student(spec) == 0
+    spec.write_text("members: []\nstudent: 0\n")
+    with pytest.raises(SystemExit, match="write `student: {seed: 0}`"):
+        default_model.read_student(spec)
+
+
+def test_the_bundles_student_trains_on_every_clip_with_the_members_as_its_teacher(
+    tmp_path, monkeypatch
+):
+    """train_default_model.train_student: `ser train` with the recipe's file and the student's
+    seed on the all-clips manifest, taught by the given run; a stale student folder goes."""
+    calls = []
+    monkeypatch.setattr(
+        default_model.subprocess, "run", lambda cmd, check: calls.append([str(c) for c in cmd])
+    )
+    stale = tmp_path / "student-seed0"
+    stale.mkdir()
+    (stale / "best.json").write_text("{}")
+    name = default_model.read_bundle()[0].recipe
+    run = default_model.train_student(tmp_path, name, 0, teacher=tmp_path / "ensemble")
+    assert run == stale and not stale.exists()
+    (cmd,) = calls
+    assert cmd[1:3] == ["train", "--config"] and cmd[3] == str(recipes.recipe_file(name))
+    assert cmd[cmd.index("--seed") + 1] == "0"
+    assert cmd[cmd.index("--data") + 1] == str(tmp_path / "manifest-all.csv")
+    assert cmd[cmd.index("--out") + 1] == str(run)
+    assert cmd[-2:] == ["--set", f"train.teacher={tmp_path / 'ensemble'}"]
