@@ -641,7 +641,26 @@ def corpus_folds() -> str:
                 + " | ".join(_pct(entry["corpora"][c]) for c in CORPUS_COLUMNS)
                 + f" | {len(members)} in one ensemble |"
             )
+            rows += _fold_students(name, entry, what)
     return "\n".join(rows)
+
+
+def _fold_students(ensembles: str, entry: dict, what: str) -> list[str]:
+    """The speaker-folds rows of the students (`corpora.py folds-distil`) that one of
+    ``ensembles``' entries taught: one network per fold, trained on that fold's ensemble."""
+    distilled = ensembles.replace("folds-ensemble-", "folds-distil-", 1)
+    if not (RESULTS / distilled).exists():
+        return []
+    teachers = entry["members"][0].rsplit("-s", 1)[0].replace("folds-", "folds-ensemble-", 1)
+    teachers += "-s" + "-".join(m.rsplit("-s", 1)[1] for m in entry["members"])
+    return [
+        f"| {what}: one network per fold (seed {seed}) distilled from that ensemble "
+        "(`train.teacher`) | "
+        + " | ".join(_pct(student["corpora"][c]) for c in CORPUS_COLUMNS)
+        + " | 1 |"
+        for seed, student in _load(distilled)["seeds"].items()
+        if student["teachers"] == teachers
+    ]
 
 
 def emodb_recall() -> str:
@@ -1116,6 +1135,9 @@ TABLES: dict[str, Table] = {
             "--name voice-60-epochs+corpus-weights+voice-l2-0.03",
             "python benchmarks/corpora.py folds-ensemble --seeds 1 2 3 "
             "--name voice-60-epochs+corpus-weights+voice-l2-0.03",
+            "python benchmarks/corpora.py folds-distil --seeds 1 2 3 "
+            "--name voice-60-epochs+corpus-weights+voice-l2-0.03 --set features.voice=true "
+            "--set train.class_weights=corpus --set model_options.voice_l2=0.03",
             RECIPE_CMD.replace("RECIPE", DEFAULT_RECIPE),
             RECIPE_CMD.replace("RECIPE", SHORT_RECIPE),
         ),

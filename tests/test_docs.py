@@ -107,3 +107,27 @@ def test_the_headline_says_how_many_seeds_each_row_has():
     checked_row = tables.headline().splitlines()[3]
     label = tables._seeds_label(counts[1], loco[0])
     assert (label in checked_row) == ((counts[1], loco[0]) != (counts[0], loco[1]))
+
+
+def test_a_fold_student_is_shown_under_the_ensemble_that_taught_it(tmp_path, monkeypatch):
+    """The speaker-folds table puts each `folds-distil` student under the `folds-ensemble` row
+    of the seeds that taught it, with its own figures, and no row for a student of others."""
+    import json
+    import shutil
+
+    recipe = "voice-60-epochs+corpus-weights+voice-l2-0.03"
+    shutil.copytree(tables.RESULTS, tmp_path / "results")
+    monkeypatch.setattr(tables, "RESULTS", tmp_path / "results")
+    students = {
+        "0": {"teachers": f"folds-ensemble-{recipe}-s1-2-3", "corpora": dict.fromkeys(
+            ("ravdess", "emodb", "ased"), 0.123)},
+        "5": {"teachers": f"folds-ensemble-{recipe}-s7-8", "corpora": dict.fromkeys(
+            ("ravdess", "emodb", "ased"), 0.456)},
+    }  # fmt: skip
+    path = tmp_path / "results" / f"folds-distil-{recipe}.json"
+    path.write_text(json.dumps({"seeds": students}))
+    lines = tables.corpus_folds().splitlines()
+    taught = [i for i, line in enumerate(lines) if "distilled from that ensemble" in line]
+    assert len(taught) == 1 and "(seed 0)" in lines[taught[0]]
+    assert lines[taught[0]].count("12.3%") == 3 and "45.6%" not in "\n".join(lines)
+    assert "seeds 1, 2 and 3" in lines[taught[0] - 2]  # under the ensemble of its teachers
