@@ -68,6 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from ser_cli.atomic import write_json  # noqa: E402
 from ser_cli.data.manifest import write_manifest  # noqa: E402
+from ser_cli.training.run_state import finished  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {
@@ -247,6 +248,11 @@ def folds(seeds: list[int], name: str, sets: list[str], resume: bool = False) ->
         print(json.dumps(entry, indent=1))
 
 
+def _resume(run: Path) -> tuple[str, ...]:
+    """``--resume`` for a run folder a killed `ser train` left with a complete epoch in it."""
+    return ("--resume",) if (run / "last.json").exists() else ()
+
+
 def _score_fold(ckpt, rows: list[dict], fold: str, scores: dict[str, list]) -> None:
     """Add a fold model's accuracy on each corpus's clips of ``fold`` (over the corpus's own
     classes, no adaptation) to ``scores``: corpus -> [(accuracy, clips), ...]."""
@@ -347,7 +353,7 @@ def folds_ensemble(seeds: list[int], name: str) -> None:
     runs = {
         fold: [OUT / f"folds-{name}-s{seed}" / f"fold{fold}" for seed in seeds] for fold in folds_of
     }
-    gone = [str(r) for fold in folds_of for r in runs[fold] if not (r / "best.json").exists()]
+    gone = [str(r) for fold in folds_of for r in runs[fold] if not finished(r)]
     if gone:
         raise SystemExit(
             f"{gone[0]}{' and others' if len(gone) > 1 else ''}: no fold model; "
@@ -400,13 +406,13 @@ def folds_distil(seeds: list[int], name: str, sets: list[str], student_seed: int
     started = time.time()
     for fold in folds_of:
         run = out / f"fold{fold}"
-        if not (run / "best.json").exists():  # a finished student is kept (same command)
+        if not finished(run):  # a finished student is kept, a killed one continues
             manifest = write_manifest(
                 [{**r, "split": "test" if r["fold"] == fold else "train"} for r in rows],
                 out / f"fold{fold}.csv",
             )
             ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
-                "--set", f"train.teacher={teachers / f'fold{fold}'}")  # fmt: skip
+                "--set", f"train.teacher={teachers / f'fold{fold}'}", *_resume(run))  # fmt: skip
         _score_fold(load_checkpoint(run), rows, fold, scores)
     entry = {
         "teachers": teachers.name,
@@ -473,13 +479,13 @@ def loco_distil(seeds: list[int], name: str, sets: list[str], student_seed: int 
         if not (teacher / "best.json").exists():
             raise SystemExit(f"{teacher}: no ensemble; run `corpora.py loco-ensemble` first")
         run = out / f"without-{corpus}"
-        if not (run / "best.json").exists():  # a finished student is kept (same command)
+        if not finished(run):  # a finished student is kept, a killed one continues
             manifest = write_manifest(
                 [{**r, "split": "test" if r["corpus"] == corpus else "train"} for r in rows],
                 out / f"without-{corpus}.csv",
             )
             ser("train", "--data", manifest, "--seed", student_seed, "--out", run, *extra,
-                "--set", f"train.teacher={teacher}")  # fmt: skip
+                "--set", f"train.teacher={teacher}", *_resume(run))  # fmt: skip
         test = [r for r in rows if r["corpus"] == corpus]
         own = sorted({r["label"] for r in test})
         m = evaluate_rows(load_checkpoint(run), test, adapt=False, corpus_labels=own)

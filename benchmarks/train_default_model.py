@@ -9,7 +9,7 @@ separately: docs/corpora.md), trains each member with
 copies the checkpoint, its ONNX export (what `--model default` runs on the CPU) and MODEL.md
 into ser_cli/assets/default_model/. ``--reuse-runs`` keeps
 member runs that already finished in the work folder (same command) instead of training them
-again.
+again, and continues those a killed rebuild left part-trained (``ser train --resume``).
 
 With no clip left for validation, the softmax temperature is fitted on the out-of-fold
 predictions of the same recipe's 5-fold cross-validation on the same corpora (see
@@ -40,6 +40,7 @@ DATA_ROOT = ROOT.parent / "shared" / "data"  # where a member's corpora are fold
 sys.path.insert(0, str(ROOT))
 from benchmarks.recipes import DEFAULT_RECIPE, recipe_file  # noqa: E402
 from ser_cli.paths import BUNDLED_ONNX  # noqa: E402
+from ser_cli.training.run_state import finished  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,8 @@ def main() -> None:
     parser.add_argument(
         "--reuse-runs",
         action="store_true",
-        help="Keep member runs already finished in --work (trained by this script) instead of retraining.",
+        help="Keep member runs already finished in --work (trained by this script) instead of "
+        "retraining, and continue those a killed rebuild left (ser train --resume).",
     )
     args = parser.parse_args()
     if args.card_only:
@@ -197,14 +199,16 @@ def main() -> None:
     for member in bundle:
         run = work / run_name(member.recipe, member.seed)
         runs.append(run)
-        if args.reuse_runs and (run / "best.json").exists():
+        resume = args.reuse_runs and (run / "last.json").exists()
+        if resume and finished(run):
             print(f"{run.name}: reused")
             continue
-        shutil.rmtree(run, ignore_errors=True)
+        if not resume:
+            shutil.rmtree(run, ignore_errors=True)
         start = time.perf_counter()
         cmd = [SER, "train", "--config", str(recipe_file(member.recipe))]
         cmd += ["--data", str(work / "manifest-all.csv"), "--out", str(run)]
-        cmd += ["--seed", str(member.seed)]
+        cmd += ["--seed", str(member.seed)] + (["--resume"] if resume else [])
         subprocess.run(cmd, check=True)
         print(f"{run.name} trained in {(time.perf_counter() - start) / 60:.1f} min")
     if len(runs) > 1:
@@ -217,7 +221,7 @@ def main() -> None:
         shutil.copy2(runs[0] / "config.yaml", run / "config.yaml")
     student = read_student()
     if student is not None:  # one network trained on the members' probabilities
-        run = train_student(work, bundle[0].recipe, student, teacher=run)
+        run = train_student(work, bundle[0].recipe, student, run, args.reuse_runs)
     calibrate(run, calibration_folds(bundle, student))
     # the export `--model default` runs on the CPU (no torch import), calibration included
     onnx = work / BUNDLED_ONNX
@@ -231,15 +235,21 @@ def main() -> None:
     print(f"bundled model written to {TARGET}")
 
 
-def train_student(work: Path, recipe: str, seed: int, teacher: Path) -> Path:
+def train_student(work: Path, recipe: str, seed: int, teacher: Path, reuse: bool = False) -> Path:
     """The bundle's one network: the recipe trained on every clip with ``teacher`` (the
-    members, or their ensemble) as ``train.teacher``, as `corpora.py folds-distil` measured it."""
+    members, or their ensemble) as ``train.teacher``, as `corpora.py folds-distil` measured it.
+    With ``reuse`` (``--reuse-runs``) a finished student is kept and a killed one continued."""
     run = work / f"student-seed{seed}"
-    shutil.rmtree(run, ignore_errors=True)
+    resume = reuse and (run / "last.json").exists()
+    if resume and finished(run):
+        print(f"{run.name}: reused")
+        return run
+    if not resume:
+        shutil.rmtree(run, ignore_errors=True)
     start = time.perf_counter()
     cmd = [SER, "train", "--config", str(recipe_file(recipe)), "--seed", str(seed)]
     cmd += ["--data", str(work / "manifest-all.csv"), "--out", str(run)]
-    cmd += ["--set", f"train.teacher={teacher}"]
+    cmd += ["--set", f"train.teacher={teacher}"] + (["--resume"] if resume else [])
     subprocess.run(cmd, check=True)
     print(f"{run.name} trained in {(time.perf_counter() - start) / 60:.1f} min")
     return run

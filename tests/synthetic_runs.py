@@ -143,6 +143,17 @@ def make_run(
     return run
 
 
+def mark_trained(run: Path, epoch: int | None = None) -> Path:
+    """Give a :func:`make_run` folder the ``last`` sidecar `ser train` leaves: at its
+    schedule's last epoch (a finished run), or at ``epoch`` (a run killed there)."""
+    import json
+
+    meta = json.loads((run / "best.json").read_text())
+    meta["epoch"] = meta["train_config"]["epochs"] if epoch is None else epoch
+    (run / "last.json").write_text(json.dumps(meta))
+    return run
+
+
 def check_predictor(predictor) -> None:
     """``predictor`` has every attribute of the Predictor protocol, with the declared types."""
     import inspect

@@ -331,7 +331,7 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     import shutil
 
     import numpy as np
-    from synthetic_runs import make_run
+    from synthetic_runs import make_run, mark_trained
 
     from benchmarks import corpora
     from ser_cli.inference.evaluate import evaluate_rows
@@ -345,8 +345,8 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
     (results / "folds-x.json").write_text(json.dumps({"seeds": recorded}))
     for seed in (1, 2):  # one training set per fold: the seeds' runs share its statistics
         for fold in (0, 1):
-            make_run(out / f"folds-x-s{seed}", "enhanced", 10 * seed + fold, stats_seed=fold,
-                     name=f"fold{fold}")  # fmt: skip
+            mark_trained(make_run(out / f"folds-x-s{seed}", "enhanced", 10 * seed + fold,
+                                  stats_seed=fold, name=f"fold{fold}"))  # fmt: skip
     corpora.folds_ensemble([1, 2], "x")
     entry = json.loads((results / "folds-ensemble-x.json").read_text())["seeds"]["1-2"]
     assert entry["one_network"] == {"1": {"ravdess": 0.25}, "2": {"ravdess": 0.5}}
@@ -366,8 +366,11 @@ def test_the_folds_of_several_seeds_combine_fold_by_fold_beside_each_seed_alone(
         right += sum(a == b for a, b in zip(labels, truth, strict=True))
     assert entry["corpora"]["ravdess"] == pytest.approx(right / len(rows))
 
-    shutil.rmtree(out / "folds-x-s2" / "fold1")
     shutil.rmtree(out / "folds-ensemble-x-s1-2")
+    mark_trained(out / "folds-x-s2" / "fold1", epoch=1)  # a folds run killed in its epoch 1
+    with pytest.raises(SystemExit, match="folds-x-s2/fold1: no fold model"):
+        corpora.folds_ensemble([1, 2], "x")
+    shutil.rmtree(out / "folds-x-s2" / "fold1")
     with pytest.raises(SystemExit, match="folds-x-s2/fold1: no fold model"):
         corpora.folds_ensemble([1, 2], "x")
 
@@ -401,10 +404,11 @@ def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_
     """benchmarks/corpora.py folds-distil: fold K's student trains on every speaker but fold
     K's with fold K's ensemble as its teacher (the recipe's --set flags passed on), is scored
     on fold K's speakers beside the ensemble's recorded figures, and is kept when the command
-    runs again; without the ensembles it stops naming the command that makes them."""
+    runs again (one a killed run left is continued with --resume); without the ensembles it
+    stops naming the command that makes them."""
     import csv
 
-    from synthetic_runs import make_run
+    from synthetic_runs import make_run, mark_trained
 
     from benchmarks import corpora
 
@@ -417,7 +421,9 @@ def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_
         with open(args[args.index("--data") + 1], newline="") as fh:
             split = {r["path"]: r["split"] for r in csv.DictReader(fh)}
         trained.append((run.name, args, split))
-        make_run(run.parent, "enhanced", seed=len(trained), name=run.name)
+        if "--resume" not in args:
+            make_run(run.parent, "enhanced", seed=len(trained), name=run.name)
+        mark_trained(run)
 
     monkeypatch.setattr(corpora, "ser", fake_ser)
     with pytest.raises(SystemExit, match="run `corpora.py folds-ensemble --seeds 1 2 --name x`"):
@@ -441,6 +447,10 @@ def test_a_fold_student_learns_from_its_own_folds_ensemble_and_is_scored_beside_
     assert entry["calibration"]["clips"] == len(rows) and entry["calibration"]["temperature"] > 0
     corpora.folds_distil([1, 2], "x", ["train.epochs=3"])  # the students are kept
     assert len(trained) == 2
+    mark_trained(out / "folds-distil-x-s0" / "fold1", epoch=1)  # killed in its epoch 2
+    corpora.folds_distil([1, 2], "x", ["train.epochs=3"])
+    assert [name for name, _, _ in trained] == ["fold0", "fold1", "fold1"]
+    assert "--resume" in trained[-1][1] and "--resume" not in trained[1][1]
 
 
 def test_a_bundle_is_calibrated_by_the_folds_that_measured_its_members_or_their_student(
@@ -496,6 +506,8 @@ def test_the_bundles_student_trains_on_every_clip_with_the_members_as_its_teache
 ):
     """train_default_model.train_student: `ser train` with the recipe's file and the student's
     seed on the all-clips manifest, taught by the given run; a stale student folder goes."""
+    from synthetic_runs import make_run, mark_trained
+
     calls = []
     monkeypatch.setattr(
         default_model.subprocess, "run", lambda cmd, check: calls.append([str(c) for c in cmd])
@@ -506,9 +518,17 @@ def test_the_bundles_student_trains_on_every_clip_with_the_members_as_its_teache
     name = default_model.read_bundle()[0].recipe
     run = default_model.train_student(tmp_path, name, 0, teacher=tmp_path / "ensemble")
     assert run == stale and not stale.exists()
-    (cmd,) = calls
+    # with --reuse-runs: a finished student is kept, one a killed rebuild left is continued
+    mark_trained(make_run(tmp_path, "enhanced", name="student-seed0"), epoch=3)
+    default_model.train_student(tmp_path, name, 0, tmp_path / "ensemble", reuse=True)
+    assert calls[-1][-1] == "--resume" and (tmp_path / "student-seed0" / "best.json").exists()
+    mark_trained(tmp_path / "student-seed0")
+    default_model.train_student(tmp_path, name, 0, tmp_path / "ensemble", reuse=True)
+    assert len(calls) == 2
+    cmd = calls[0]
     assert cmd[1:3] == ["train", "--config"] and cmd[3] == str(recipes.recipe_file(name))
     assert cmd[cmd.index("--seed") + 1] == "0"
     assert cmd[cmd.index("--data") + 1] == str(tmp_path / "manifest-all.csv")
     assert cmd[cmd.index("--out") + 1] == str(run)
     assert cmd[-2:] == ["--set", f"train.teacher={tmp_path / 'ensemble'}"]
+    assert calls[1][:-1] == cmd

@@ -54,6 +54,7 @@ def test_a_different_seed_gives_different_weights(rows, tmp_path):
 
 def test_schedule_runs_to_the_end_by_default_and_patience_still_stops(rows, tmp_path, monkeypatch):
     import ser_cli.inference.metrics as metrics
+    from ser_cli.training.run_state import finished
 
     # A validation UAR that never improves after epoch 1 (patched where the trainer imports it
     # from, at call time).
@@ -64,6 +65,8 @@ def test_schedule_runs_to_the_end_by_default_and_patience_still_stops(rows, tmp_
     assert full.epochs_run == 3
     stopped = train_run(rows, quick_config("enhanced", epochs=3, patience=1), tmp_path / "stop")
     assert stopped.epochs_run == 2
+    # both ran to their end: the schedule's last epoch, or early stopping
+    assert finished(tmp_path / "full") and finished(tmp_path / "stop")
     best = json.loads((tmp_path / "full" / "best.json").read_text())
     assert best["epoch"] == 1  # best is still the best validation epoch
 

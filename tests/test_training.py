@@ -122,7 +122,7 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     from safetensors.torch import load_file
 
     import ser_cli.training.batchers as batchers
-    from ser_cli.training.run_state import TrainingInterrupted
+    from ser_cli.training.run_state import TrainingInterrupted, finished
 
     rows, _ = corpus
     cfg = quick_config("enhanced", epochs=2)
@@ -142,8 +142,9 @@ def test_resume_after_interrupt_reaches_the_same_weights_as_a_straight_run(
     with pytest.raises(TrainingInterrupted, match="holds epoch 1. Continue with --resume"):
         train_run(rows, cfg, tmp_path / "resumed", cache_root=cache)
     monkeypatch.setattr(batchers, "train_batch", real)
+    assert not finished(tmp_path / "resumed")  # best and last hold epoch 1 of 2
     result = train_run(rows, cfg, tmp_path / "resumed", resume=True, cache_root=cache)
-    assert result.epochs_run == 2
+    assert result.epochs_run == 2 and finished(tmp_path / "resumed")
     a = load_file(str(straight_run / "last.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "last.safetensors"))
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
@@ -158,7 +159,7 @@ def test_interrupt_in_the_first_epoch_leaves_nothing_to_resume(
     corpus, cache, tmp_path, monkeypatch
 ):
     import ser_cli.training.batchers as batchers
-    from ser_cli.training.run_state import TrainingInterrupted
+    from ser_cli.training.run_state import TrainingInterrupted, finished
 
     rows, _ = corpus
 
@@ -169,6 +170,7 @@ def test_interrupt_in_the_first_epoch_leaves_nothing_to_resume(
     with pytest.raises(TrainingInterrupted, match="nothing to resume.*without --resume"):
         train_run(rows, quick_config("enhanced", epochs=2), tmp_path / "run", cache_root=cache)
     assert not (tmp_path / "run" / "last.json").exists()
+    assert not finished(tmp_path / "run")
 
 
 def test_refuses_to_overwrite_or_resume_nothing(corpus, cache, tmp_path):

@@ -187,6 +187,21 @@ def interrupted(run_dir: Path, epoch: int) -> TrainingInterrupted:
     )
 
 
+def finished(run_dir: str | Path) -> bool:
+    """True when the run in ``run_dir`` trained to its end: ``last`` holds its schedule's last
+    epoch, or early stopping ended it. A killed run leaves ``best`` and ``last`` at an earlier
+    epoch: not finished, to be continued with ``--resume``, never kept as if done."""
+    try:
+        meta = read_sidecar(Path(run_dir), "last")
+    except ModelError:
+        return False
+    train = meta["train_config"]
+    patience = train.get("patience", 0)
+    return meta.get("epoch") == train.get("epochs") or RunState(
+        epoch=meta.get("epoch", 0), stale=meta.get("stale", 0)
+    ).stopped(patience)
+
+
 def read_history(run_dir: Path) -> list[dict]:
     """history.jsonl's records; a damaged line (a truncated last write) ends the history."""
     path = run_dir / HISTORY_NAME
