@@ -283,8 +283,8 @@ def ray_throughput(model: str = "default") -> None:
     )
 
 
-def listen() -> None:
-    """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
+def _examples_with_pauses(folder: Path) -> Path:
+    """The example clips strung together with 1 s pauses: the stream `ser listen` is timed on."""
     import numpy as np
 
     from ser_cli.audio.io import load_audio, write_audio
@@ -292,23 +292,63 @@ def listen() -> None:
     pause = np.zeros(16_000, dtype=np.float32)
     clips = [load_audio(p) for p in sorted((ROOT / "examples").glob("*.wav"))]
     stream = np.concatenate([part for clip in clips for part in (clip, pause)])
-    wav = Path(tempfile.mkdtemp()) / "examples-with-pauses.wav"
+    wav = folder / "examples-with-pauses.wav"
     write_audio(wav, stream)
-    cmd = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "listen_rtf.py"),
-        "--model",
-        "default",
-        "--loops",
-        "3",
-        str(wav),
-    ]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return wav
+
+
+def _listen_rtf(model: str, wav: Path) -> list[str]:
+    """benchmarks/listen_rtf.py's report on ``wav`` streamed three times through ``model``."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "listen_rtf.py"), "--model", model]
+    cmd += ["--loops", "3", str(wav)]
+    return (
+        subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()
+    )
+
+
+def listen() -> None:
+    """`ser listen`'s per-hop cost on the example clips strung together with 1 s pauses."""
+    wav = _examples_with_pauses(Path(tempfile.mkdtemp()))
     _save(
         "listen",
         {
             "command": "python benchmarks/listen_rtf.py --model default --loops 3 EXAMPLES_WITH_PAUSES.wav",
-            "output": out.strip().splitlines(),
+            "output": _listen_rtf("default", wav),
+        },
+    )
+
+
+def ensemble_cost(runs: list[str]) -> None:
+    """What shipping several networks instead of one costs a user (issue 20 ships an ensemble
+    only where one network loses more than a point): the first run alone and the `ser
+    ensemble` of all of them, each exported to ONNX and timed as the bundled model is: cold
+    `ser predict` of one example against `import torch`, and `ser listen`'s cost per hop."""
+    if len(runs) < 2:
+        raise SystemExit("ensemble-cost compares one run with an ensemble: give two or more runs")
+    work = Path(tempfile.mkdtemp())
+    ensemble = work / "ensemble"
+    subprocess.run([BIN_SER, "ensemble", *runs, "--out", str(ensemble)], check=True)
+    wav, clip = _examples_with_pauses(work), sorted((ROOT / "examples").glob("*.wav"))[0]
+    torch_s = statistics.median(_wall([sys.executable, "-c", "import torch"]))
+    models = {}
+    for name, run in (("one network", runs[0]), (f"{len(runs)} in one ensemble", ensemble)):
+        onnx = work / f"model-{len(models)}.onnx"
+        subprocess.run([BIN_SER, "export", str(run), "--out", str(onnx)], check=True)
+        predict_s = statistics.median(_wall([BIN_SER, "predict", "--model", str(onnx), str(clip)]))
+        models[name] = {
+            "onnx_bytes": onnx.stat().st_size,
+            "predict_median_s": predict_s,
+            "ratio": predict_s / torch_s,
+            "listen": _listen_rtf(str(onnx), wav),
+        }
+    _save(
+        "ensemble-cost",
+        {
+            "command": f"python benchmarks/run.py ensemble-cost {' '.join(runs)}",
+            "predict_command": f"ser predict --model MODEL.onnx {clip.relative_to(ROOT)}",
+            "import_torch_median_s": torch_s,
+            "models": models,
+            "load_average_1min": os.getloadavg()[0],
         },
     )
 
@@ -398,6 +438,8 @@ if __name__ == "__main__":
         crosscorpus(*sys.argv[2:3])
     if what == "onnx":
         onnx()
+    if what == "ensemble-cost":
+        ensemble_cost(sys.argv[2:])
     if what == "ray":
         ray_throughput(*sys.argv[2:3])
     if what == "table":

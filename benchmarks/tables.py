@@ -861,6 +861,28 @@ def listen() -> str:
     return "```\n" + "\n".join(_load("listen.json")["output"]) + "\n```"
 
 
+def ensemble_cost() -> str:
+    """One network against an ensemble of several, each as an ONNX export on the CPU."""
+    r = _load("ensemble-cost.json")
+    rows = [
+        "| ONNX export | size | cold `ser predict` vs `import torch` | `ser listen` RTF mean, "
+        "all hops | speech hops | worst hop |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in r["models"].items():
+        rtf = {
+            line.split(":")[0].strip(): re.search(r"RTF mean (\S+) max (\S+)", line).groups()
+            for line in m["listen"]
+            if "RTF mean" in line
+        }
+        rows.append(
+            f"| {name} | {m['onnx_bytes'] / 1e6:.1f} MB | {m['predict_median_s']:.2f} s vs "
+            f"{r['import_torch_median_s']:.2f} s = {m['ratio']:.2f}x | {rtf['all'][0]} | "
+            f"{rtf['speech'][0]} | {rtf['all'][1]} |"
+        )
+    return "\n".join(rows)
+
+
 def ray() -> str:
     r = _load("ray-default.json")
     return "\n".join(

@@ -131,3 +131,31 @@ def test_a_fold_student_is_shown_under_the_ensemble_that_taught_it(tmp_path, mon
     assert len(taught) == 1 and "(seed 0)" in lines[taught[0]]
     assert lines[taught[0]].count("12.3%") == 3 and "45.6%" not in "\n".join(lines)
     assert "seeds 1, 2 and 3" in lines[taught[0] - 2]  # under the ensemble of its teachers
+
+
+def test_the_ensemble_cost_table_reads_each_models_listen_report(tmp_path, monkeypatch):
+    """`run.py ensemble-cost` keeps listen_rtf.py's report per model; the table takes the RTF
+    of all hops and of speech hops from it, and the worst hop, beside the cold-start ratio."""
+    import json
+
+    def report(all_mean, speech_mean, worst):
+        return [
+            "model m (enhanced), window 2 s, hop 0.5 s, torch threads 2",
+            f"  speech:  10 hops  mean 1 ms  max 2 ms  RTF mean {speech_mean} max {worst}",
+            " silence:  10 hops  mean 1 ms  max 1 ms  RTF mean 0.0010 max 0.0020",
+            f"     all:  20 hops  mean 1 ms  max 2 ms  RTF mean {all_mean} max {worst}",
+        ]
+
+    models = {
+        "one network": {"onnx_bytes": 2_000_000, "predict_median_s": 0.3, "ratio": 0.2,
+                        "listen": report("0.0111", "0.0222", "0.0333")},
+        "3 in one ensemble": {"onnx_bytes": 5_000_000, "predict_median_s": 0.45, "ratio": 0.3,
+                              "listen": report("0.0444", "0.0555", "0.0666")},
+    }  # fmt: skip
+    (tmp_path / "ensemble-cost.json").write_text(
+        json.dumps({"import_torch_median_s": 1.5, "models": models})
+    )
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    one, ensemble = tables.ensemble_cost().splitlines()[2:]
+    assert one == "| one network | 2.0 MB | 0.30 s vs 1.50 s = 0.20x | 0.0111 | 0.0222 | 0.0333 |"
+    assert ensemble.startswith("| 3 in one ensemble | 5.0 MB | 0.45 s vs 1.50 s = 0.30x | 0.0444")
